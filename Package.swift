@@ -28,6 +28,9 @@ let package = Package(
             name: "CDeflate", pkgConfig: "libdeflate",
             providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(
+            name: "CCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
             name: "CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
         .systemLibrary(
@@ -39,7 +42,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("jpeg")]),
 
         // Swift modules.
-        .target(name: "WinnowCore", exclude: readme),
+        .target(name: "WinnowCore", dependencies: ["CCrypto"], exclude: readme),
         .target(name: "WinnowSQLite", dependencies: ["CSQLite"], exclude: readme),
         .target(name: "WinnowCrawl", dependencies: ["WinnowCore", "CZlib", "CDeflate"], exclude: readme),
         .target(name: "WinnowFetch", dependencies: ["WinnowCore", "WinnowSQLite", "CCurl"], exclude: readme),

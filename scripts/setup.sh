@@ -5,7 +5,7 @@ set -euo pipefail
 
 # System C libraries Winnow links (SwiftPM system-library targets), and the tools the build and tests use
 # (curl: a reference HTTP client in tests; python3-venv: the interoperability check).
-packages=(pkg-config curl libcurl4-openssl-dev libsqlite3-dev libjpeg62-turbo-dev zlib1g-dev libdeflate-dev libpng-dev libwebp-dev python3 python3-venv)
+packages=(pkg-config curl libcurl4-openssl-dev libsqlite3-dev libssl-dev libjpeg62-turbo-dev zlib1g-dev libdeflate-dev libpng-dev libwebp-dev python3 python3-venv)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -63,20 +63,38 @@ public enum Codec {
         let ok = bytes.withUnsafeBufferPointer { b in png_image_begin_read_from_memory(&image, b.baseAddress, b.count) }
         guard ok != 0 else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
         defer { png_image_free(&image) }
-        image.format = winnow_png_format_rgba()
         let w = Int(image.width)
         let h = Int(image.height)
+        if winnow_png_image_has_alpha(&image) == 0 {
+            // No alpha channel and no tRNS: libpng writes RGB straight into the result.
+            image.format = winnow_png_format_rgb()
+            var rgb = [UInt8](repeating: 0, count: w * h * 3)
+            let done = rgb.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+            guard done != 0 else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
+            return RGBImage(width: w, height: h, pixels: rgb)
+        }
+        image.format = winnow_png_format_rgba()
         var rgba = [UInt8](repeating: 0, count: winnow_png_image_size(&image))
         let done = rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
         guard done != 0 else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
-        var rgb = [UInt8](repeating: 0, count: w * h * 3)
-        for i in 0..<(w * h) {
-            let a = Int(rgba[4 * i + 3])
-            for c in 0..<3 {
-                rgb[3 * i + c] = UInt8((Int(rgba[4 * i + c]) * a + 255 * (255 - a) + 127) / 255)
+        return rgba.withUnsafeBufferPointer { overWhite($0.baseAddress!, width: w, height: h) }
+    }
+
+    /// RGBA composited over white, in 8-bit sRGB as transformers' CLIP preprocessing does.
+    static func overWhite(_ rgba: UnsafePointer<UInt8>, width: Int, height: Int) -> RGBImage {
+        let n = width * height
+        var rgb = [UInt8](repeating: 0, count: n * 3)
+        rgb.withUnsafeMutableBufferPointer { out in
+            let o = out.baseAddress!
+            for i in 0..<n {
+                let a = UInt32(rgba[4 * i + 3])
+                let white = 255 * (255 - a) + 127
+                o[3 * i] = UInt8((UInt32(rgba[4 * i]) * a + white) / 255)
+                o[3 * i + 1] = UInt8((UInt32(rgba[4 * i + 1]) * a + white) / 255)
+                o[3 * i + 2] = UInt8((UInt32(rgba[4 * i + 2]) * a + white) / 255)
             }
         }
-        return RGBImage(width: w, height: h, pixels: rgb)
+        return RGBImage(width: width, height: height, pixels: rgb)
     }
 
     private static func pngMessage(_ image: inout png_image) -> String {
@@ -86,21 +104,35 @@ public enum Codec {
     }
 
     /// Decodes a WebP (lossy or lossless, with or without alpha); alpha is composited over white.
-    /// The corresponding C function is `WebPDecodeRGBA`.
+    /// The corresponding C functions are `WebPGetFeatures`, `WebPDecodeRGBInto` and `WebPDecodeRGBA`.
     public static func decodeWebP(_ bytes: [UInt8]) throws(ImageError) -> RGBImage {
-        var w: Int32 = 0
-        var h: Int32 = 0
-        guard let p = bytes.withUnsafeBufferPointer({ WebPDecodeRGBA($0.baseAddress, $0.count, &w, &h) }) else {
-            throw ImageError("decode_error", "WebP: cannot decode (corrupt, or an animation)")
+        var features = WebPBitstreamFeatures()
+        let status = bytes.withUnsafeBufferPointer { WebPGetFeatures($0.baseAddress, $0.count, &features) }
+        guard status == VP8_STATUS_OK, features.width > 0, features.height > 0 else {
+            throw ImageError("decode_error", "WebP: bad header")
+        }
+        if features.has_animation != 0 {
+            throw ImageError("decode_error", "WebP: an animation (only still WebP images are decoded)")
+        }
+        let (w, h) = (Int(features.width), Int(features.height))
+        if features.has_alpha == 0 {
+            // No alpha: libwebp writes RGB straight into the result.
+            var rgb = [UInt8](repeating: 0, count: w * h * 3)
+            let ok = rgb.withUnsafeMutableBufferPointer { out in
+                bytes.withUnsafeBufferPointer {
+                    WebPDecodeRGBInto($0.baseAddress, $0.count, out.baseAddress, out.count, Int32(w * 3))
+                }
+            }
+            guard ok != nil else { throw ImageError("decode_error", "WebP: cannot decode (corrupt data)") }
+            return RGBImage(width: w, height: h, pixels: rgb)
+        }
+        var pw: Int32 = 0
+        var ph: Int32 = 0
+        guard let p = bytes.withUnsafeBufferPointer({ WebPDecodeRGBA($0.baseAddress, $0.count, &pw, &ph) }) else {
+            throw ImageError("decode_error", "WebP: cannot decode (corrupt data)")
         }
         defer { WebPFree(p) }
-        let n = Int(w) * Int(h)
-        var rgb = [UInt8](repeating: 0, count: n * 3)
-        for i in 0..<n {
-            let a = Int(p[4 * i + 3])
-            for c in 0..<3 { rgb[3 * i + c] = UInt8((Int(p[4 * i + c]) * a + 255 * (255 - a) + 127) / 255) }
-        }
-        return RGBImage(width: Int(w), height: Int(h), pixels: rgb)
+        return overWhite(p, width: Int(pw), height: Int(ph))
     }
 
     /// Encodes RGB to lossy WebP at `quality` (1-100). The corresponding C function is `WebPEncodeRGB`.

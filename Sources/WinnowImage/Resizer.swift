@@ -39,104 +39,135 @@ public enum Resizer {
         return 1
     }
 
-    /// Applies `mode` to `image`.
+    /// Applies `mode` to `image`. A centre crop only computes the pixels it keeps.
     public static func apply(_ image: RGBImage, size: Int, mode: ResizeMode, upscale: Bool) -> RGBImage {
         let (w, h) = scaledSize(width: image.width, height: image.height, size: size, mode: mode, upscale: upscale)
-        var out = (w == image.width && h == image.height) ? image : resize(image, width: w, height: h)
         switch mode {
         case .centerCrop:
-            let side = min(out.width, out.height, size)
-            out = crop(out, x: (out.width - side) / 2, y: (out.height - side) / 2, width: side, height: side)
+            let side = min(w, h, size)
+            let window = Window(x: (w - side) / 2, y: (h - side) / 2, width: side, height: side)
+            if w == image.width && h == image.height {
+                return crop(image, x: window.x, y: window.y, width: side, height: side)
+            }
+            return resize(image, width: w, height: h, window: window)
         case .border:
-            let side = max(out.width, out.height, size)
-            out = pad(out, to: side)
-        default: break
+            let out = (w == image.width && h == image.height) ? image : resize(image, width: w, height: h)
+            return pad(out, to: max(out.width, out.height, size))
+        default:
+            return (w == image.width && h == image.height) ? image : resize(image, width: w, height: h)
         }
-        return out
+    }
+
+    /// A rectangle of the resized image.
+    public struct Window: Sendable, Equatable {
+        public var x: Int
+        public var y: Int
+        public var width: Int
+        public var height: Int
+
+        /// Creates a window.
+        public init(x: Int, y: Int, width: Int, height: Int) {
+            self.x = x
+            self.y = y
+            self.width = width
+            self.height = height
+        }
     }
 
     /// Resamples `image` to `width` x `height`.
     public static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
-        // Large reductions (PNG and WebP cannot be scaled while decoding): halve with exact 2x2 averages first while
-        // the result stays at least twice the target, then finish with the area filter.
-        var image = image
-        while image.width >= 4 * width && image.height >= 4 * height { image = halve(image) }
-        let xs = FlatTaps(weights(from: image.width, to: width))
-        let ys = FlatTaps(weights(from: image.height, to: height))
-        let inWidth = image.width
-        let rowLength = width * 3
-        // Horizontal pass into floats, then a vertical pass that accumulates whole rows (vectorisable).
-        var tmp = [Float](repeating: 0, count: rowLength * image.height)
-        image.pixels.withUnsafeBufferPointer { src in
-            tmp.withUnsafeMutableBufferPointer { dst in
-                xs.withPointers { start, count, offset, weight in
-                    for y in 0..<image.height {
-                        let row = src.baseAddress! + y * inWidth * 3
-                        let out = dst.baseAddress! + y * rowLength
-                        for x in 0..<width {
-                            var r: Float = 0
-                            var g: Float = 0
-                            var b: Float = 0
-                            var p = row + start[x] * 3
-                            let w = weight + offset[x]
-                            for k in 0..<count[x] {
-                                let wk = w[k]
-                                r += Float(p[0]) * wk
-                                g += Float(p[1]) * wk
-                                b += Float(p[2]) * wk
-                                p += 3
-                            }
-                            out[3 * x] = r
-                            out[3 * x + 1] = g
-                            out[3 * x + 2] = b
-                        }
-                    }
-                }
-            }
-        }
-        var out = [UInt8](repeating: 0, count: rowLength * height)
-        var acc = [Float](repeating: 0, count: rowLength)
-        tmp.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                acc.withUnsafeMutableBufferPointer { a in
-                    ys.withPointers { start, count, offset, weight in
-                        for y in 0..<height {
-                            for x in 0..<rowLength { a[x] = 0 }
-                            for k in 0..<count[y] {
-                                let wk = weight[offset[y] + k]
-                                let line = src.baseAddress! + (start[y] + k) * rowLength
-                                for x in 0..<rowLength { a[x] += line[x] * wk }
-                            }
-                            let o = dst.baseAddress! + y * rowLength
-                            for x in 0..<rowLength { o[x] = UInt8(max(0, min(255, a[x] + 0.5))) }
-                        }
-                    }
-                }
-            }
-        }
-        return RGBImage(width: width, height: height, pixels: out)
+        resize(image, width: width, height: height, window: Window(x: 0, y: 0, width: width, height: height))
     }
 
-    /// The image at half size, each pixel the rounded mean of a 2x2 block (an odd last row or column is dropped).
-    static func halve(_ image: RGBImage) -> RGBImage {
-        let w = image.width / 2
-        let h = image.height / 2
-        var out = [UInt8](repeating: 0, count: w * h * 3)
+    /// Resamples `image` to `width` x `height` and returns the `window` of the result, computing only its pixels.
+    ///
+    /// Separable: a vertical pass per output row accumulates the source rows it covers (contiguous, vectorised) over
+    /// just the columns the window needs, then a horizontal pass reads that one float row, a pixel at a time as a
+    /// 4-lane vector (r, g, b and the next pixel's r, which is ignored).
+    public static func resize(_ image: RGBImage, width: Int, height: Int, window: Window) -> RGBImage {
+        precondition(
+            window.x >= 0 && window.y >= 0 && window.x + window.width <= width
+                && window.y + window.height <= height, "window outside the resized image")
+        let xs = PaddedTaps(weights(from: image.width, to: width), sourceCount: image.width)
+        let ys = FlatTaps(weights(from: image.height, to: height))
+        let outWidth = window.width
+        let outHeight = window.height
+        var out = [UInt8](repeating: 0, count: outWidth * outHeight * 3)
+        guard outWidth > 0 && outHeight > 0 else { return RGBImage(width: outWidth, height: outHeight, pixels: out) }
+        // Source columns the window reads.
+        let tapCount = xs.count
+        let firstColumn = xs.start[window.x]
+        let lastWindowX = window.x + outWidth - 1
+        let endColumn = xs.start[lastWindowX] + xs.count
+        let spanFloats = (endColumn - firstColumn) * 3
+        // One spare float so that the last pixel's 4-lane load stays inside the row.
+        var row = [Float](repeating: 0, count: spanFloats + 1)
+        var integerRow = [UInt16](repeating: 0, count: spanFloats)
+        let inStride = image.width * 3
         image.pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                let stride = image.width * 3
-                for y in 0..<h {
-                    let a = src.baseAddress! + 2 * y * stride
-                    let b = a + stride
-                    let o = dst.baseAddress! + y * w * 3
-                    for x in 0..<(w * 3) {
-                        let c = (x / 3) * 6 + x % 3
-                        o[x] = UInt8((UInt16(a[c]) + UInt16(a[c + 3]) + UInt16(b[c]) + UInt16(b[c + 3]) + 2) >> 2)
+                row.withUnsafeMutableBufferPointer { rowBuffer in
+                    integerRow.withUnsafeMutableBufferPointer { integerBuffer in
+                        let acc = rowBuffer.baseAddress!
+                        let sums = integerBuffer.baseAddress!
+                        xs.withPointers { xStart, xWeight in
+                            ys.withPointers { yStart, yCount, yOffset, yWeight in
+                                for oy in 0..<outHeight {
+                                    let y = window.y + oy
+                                    let base = src.baseAddress! + firstColumn * 3
+                                    // Vertical: the first tap sets, the others add. Area taps between the first and
+                                    // the last all weigh 1/scale: for large reductions those rows are summed as
+                                    // integers (8 lanes a vector, no conversion) and scaled once.
+                                    let count = yCount[y]
+                                    let weight = yWeight + yOffset[y]
+                                    let first = base + yStart[y] * inStride
+                                    for i in 0..<spanFloats { acc[i] = Float(first[i]) * weight[0] }
+                                    var k = 1
+                                    if count - 2 >= 2 && count - 2 <= 257 {
+                                        let a = first + inStride
+                                        for i in 0..<spanFloats { sums[i] = UInt16(a[i]) }
+                                        for r in 2..<(count - 1) {
+                                            let line = first + r * inStride
+                                            for i in 0..<spanFloats { sums[i] &+= UInt16(line[i]) }
+                                        }
+                                        let wk = weight[1]
+                                        for i in 0..<spanFloats { acc[i] += Float(sums[i]) * wk }
+                                        k = count - 1
+                                    }
+                                    while k < count {
+                                        let line = first + k * inStride
+                                        let wk = weight[k]
+                                        for i in 0..<spanFloats { acc[i] += Float(line[i]) * wk }
+                                        k += 1
+                                    }
+                                    // Horizontal.
+                                    let o = dst.baseAddress! + oy * outWidth * 3
+                                    let raw = UnsafeRawPointer(acc)
+                                    for ox in 0..<outWidth {
+                                        let x = window.x + ox
+                                        var p = (xStart[x] - firstColumn) * 3 * MemoryLayout<Float>.stride
+                                        let w = xWeight + x * tapCount
+                                        var sum = SIMD4<Float>(repeating: 0)
+                                        for t in 0..<tapCount {
+                                            sum += raw.loadUnaligned(fromByteOffset: p, as: SIMD4<Float>.self) * w[t]
+                                            p += 3 * MemoryLayout<Float>.stride
+                                        }
+                                        // Weights are non-negative and sum to 1, so the sum lies in [0, 255] up to
+                                        // rounding. Round to nearest by adding 1.5 * 2^23: the integer lands in the low
+                                        // mantissa bits (no float-to-int conversion, which Swift checks lane by lane).
+                                        let bits = unsafeBitCast(sum + 12_582_912, to: SIMD4<UInt32>.self) & 0x3ff
+                                        o[3 * ox] = UInt8(truncatingIfNeeded: min(bits[0], 255))
+                                        o[3 * ox + 1] = UInt8(truncatingIfNeeded: min(bits[1], 255))
+                                        o[3 * ox + 2] = UInt8(truncatingIfNeeded: min(bits[2], 255))
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
-        return RGBImage(width: w, height: h, pixels: out)
+        return RGBImage(width: outWidth, height: outHeight, pixels: out)
     }
 
     /// Taps laid out flat (start, count, offset into one weight array), for the inner loops.
@@ -166,6 +197,32 @@ public enum Resizer {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Taps padded with zero weights to one count for every output index, so that the horizontal inner loop runs
+    /// the same number of times for each pixel (a variable count costs a branch miss a pixel). Taps near the end
+    /// start earlier so that every tap stays inside the source.
+    struct PaddedTaps {
+        var start: [Int] = []
+        var weight: [Float] = []
+        let count: Int
+
+        init(_ taps: [Tap], sourceCount n: Int) {
+            count = min(n, taps.map(\.weights.count).max() ?? 1)
+            for t in taps {
+                let s = min(t.start, n - count)
+                start.append(s)
+                var w = [Float](repeating: 0, count: count)
+                for (k, v) in t.weights.enumerated() { w[t.start - s + k] = v }
+                weight.append(contentsOf: w)
+            }
+        }
+
+        func withPointers<R>(_ body: (UnsafePointer<Int>, UnsafePointer<Float>) -> R) -> R {
+            start.withUnsafeBufferPointer { s in
+                weight.withUnsafeBufferPointer { w in body(s.baseAddress!, w.baseAddress!) }
             }
         }
     }

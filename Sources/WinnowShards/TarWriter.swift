@@ -9,7 +9,7 @@ public final class TarWriter {
     private let fd: Int32
     /// Bytes written so far.
     public private(set) var size: Int64 = 0
-    private var digest = SHA256()
+    private let digest = Digest(.sha256)
 
     /// Creates `path.partial`, replacing any leftover one.
     public init(path: String) throws {

@@ -13,11 +13,20 @@ import WinnowCore
 
     @Test func incrementalEqualsOneShot() {
         let data = (0..<1000).map { UInt8(truncatingIfNeeded: $0 * 7) }
-        var h = SHA256()
+        let h = Digest(.sha256)
         h.update(Array(data[0..<3]))
         h.update(Array(data[3..<130]))
         h.update(Array(data[130...]))
         #expect(hex(h.finalize()) == SHA256.hexDigest(data))
+    }
+
+    @Test func sha1AndMD5MatchTheirStandards() {
+        // FIPS 180 and RFC 1321 test vectors.
+        #expect(DigestAlgorithm.sha1.hexDigest(Array("abc".utf8)) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        #expect(MD5.hexDigest([]) == "d41d8cd98f00b204e9800998ecf8427e")
+        #expect(
+            MD5.hexDigest(Array("The quick brown fox jumps over the lazy dog".utf8))
+                == "9e107d9d372bb6826bd81d3542a419d6")
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WinnowCore
 import WinnowImage
+import WinnowTestSupport
 
 /// A smooth test picture: gradients, so that resampling errors show.
 func gradient(_ w: Int, _ h: Int) -> RGBImage {
@@ -30,6 +31,34 @@ func sample(_ bytes: [UInt8]) -> Sample {
 }
 
 @Suite struct CodecTests {
+    /// The clip-tiny fixture's images decode to exactly the pixels its reference records (Pillow with libjpeg-turbo
+    /// and libpng, alpha composited over white): progressive and 4:2:2 JPEG, CMYK with Adobe polarity, RGBA, grey,
+    /// and a palette with tRNS. EXIF orientation is not applied here (the reference keeps stored pixels too).
+    @Test func clipTinyImagesDecodeToTheReferencePixels() throws {
+        let dir = TestSupport.shared("clip-tiny")
+        let json = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: dir + "/reference.json")))
+        let images = try #require(
+            ((json as? [String: Any])?["preprocessing"] as? [String: Any])?["images"] as? [[String: Any]])
+        #expect(images.count == 10)
+        for entry in images {
+            let file = try #require(entry["file"] as? String)
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/" + file)))
+            let header = try Codec.dimensions(bytes)
+            let image: RGBImage
+            switch header.format {
+            case .jpeg: image = try Codec.decodeJPEG(bytes)
+            case .png: image = try Codec.decodePNG(bytes)
+            case .webp: image = try Codec.decodeWebP(bytes)
+            case .gif: Issue.record("\(file): unexpected GIF"); continue
+            }
+            #expect(image.width == entry["width"] as? Int && image.height == entry["height"] as? Int, "\(file)")
+            #expect(
+                SHA256.hexDigest(image.pixels) == entry["decoded_composited_on_white_hwc_sha256"] as? String,
+                "\(file)")
+        }
+    }
+
     @Test func jpegRoundTripAndHeader() throws {
         let image = gradient(320, 200)
         let jpeg = try Codec.encodeJPEG(image, quality: 95)
@@ -81,6 +110,33 @@ func sample(_ bytes: [UInt8]) -> Sample {
         let small = Resizer.resize(g, width: 30, height: 30)
         let back = Resizer.resize(small, width: 300, height: 300)
         #expect(meanAbsoluteError(back, g) < 3)
+    }
+
+    @Test func integerReductionsAreBlockMeans() {
+        let g = gradient(64, 48)
+        let out = Resizer.resize(g, width: 16, height: 12)
+        for y in 0..<12 {
+            for x in 0..<16 {
+                for c in 0..<3 {
+                    var sum = 0
+                    for dy in 0..<4 {
+                        for dx in 0..<4 { sum += Int(g.pixels[((4 * y + dy) * 64 + 4 * x + dx) * 3 + c]) }
+                    }
+                    let mean = Double(sum) / 16
+                    #expect(abs(Double(out.pixels[(y * 16 + x) * 3 + c]) - mean) <= 0.5 + 1e-3)
+                }
+            }
+        }
+    }
+
+    @Test func aWindowIsTheSameAsResizingThenCropping() {
+        let g = gradient(331, 217)
+        for (w, h) in [(120, 79), (40, 26), (500, 328)] {
+            let full = Resizer.resize(g, width: w, height: h)
+            let window = Resizer.Window(x: w / 5, y: h / 4, width: w / 2, height: h / 3)
+            let part = Resizer.resize(g, width: w, height: h, window: window)
+            #expect(part == Resizer.crop(full, x: window.x, y: window.y, width: window.width, height: window.height))
+        }
     }
 
     @Test func borderPadsWithWhite() {
