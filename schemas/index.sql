@@ -57,3 +57,5 @@ CREATE TABLE input_errors (
 ALTER TABLE samples ADD COLUMN laion_hash INTEGER;
 ALTER TABLE samples ADD COLUMN uid TEXT;
 CREATE INDEX samples_laion_hash ON samples (laion_hash);
+-- Version 3: the HTTP version each image came over (1.1, 2, ...).
+ALTER TABLE samples ADD COLUMN http_version TEXT;

@@ -44,13 +44,16 @@ public struct FetchInfo: Sendable, Equatable {
     public var finalURL: String?
     /// Number of attempts made.
     public var attempts: Int
+    /// HTTP version of the last response (`1.0`, `1.1`, `2`, `3`), nil when none came.
+    public var httpVersion: String?
 
     /// Creates fetch information.
-    public init(httpStatus: Int, contentType: String?, finalURL: String?, attempts: Int) {
+    public init(httpStatus: Int, contentType: String?, finalURL: String?, attempts: Int, httpVersion: String? = nil) {
         self.httpStatus = httpStatus
         self.contentType = contentType
         self.finalURL = finalURL
         self.attempts = attempts
+        self.httpVersion = httpVersion
     }
 }
 

@@ -54,6 +54,8 @@ public struct FetchSettings: Sendable {
     public var xRobotsTagValues: Set<String> = ["noai", "noimageai", "noindex", "noimageindex", "none"]
     /// libcurl CONNECT_TO entries (`HOST:PORT:CONNECT-HOST:CONNECT-PORT`), e.g. to serve named sites from 127.0.0.1.
     public var connectTo: [String] = []
+    /// A PEM file of certificate authorities to trust instead of the system's (libcurl CAINFO), e.g. a private CA.
+    public var caFile: String?
 
     /// Default settings.
     public init() {}
@@ -203,6 +205,7 @@ public final class Fetcher {
             winnow_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
             winnow_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
             if let c = connectTo { winnow_easy_setopt_slist(easy, CURLOPT_CONNECT_TO, c) }
+            if let ca = settings.caFile { winnow_easy_setopt_string(easy, CURLOPT_CAINFO, ca) }
             winnow_easy_setopt_write(easy, CURLOPT_WRITEFUNCTION, writeCallback)
             winnow_easy_setopt_write(easy, CURLOPT_HEADERFUNCTION, headerCallback)
             winnow_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, ctx)
@@ -394,9 +397,12 @@ public final class Fetcher {
             winnow_easy_getinfo_string(easy, CURLINFO_CONTENT_TYPE, &ctype)
             var effective: UnsafeMutablePointer<CChar>?
             winnow_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &effective)
+            var version = 0
+            winnow_easy_getinfo_long(easy, CURLINFO_HTTP_VERSION, &version)
             t.sample.fetch = FetchInfo(
                 httpStatus: status, contentType: ctype.map { String(cString: $0) },
-                finalURL: effective.map { String(cString: $0) }, attempts: t.attempts)
+                finalURL: effective.map { String(cString: $0) }, attempts: t.attempts,
+                httpVersion: httpVersionName(version))
             curl_multi_remove_handle(multi, easy)
             curl_easy_cleanup(easy)
             if let (origin, doc) = t.policyDoc {
@@ -540,6 +546,8 @@ extension Fetcher {
         case CURLE_UNSUPPORTED_PROTOCOL: return ("bad_scheme", false)
         case CURLE_PARTIAL_FILE: return ("truncated", true)
         case CURLE_RECV_ERROR, CURLE_SEND_ERROR: return ("connection_reset", true)
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CACERT_BADFILE:
+            return ("tls", false)
         default: return ("network", true)
         }
     }
@@ -679,4 +687,15 @@ private let openSocketCallback: winnow_opensocket_callback = { clientp, purpose,
         return CURL_SOCKET_BAD
     }
     return socket(family, winnow_sockaddr_socktype(address), winnow_sockaddr_protocol(address))
+}
+
+/// libcurl's CURLINFO_HTTP_VERSION as the version's usual name; nil when no response came.
+func httpVersionName(_ v: Int) -> String? {
+    switch v {
+    case CURL_HTTP_VERSION_1_0: return "1.0"
+    case CURL_HTTP_VERSION_1_1: return "1.1"
+    case CURL_HTTP_VERSION_2_0: return "2"
+    case CURL_HTTP_VERSION_3: return "3"
+    default: return nil
+    }
 }

@@ -88,8 +88,8 @@ public enum Resizer {
         precondition(
             window.x >= 0 && window.y >= 0 && window.x + window.width <= width
                 && window.y + window.height <= height, "window outside the resized image")
-        let xs = PaddedTaps(weights(from: image.width, to: width), sourceCount: image.width)
-        let ys = FlatTaps(weights(from: image.height, to: height))
+        let xs = PaddedTaps(FlatTaps(from: image.width, to: width), sourceCount: image.width)
+        let ys = FlatTaps(from: image.height, to: height)
         let outWidth = window.width
         let outHeight = window.height
         var out = [UInt8](repeating: 0, count: outWidth * outHeight * 3)
@@ -104,61 +104,28 @@ public enum Resizer {
         var row = [Float](repeating: 0, count: spanFloats + 1)
         var integerRow = [UInt16](repeating: 0, count: spanFloats)
         let inStride = image.width * 3
+        // Per window column: the byte offset of its first tap in the float row, and its padded weights.
+        let offsets = (0..<outWidth).map { (xs.start[window.x + $0] - firstColumn) * 3 * MemoryLayout<Float>.stride }
         image.pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 row.withUnsafeMutableBufferPointer { rowBuffer in
                     integerRow.withUnsafeMutableBufferPointer { integerBuffer in
-                        let acc = rowBuffer.baseAddress!
-                        let sums = integerBuffer.baseAddress!
-                        xs.withPointers { xStart, xWeight in
-                            ys.withPointers { yStart, yCount, yOffset, yWeight in
-                                for oy in 0..<outHeight {
-                                    let y = window.y + oy
-                                    let base = src.baseAddress! + firstColumn * 3
-                                    // Vertical: the first tap sets, the others add. Area taps between the first and
-                                    // the last all weigh 1/scale: for large reductions those rows are summed as
-                                    // integers (8 lanes a vector, no conversion) and scaled once.
-                                    let count = yCount[y]
-                                    let weight = yWeight + yOffset[y]
-                                    let first = base + yStart[y] * inStride
-                                    for i in 0..<spanFloats { acc[i] = Float(first[i]) * weight[0] }
-                                    var k = 1
-                                    if count - 2 >= 2 && count - 2 <= 257 {
-                                        let a = first + inStride
-                                        for i in 0..<spanFloats { sums[i] = UInt16(a[i]) }
-                                        for r in 2..<(count - 1) {
-                                            let line = first + r * inStride
-                                            for i in 0..<spanFloats { sums[i] &+= UInt16(line[i]) }
-                                        }
-                                        let wk = weight[1]
-                                        for i in 0..<spanFloats { acc[i] += Float(sums[i]) * wk }
-                                        k = count - 1
-                                    }
-                                    while k < count {
-                                        let line = first + k * inStride
-                                        let wk = weight[k]
-                                        for i in 0..<spanFloats { acc[i] += Float(line[i]) * wk }
-                                        k += 1
-                                    }
-                                    // Horizontal.
-                                    let o = dst.baseAddress! + oy * outWidth * 3
-                                    let raw = UnsafeRawPointer(acc)
-                                    for ox in 0..<outWidth {
-                                        let x = window.x + ox
-                                        var p = (xStart[x] - firstColumn) * 3 * MemoryLayout<Float>.stride
-                                        let w = xWeight + x * tapCount
-                                        var sum = SIMD4<Float>(repeating: 0)
-                                        for t in 0..<tapCount {
-                                            sum += raw.loadUnaligned(fromByteOffset: p, as: SIMD4<Float>.self) * w[t]
-                                            p += 3 * MemoryLayout<Float>.stride
-                                        }
-                                        // Weights are non-negative and sum to 1, so the sum lies in [0, 255] up to
-                                        // rounding. Round to nearest by adding 1.5 * 2^23: the integer lands in the low
-                                        // mantissa bits (no float-to-int conversion, which Swift checks lane by lane).
-                                        let bits = unsafeBitCast(sum + 12_582_912, to: SIMD4<UInt32>.self) & 0x3ff
-                                        o[3 * ox] = UInt8(truncatingIfNeeded: min(bits[0], 255))
-                                        o[3 * ox + 1] = UInt8(truncatingIfNeeded: min(bits[1], 255))
-                                        o[3 * ox + 2] = UInt8(truncatingIfNeeded: min(bits[2], 255))
+                        offsets.withUnsafeBufferPointer { offsetBuffer in
+                            xs.weight.withUnsafeBufferPointer { xWeight in
+                                ys.withPointers { yStart, yCount, yOffset, yWeight in
+                                    for oy in 0..<outHeight {
+                                        let y = window.y + oy
+                                        verticalPass(
+                                            first: src.baseAddress! + firstColumn * 3 + yStart[y] * inStride,
+                                            stride: inStride, weights: yWeight + yOffset[y], count: yCount[y],
+                                            span: spanFloats, acc: rowBuffer.baseAddress!,
+                                            sums: integerBuffer.baseAddress!)
+                                        horizontalPass(
+                                            row: UnsafeRawPointer(rowBuffer.baseAddress!),
+                                            offsets: offsetBuffer.baseAddress!,
+                                            weights: xWeight.baseAddress! + window.x * tapCount, taps: tapCount,
+                                            count: outWidth, out: dst.baseAddress! + oy * outWidth * 3,
+                                            lastRow: oy == outHeight - 1)
                                     }
                                 }
                             }
@@ -170,6 +137,78 @@ public enum Resizer {
         return RGBImage(width: outWidth, height: outHeight, pixels: out)
     }
 
+    /// One output row's vertical pass: `acc[i]` = the weighted sum over `count` source rows from `first` of their
+    /// `span` values. The first tap sets, the others add. Area taps between the first and the last all weigh
+    /// 1/scale: for large reductions those rows are summed as integers (8 lanes a vector, no conversion) and scaled
+    /// once.
+    @inline(never)
+    static func verticalPass(
+        first: UnsafePointer<UInt8>, stride: Int, weights: UnsafePointer<Float>, count: Int, span: Int,
+        acc: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<UInt16>
+    ) {
+        let w0 = weights[0]
+        for i in 0..<span { acc[i] = Float(first[i]) * w0 }
+        var k = 1
+        if count - 2 >= 2 && count - 2 <= 257 {
+            let a = first + stride
+            for i in 0..<span { sums[i] = UInt16(a[i]) }
+            for r in 2..<(count - 1) {
+                let line = first + r * stride
+                for i in 0..<span { sums[i] &+= UInt16(line[i]) }
+            }
+            let wk = weights[1]
+            for i in 0..<span { acc[i] += Float(sums[i]) * wk }
+            k = count - 1
+        }
+        while k < count {
+            let line = first + k * stride
+            let wk = weights[k]
+            for i in 0..<span { acc[i] += Float(line[i]) * wk }
+            k += 1
+        }
+    }
+
+    /// One output row's horizontal pass over the float row: each pixel reads its `taps` source pixels as 4-lane
+    /// vectors (r, g, b and the next pixel's r, ignored), with two accumulators so that the adds overlap, and is
+    /// stored as one 4-byte write whose fourth byte the next pixel overwrites (the image's very last pixel is
+    /// written byte by byte).
+    @inline(never)
+    static func horizontalPass(
+        row: UnsafeRawPointer, offsets: UnsafePointer<Int>, weights: UnsafePointer<Float>, taps: Int, count: Int,
+        out: UnsafeMutablePointer<UInt8>, lastRow: Bool
+    ) {
+        let step = 3 * MemoryLayout<Float>.stride
+        var w = weights
+        for ox in 0..<count {
+            let p = offsets[ox]
+            var sum0 = row.loadUnaligned(fromByteOffset: p, as: SIMD4<Float>.self) * w[0]
+            var sum1 = SIMD4<Float>(repeating: 0)
+            var t = 1
+            while t + 1 < taps {
+                sum1 += row.loadUnaligned(fromByteOffset: p + t * step, as: SIMD4<Float>.self) * w[t]
+                sum0 += row.loadUnaligned(fromByteOffset: p + (t + 1) * step, as: SIMD4<Float>.self) * w[t + 1]
+                t += 2
+            }
+            if t < taps { sum1 += row.loadUnaligned(fromByteOffset: p + t * step, as: SIMD4<Float>.self) * w[t] }
+            w += taps
+            // Weights are non-negative and sum to 1, so the sum lies in [0, 255] up to rounding. Round to nearest by
+            // adding 1.5 * 2^23: the integer lands in the low mantissa bits (no float-to-int conversion, which Swift
+            // checks lane by lane).
+            let bits = unsafeBitCast(sum0 + sum1 + 12_582_912, to: SIMD4<UInt32>.self) & 0x3ff
+            let r = min(bits[0], 255)
+            let g = min(bits[1], 255)
+            let b = min(bits[2], 255)
+            let o = out + 3 * ox
+            if lastRow && ox == count - 1 {
+                o[0] = UInt8(truncatingIfNeeded: r)
+                o[1] = UInt8(truncatingIfNeeded: g)
+                o[2] = UInt8(truncatingIfNeeded: b)
+            } else {
+                UnsafeMutableRawPointer(o).storeBytes(of: r | g << 8 | b << 16, as: UInt32.self)
+            }
+        }
+    }
+
     /// Taps laid out flat (start, count, offset into one weight array), for the inner loops.
     struct FlatTaps {
         var start: [Int] = []
@@ -177,12 +216,15 @@ public enum Resizer {
         var offset: [Int] = []
         var weight: [Float] = []
 
-        init(_ taps: [Tap]) {
-            for t in taps {
-                start.append(t.start)
-                count.append(t.weights.count)
+        init(from n: Int, to m: Int) {
+            start.reserveCapacity(m)
+            count.reserveCapacity(m)
+            offset.reserveCapacity(m)
+            Resizer.forEachTap(from: n, to: m) { _, first, w in
+                start.append(first)
+                count.append(w.count)
                 offset.append(weight.count)
-                weight.append(contentsOf: t.weights)
+                weight.append(contentsOf: w)
             }
         }
 
@@ -205,19 +247,24 @@ public enum Resizer {
     /// the same number of times for each pixel (a variable count costs a branch miss a pixel). Taps near the end
     /// start earlier so that every tap stays inside the source.
     struct PaddedTaps {
-        var start: [Int] = []
-        var weight: [Float] = []
+        var start: [Int]
+        var weight: [Float]
         let count: Int
 
-        init(_ taps: [Tap], sourceCount n: Int) {
-            count = min(n, taps.map(\.weights.count).max() ?? 1)
-            for t in taps {
-                let s = min(t.start, n - count)
-                start.append(s)
-                var w = [Float](repeating: 0, count: count)
-                for (k, v) in t.weights.enumerated() { w[t.start - s + k] = v }
-                weight.append(contentsOf: w)
+        init(_ flat: FlatTaps, sourceCount n: Int) {
+            let m = flat.start.count
+            let c = min(n, flat.count.max() ?? 1)
+            var start = [Int](repeating: 0, count: m)
+            var weight = [Float](repeating: 0, count: m * c)
+            for j in 0..<m {
+                let first = flat.start[j]
+                let s = min(first, n - c)
+                start[j] = s
+                for k in 0..<flat.count[j] { weight[j * c + first - s + k] = flat.weight[flat.offset[j] + k] }
             }
+            self.start = start
+            self.weight = weight
+            count = c
         }
 
         func withPointers<R>(_ body: (UnsafePointer<Int>, UnsafePointer<Float>) -> R) -> R {
@@ -227,39 +274,46 @@ public enum Resizer {
         }
     }
 
-    struct Tap {
-        var start: Int
-        var weights: [Float]
+    /// The most taps an output index can have.
+    static func maxTaps(from n: Int, to m: Int) -> Int {
+        n >= m ? Int((Double(n) / Double(m)).rounded(.up)) + 1 : 2
     }
 
-    /// Per output index, the source indices and weights (summing to 1).
-    static func weights(from n: Int, to m: Int) -> [Tap] {
+    /// Calls `body(j, first, weights)` for each output index `j` in order: the source indices `first...` it reads and
+    /// their weights (summing to 1). Shrinking uses the area filter, enlarging bilinear interpolation.
+    static func forEachTap(from n: Int, to m: Int, _ body: (Int, Int, UnsafeBufferPointer<Float>) -> Void) {
         let scale = Double(n) / Double(m)
-        var taps: [Tap] = []
-        taps.reserveCapacity(m)
-        for j in 0..<m {
-            if scale >= 1 {
-                // Area: output pixel j covers [j*scale, (j+1)*scale) of the source.
-                let lo = Double(j) * scale
-                let hi = min(Double(n), lo + scale)
-                let first = Int(lo)
-                let last = min(n - 1, Int((hi - 1e-9).rounded(.down)))
-                var w: [Float] = []
-                for i in first...last {
-                    let overlap = min(hi, Double(i + 1)) - max(lo, Double(i))
-                    w.append(Float(overlap / scale))
+        var scratch = [Float](repeating: 0, count: maxTaps(from: n, to: m))
+        scratch.withUnsafeMutableBufferPointer { w in
+            for j in 0..<m {
+                if scale >= 1 {
+                    // Area: output pixel j covers [j*scale, (j+1)*scale) of the source.
+                    let lo = Double(j) * scale
+                    let hi = min(Double(n), lo + scale)
+                    let first = Int(lo)
+                    let last = min(n - 1, Int((hi - 1e-9).rounded(.down)))
+                    for i in first...last {
+                        let overlap = min(hi, Double(i + 1)) - max(lo, Double(i))
+                        w[i - first] = Float(overlap / scale)
+                    }
+                    body(j, first, UnsafeBufferPointer(rebasing: w[0...(last - first)]))
+                } else {
+                    // Bilinear, sampling at pixel centres.
+                    let c = (Double(j) + 0.5) * scale - 0.5
+                    let i0 = max(0, min(n - 1, Int(c.rounded(.down))))
+                    let i1 = min(n - 1, i0 + 1)
+                    let f = Float(max(0, min(1, c - Double(i0))))
+                    if i1 == i0 {
+                        w[0] = 1
+                        body(j, i0, UnsafeBufferPointer(rebasing: w[0..<1]))
+                    } else {
+                        w[0] = 1 - f
+                        w[1] = f
+                        body(j, i0, UnsafeBufferPointer(rebasing: w[0..<2]))
+                    }
                 }
-                taps.append(Tap(start: first, weights: w))
-            } else {
-                // Bilinear, sampling at pixel centres.
-                let c = (Double(j) + 0.5) * scale - 0.5
-                let i0 = max(0, min(n - 1, Int(c.rounded(.down))))
-                let i1 = min(n - 1, i0 + 1)
-                let f = Float(max(0, min(1, c - Double(i0))))
-                taps.append(i1 == i0 ? Tap(start: i0, weights: [1]) : Tap(start: i0, weights: [1 - f, f]))
             }
         }
-        return taps
     }
 
     /// The `width` x `height` region at (`x`, `y`).

@@ -70,6 +70,10 @@ public final class ShardIndex {
         ALTER TABLE samples ADD COLUMN uid TEXT;
         CREATE INDEX samples_laion_hash ON samples (laion_hash);
         """#,
+        #"""
+        -- Version 3: the HTTP version each image came over (1.1, 2, ...).
+        ALTER TABLE samples ADD COLUMN http_version TEXT;
+        """#,
     ]
 
     /// The database.
@@ -113,9 +117,9 @@ public final class ShardIndex {
                 INSERT INTO samples (key, status, reason, reason_detail, url, caption, page_url, input_file, record_offset,
                 record_id, page_date, opt_out_signals, http_status, content_type, attempts, original_format,
                 original_width, original_height, original_bytes, stored_width, stored_height, stored_bytes, stored_ext,
-                sha256, duplicate_of, shard, tar_offset, offset, size, laion_hash, uid)
+                sha256, duplicate_of, shard, tar_offset, offset, size, laion_hash, uid, http_version)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)
+                ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)
                 """)
         }
         let c = s.candidate
@@ -128,7 +132,7 @@ public final class ShardIndex {
             s.image?.originalHeight, s.originalSize > 0 ? s.originalSize : nil, kept ? s.image?.storedWidth : nil,
             kept ? s.image?.storedHeight : nil, kept ? s.stored?.count : nil, kept ? s.storedExtension : nil, s.sha256,
             s.duplicateOf, location?.shard, location.map { Int($0.tarOffset) }, location.map { Int($0.offset) },
-            location?.size, c.laionHash, c.cc2datasetUID,
+            location?.size, c.laionHash, c.cc2datasetUID, s.fetch?.httpVersion,
         ]
         try insert!.run(args)  // ok: prepared just above
     }

@@ -91,25 +91,30 @@ public final class ShardWriter {
     /// The sample's `.json` member: what img2dataset writes, plus provenance.
     static func metadata(_ s: Sample) -> [UInt8] {
         let c = s.candidate
-        var m: [String: Any] = [
-            "key": c.key, "url": c.url, "caption": c.caption, "page_url": c.pageURL, "status": "success",
-            "input_file": c.provenance.inputFile, "record_offset": c.provenance.recordOffset,
-            "sha256": s.sha256 ?? "", "original_bytes": s.originalSize,
-        ]
-        if let id = c.provenance.recordID { m["record_id"] = id }
-        if let d = c.provenance.pageDate { m["page_date"] = d }
+        var m = JSONObject()
+        m.add("key", c.key)
+        m.add("url", c.url)
+        m.add("caption", c.caption)
+        m.add("page_url", c.pageURL)
+        m.add("status", "success")
+        m.add("input_file", c.provenance.inputFile)
+        m.add("record_offset", Int(c.provenance.recordOffset))
+        m.add("sha256", s.sha256 ?? "")
+        m.add("original_bytes", s.originalSize)
+        if let id = c.provenance.recordID { m.add("record_id", id) }
+        if let d = c.provenance.pageDate { m.add("page_date", d) }
         if let i = s.image {
-            m["width"] = i.storedWidth
-            m["height"] = i.storedHeight
-            m["original_width"] = i.originalWidth
-            m["original_height"] = i.originalHeight
-            m["original_format"] = i.originalFormat
+            m.add("width", i.storedWidth)
+            m.add("height", i.storedHeight)
+            m.add("original_width", i.originalWidth)
+            m.add("original_height", i.originalHeight)
+            m.add("original_format", i.originalFormat)
         }
         if let f = s.fetch {
-            m["http_status"] = f.httpStatus
-            if let ct = f.contentType { m["content_type"] = ct }
+            m.add("http_status", f.httpStatus)
+            if let ct = f.contentType { m.add("content_type", ct) }
+            if let v = f.httpVersion { m.add("http_version", v) }
         }
-        let data = (try? JSONSerialization.data(withJSONObject: m, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return [UInt8](data)
+        return Array(m.text().utf8)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import WinnowCore
 import WinnowCrawl
 import WinnowImage
@@ -218,6 +219,83 @@ if wanted("wat-300") {
         FileHandle.standardError.write(
             Data("wat-300: no .venv-bench (run scripts/bench-setup.sh) -- cc2dataset not measured\n".utf8))
     }
+}
+
+// 5. Fetch: scripts/bench_fetch.sh serves a local web of 5,000 URLs (4,750 images, 250 broken) with nginx and runs
+//    `winnow run pipelines/bench-fetch.json` and img2dataset 1.47 on it one after the other (same resize, same
+//    shards); beside it, Winnow's image stage alone on the same files, read from disk first (no network), with the
+//    same settings on two threads: the downloader's own cost is the gap between the two.
+if wanted("fetch") {
+    let dir = packageRoot + "/.build/bench-data/fetch-web"
+    var ours: [Double] = []
+    var peer: [Double] = []
+    for _ in 0..<max(1, runs / 2) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [packageRoot + "/scripts/bench_fetch.sh", dir]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        FileHandle.standardError.write(Data(out.utf8))
+        func rate(_ tool: String) -> Double? {
+            guard let line = out.split(separator: "\n").first(where: { $0.hasPrefix(tool + ":") }),
+                let r = line.range(of: #"([0-9.]+) images/s"#, options: .regularExpression)
+            else { return nil }
+            return Double(line[r].split(separator: " ")[0])
+        }
+        guard p.terminationStatus == 0, let w = rate("winnow"), let i = rate("img2dataset") else {
+            throw WinnowError(.io, "scripts/bench_fetch.sh failed (exit \(p.terminationStatus))")
+        }
+        ours.append(w)
+        peer.append(i)
+    }
+    results.append(
+        Measurement(
+            name: "fetch + 256px crop into shards, 5,000 URLs (nginx, 2 cores)", unit: "images/s", ours: ours,
+            baselineName: "img2dataset 1.47.0, 2 processes x 32 threads", baseline: peer))
+
+    // The image stage alone on the files the run downloaded.
+    let site = dir + "/site"
+    let urls = try String(contentsOfFile: dir + "/urls.txt", encoding: .utf8).split(separator: "\n")
+    var files: [[UInt8]] = []
+    for u in urls {
+        guard let r = u.range(of: "/img/") else { continue }
+        if let d = FileManager.default.contents(atPath: site + "/img/" + u[r.upperBound...]) {
+            files.append([UInt8](d))
+        }
+    }
+    var settings = ImageSettings()
+    settings.imageSize = 256
+    settings.resizeMode = .centerCrop
+    settings.minBytes = 0
+    settings.maxAspectRatio = 1000
+    let processor = ImageProcessor(settings: settings)
+    let inputs = files
+    let kept = Mutex(0)
+    let alone = measure(runs: runs, units: Double(files.count)) {
+        kept.withLock { $0 = 0 }
+        DispatchQueue.concurrentPerform(iterations: 2) { worker in
+            var n = 0
+            for k in stride(from: worker, to: inputs.count, by: 2) {
+                var s = Sample(
+                    candidate: Candidate(
+                        url: "http://b.test/x", caption: "", pageURL: "",
+                        provenance: Provenance(inputFile: "", recordOffset: 0)))
+                s.original = inputs[k]
+                processor.process(&s)
+                if s.isKept { n += 1 }
+            }
+            kept.withLock { $0 += n }
+        }
+    }
+    FileHandle.standardError.write(
+        Data("fetch: image stage alone kept \(kept.withLock { $0 }) of \(files.count) files\n".utf8))
+    results.append(
+        Measurement(
+            name: "fetch + 256px crop into shards, 5,000 URLs (nginx, 2 cores)", unit: "images/s", ours: ours,
+            baselineName: "winnow image stage alone on the same 4,750 files (no network, 2 threads)", baseline: alone))
 }
 
 print("| benchmark | winnow (median, min-max) | baseline | baseline (median, min-max) | ratio |")

@@ -76,12 +76,43 @@ func fetch(_ urls: [String], _ settings: FetchSettings) -> [String: Sample] {
         return "http://shapes-gallery.test/img/\(name)"
     }
 
+    /// HTTP/2 where offered: nginx over TLS with a throwaway certificate; every image comes over HTTP/2 (as nginx's
+    /// own log says too), and a certificate nobody vouched for is refused with `tls`.
+    @Test func http2OverTLS() throws {
+        let root = "\(web.dir)/sites"
+        let nginx = try Nginx(root: root, tlsHost: "h2.test")
+        defer { nginx.stop() }
+        var urls: [String] = []
+        for site in web.manifest.sites.sorted() {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(site)/img")) ?? []
+            urls += names.filter { $0.hasSuffix(".jpg") || $0.hasSuffix(".png") }.sorted().map {
+                "https://h2.test/\(site)/img/\($0)"
+            }
+        }
+        urls = Array(urls.prefix(16))
+        #expect(urls.count >= 8)
+        var s = settings
+        s.connectTo = ["h2.test:443:127.0.0.1:\(nginx.port)"]
+        s.caFile = nginx.certificate
+        let r = fetch(urls, s)
+        for u in urls {
+            #expect(r[u]?.isKept == true, "\(u): \(String(describing: r[u]?.outcome))")
+            #expect(r[u]?.fetch?.httpVersion == "2")
+        }
+        let served = nginx.accessLog().filter { $0.contains("/img/") }
+        #expect(served.count == urls.count && served.allSatisfy { $0.hasSuffix("HTTP/2.0") }, "\(served)")
+        var untrusted = s
+        untrusted.caFile = nil
+        #expect(fetch([urls[0]], untrusted)[urls[0]]?.outcome.reason?.code == "tls")
+    }
+
     @Test func downloadsAndReportsStatus() throws {
         let image = try someImage()
         let missing = "http://shapes-gallery.test/img/none.jpg"
         let r = fetch([image, missing, "http://no-such-site.test/x.jpg"], settings)
         #expect(r[image]?.isKept == true)
         #expect(r[image]?.fetch?.httpStatus == 200)
+        #expect(r[image]?.fetch?.httpVersion == "1.1")
         #expect((r[image]?.original?.count ?? 0) > 1000)
         #expect(r[missing]?.outcome.reason?.code == "http_404")
         // Not mapped by CONNECT_TO, and .test never resolves.
