@@ -76,7 +76,8 @@ public struct PipelineConfig: Sendable {
             try f.allow([
                 "concurrency", "per_host_concurrency", "timeout", "connect_timeout", "max_bytes", "max_redirects",
                 "retries",
-                "user_agent", "ca_file", "allow_ranges", "honour_robots_txt", "robots_tokens", "honour_header_optouts",
+                "user_agent", "ca_file", "dns_cache_timeout", "allow_ranges", "honour_robots_txt", "robots_tokens",
+                "honour_header_optouts",
                 "x_robots_tag_values", "per_host_min_interval", "circuit_breaker_failures", "max_retry_after",
                 "honour_tdmrep", "honour_ai_txt", "policy_cache",
             ])
@@ -89,6 +90,7 @@ public struct PipelineConfig: Sendable {
             fetch.retries = try f.int("retries", min: 0) ?? fetch.retries
             fetch.userAgent = try f.string("user_agent") ?? fetch.userAgent
             fetch.caFile = try f.string("ca_file") ?? fetch.caFile
+            fetch.dnsCacheSeconds = try f.int("dns_cache_timeout", min: 0) ?? fetch.dnsCacheSeconds
             fetch.honourRobotsTxt = try f.bool("honour_robots_txt") ?? fetch.honourRobotsTxt
             fetch.honourTDMRep = try f.bool("honour_tdmrep") ?? fetch.honourTDMRep
             fetch.policyCachePath = try f.string("policy_cache") ?? fetch.policyCachePath

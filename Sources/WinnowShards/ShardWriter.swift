@@ -30,7 +30,13 @@ public final class ShardWriter {
         let partial = ShardWriter.indexPath(directory) + ".partial"
         for suffix in ["", "-journal", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: partial + suffix) }
         index = try ShardIndex(path: partial)
-        try index.db.execute("PRAGMA synchronous = NORMAL")
+        // The index is built under a .partial name and renamed into place only when the run finishes (after an
+        // fsync), so a crash leaves nothing half-written under the final name: no rollback journal is needed while
+        // it grows, nor a sync per commit. A larger page cache keeps the b-tree pages of its indexes in memory
+        // (bounded: 16 MiB) instead of rewriting them.
+        try index.db.execute("PRAGMA journal_mode = OFF")
+        try index.db.execute("PRAGMA synchronous = OFF")
+        try index.db.execute("PRAGMA cache_size = -16384")
         try index.db.execute("BEGIN")
     }
 
@@ -84,6 +90,12 @@ public final class ShardWriter {
         try index.db.execute("COMMIT")
         index.db.close()
         let final = ShardWriter.indexPath(directory)
+        let fd = open(final + ".partial", O_RDONLY)
+        guard fd >= 0, fsync(fd) == 0 else {
+            if fd >= 0 { close(fd) }
+            throw WinnowError(.io, "\(final).partial: fsync failed (errno \(errno))")
+        }
+        close(fd)
         if rename(final + ".partial", final) != 0 { throw WinnowError(.io, "\(final): rename failed") }
         TarWriter.syncDirectory(of: final)
     }

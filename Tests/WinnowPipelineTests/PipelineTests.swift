@@ -53,6 +53,27 @@ import WinnowTestSupport
         while let i = q.pop() { got.append(i) }
         #expect(got == Array(0..<1000))
     }
+
+    /// Several producers and consumers on a tiny queue: every element arrives once, nobody waits for ever.
+    @Test func manyProducersAndConsumers() {
+        let q = BoundedQueue<Int>(capacity: 2, producers: 3)
+        let out = BoundedQueue<Int>(capacity: 100_000, producers: 4)
+        for p in 0..<3 {
+            Thread {
+                for i in 0..<20_000 { q.push(p * 20_000 + i) }
+                q.producerDone()
+            }.start()
+        }
+        for _ in 0..<4 {
+            Thread {
+                while let i = q.pop() { out.push(i) }
+                out.producerDone()
+            }.start()
+        }
+        var got: [Int] = []
+        while let i = out.pop() { got.append(i) }
+        #expect(got.sorted() == Array(0..<60_000))
+    }
 }
 
 @Suite(.serialized) struct EndToEndTests {
