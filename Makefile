@@ -52,6 +52,7 @@ bench: setup
 # Fetch + resize against img2dataset on a local nginx web of 5,000 images (installs nginx and img2dataset if missing).
 bench-fetch: setup
 	bash scripts/bench_fetch.sh
+	bash scripts/bench_fetch_memory.sh
 
 clean:
 	rm -rf .build $(DEMO_DIR) $(VENV)

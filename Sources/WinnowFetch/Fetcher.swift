@@ -658,16 +658,25 @@ private let headerCallback: winnow_write_callback = { data, size, count, userdat
     guard let userdata, let data else { return 0 }
     let t = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
     let n = size * count
-    let line = data.withMemoryRebound(to: UInt8.self, capacity: n) {
-        String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
-    }
-    if line.hasPrefix("HTTP/") {
-        t.headers.removeAll()
-        let parts = line.split(separator: " ")
-        t.status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
-    } else if let colon = line.firstIndex(of: ":") {
-        t.headers.append(
-            (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)))
+    data.withMemoryRebound(to: UInt8.self, capacity: n) { p in
+        let bytes = UnsafeBufferPointer(start: p, count: n)
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0d || b == 0x0a }
+        if n >= 5 && bytes[0] == 0x48 && bytes[1] == 0x54 && bytes[2] == 0x54 && bytes[3] == 0x50 && bytes[4] == 0x2f {
+            // "HTTP/": a new response (after a redirect or a 100 Continue) starts its headers afresh.
+            t.headers.removeAll()
+            let parts = bytes.split(separator: 0x20, maxSplits: 2)
+            t.status = parts.count > 1 ? Int(String(decoding: parts[1], as: UTF8.self)) ?? 0 : 0
+        } else if let colon = bytes.firstIndex(of: 0x3a) {
+            var start = colon + 1
+            var end = n
+            while start < end && isSpace(bytes[start]) { start += 1 }
+            while end > start && isSpace(bytes[end - 1]) { end -= 1 }
+            t.headers.append(
+                (
+                    String(decoding: bytes[..<colon], as: UTF8.self),
+                    String(decoding: bytes[start..<end], as: UTF8.self)
+                ))
+        }
     }
     return n
 }
@@ -683,6 +692,12 @@ private let writeCallback: winnow_write_callback = { data, size, count, userdata
         if (200..<300).contains(t.status), let check = t.headerCheck, let reason = check(t.headers) {
             t.optOut = reason
             return 0
+        }
+        // Room for the whole body at once when its length is announced (a hint only: it may lie, or be encoded).
+        if let length = t.headers.last(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }),
+            length > 0, length <= t.maxBytes
+        {
+            t.body.reserveCapacity(length)
         }
     }
     if t.body.count + n > t.maxBytes {
