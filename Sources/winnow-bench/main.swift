@@ -46,6 +46,19 @@ func measureCommand(runs: Int, units: Double, _ command: String) throws -> [Doub
     }
 }
 
+/// Runs a program; its exit status and standard output (standard error passes through).
+func output(of executable: String, _ arguments: [String]) throws -> (Int32, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    try p.run()
+    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    return (p.terminationStatus, out)
+}
+
 let args = Array(CommandLine.arguments.dropFirst())
 var runs = 5
 var filters: [String] = []
@@ -195,14 +208,7 @@ if wanted("wat-300") {
     if FileManager.default.isExecutableFile(atPath: python) {
         var cc2: [Double] = []
         for _ in 0..<max(1, runs / 2) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: python)
-            p.arguments = [packageRoot + "/scripts/cc2dataset_bench.py", path]
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            try p.run()
-            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
+            let (_, out) = try output(of: python, [packageRoot + "/scripts/cc2dataset_bench.py", path])
             if let line = out.split(separator: "\n").first(where: { $0.hasPrefix("elapsed_s=") }),
                 let s = Double(line.dropFirst("elapsed_s=".count).split(separator: " ")[0])
             {
@@ -230,14 +236,7 @@ if wanted("fetch") {
     var ours: [Double] = []
     var peer: [Double] = []
     for _ in 0..<max(1, runs / 2) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [packageRoot + "/scripts/bench_fetch.sh", dir]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let (status, out) = try output(of: "/bin/bash", [packageRoot + "/scripts/bench_fetch.sh", dir])
         FileHandle.standardError.write(Data(out.utf8))
         func rate(_ tool: String) -> Double? {
             guard let line = out.split(separator: "\n").first(where: { $0.hasPrefix(tool + ":") }),
@@ -245,8 +244,8 @@ if wanted("fetch") {
             else { return nil }
             return Double(line[r].split(separator: " ")[0])
         }
-        guard p.terminationStatus == 0, let w = rate("winnow"), let i = rate("img2dataset") else {
-            throw WinnowError(.io, "scripts/bench_fetch.sh failed (exit \(p.terminationStatus))")
+        guard status == 0, let w = rate("winnow"), let i = rate("img2dataset") else {
+            throw WinnowError(.io, "scripts/bench_fetch.sh failed (exit \(status))")
         }
         ours.append(w)
         peer.append(i)
