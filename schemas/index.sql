@@ -59,3 +59,12 @@ ALTER TABLE samples ADD COLUMN uid TEXT;
 CREATE INDEX samples_laion_hash ON samples (laion_hash);
 -- Version 3: the HTTP version each image came over (1.1, 2, ...).
 ALTER TABLE samples ADD COLUMN http_version TEXT;
+-- Version 4: MD5 and SHA-1 of the original bytes (the forms removal hash lists come in), and what the file
+-- says about itself: EXIF orientation, XMP plus:DataMining, C2PA manifest present.
+ALTER TABLE samples ADD COLUMN md5 TEXT;
+ALTER TABLE samples ADD COLUMN sha1 TEXT;
+ALTER TABLE samples ADD COLUMN exif_orientation INTEGER;
+ALTER TABLE samples ADD COLUMN data_mining TEXT;
+ALTER TABLE samples ADD COLUMN c2pa INTEGER;
+CREATE INDEX samples_md5 ON samples (md5);
+CREATE INDEX samples_sha1 ON samples (sha1);

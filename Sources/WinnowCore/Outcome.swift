@@ -69,6 +69,12 @@ public struct ImageInfo: Sendable, Equatable {
     public var storedWidth: Int
     /// Height of the stored image.
     public var storedHeight: Int
+    /// EXIF orientation of the original (1-8); stored images are turned upright.
+    public var exifOrientation = 1
+    /// The IPTC `plus:DataMining` value in the image's XMP, if any.
+    public var dataMining: String?
+    /// The image carries a C2PA manifest.
+    public var hasC2PA = false
 
     /// Creates image information.
     public init(originalFormat: String, originalWidth: Int, originalHeight: Int, storedWidth: Int, storedHeight: Int) {
@@ -93,6 +99,10 @@ public struct Sample: Sendable {
     public var originalSize: Int = 0
     /// SHA-256 of the downloaded bytes, hex.
     public var sha256: String?
+    /// MD5 of the downloaded bytes, hex (removal hash lists are often MD5).
+    public var md5: String?
+    /// SHA-1 of the downloaded bytes, hex.
+    public var sha1: String?
     /// Fetch information.
     public var fetch: FetchInfo?
     /// Image information.

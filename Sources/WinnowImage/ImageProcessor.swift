@@ -22,6 +22,12 @@ public struct ImageSettings: Sendable, Equatable {
     public var maxPixels = 89_478_484
     /// Largest ratio of the longer to the shorter side.
     public var maxAspectRatio = 10.0
+    /// Also hash the original bytes with MD5 and SHA-1 (the forms removal hash lists come in); SHA-256 always.
+    public var md5AndSHA1 = true
+    /// Turn images upright as their EXIF orientation says.
+    public var applyOrientation = true
+    /// Drop images whose XMP `plus:DataMining` prohibits AI/ML training (`xmp_data_mining`).
+    public var honourDataMining = true
 
     /// Default settings.
     public init() {}
@@ -42,6 +48,10 @@ public struct ImageProcessor: Sendable {
     public func process(_ sample: inout Sample) {
         guard sample.isKept, let bytes = sample.original else { return }
         sample.sha256 = SHA256.hexDigest(bytes)
+        if settings.md5AndSHA1 {
+            sample.md5 = DigestAlgorithm.md5.hexDigest(bytes)
+            sample.sha1 = DigestAlgorithm.sha1.hexDigest(bytes)
+        }
         sample.originalSize = bytes.count
         if bytes.count < settings.minBytes {
             sample.drop("file_too_small", "\(bytes.count) bytes < \(settings.minBytes)")
@@ -71,10 +81,22 @@ public struct ImageProcessor: Sendable {
             sample.drop("image_too_small", "\(w)x\(h), minimum side \(settings.minSide)")
             return
         }
+        let meta = ImageMetadata.scan(bytes, format: header.format)
+        if settings.honourDataMining && meta.dataMiningProhibited {
+            sample.drop("xmp_data_mining", "XMP plus:DataMining \(meta.dataMining ?? "")")
+            return
+        }
+        func info(storedWidth: Int, storedHeight: Int) -> ImageInfo {
+            var i = ImageInfo(
+                originalFormat: header.format.rawValue, originalWidth: w, originalHeight: h, storedWidth: storedWidth,
+                storedHeight: storedHeight)
+            i.exifOrientation = meta.orientation
+            i.dataMining = meta.dataMining
+            i.hasC2PA = meta.hasC2PA
+            return i
+        }
         guard settings.process else {
-            sample.image = ImageInfo(
-                originalFormat: header.format.rawValue, originalWidth: w, originalHeight: h, storedWidth: w,
-                storedHeight: h)
+            sample.image = info(storedWidth: w, storedHeight: h)
             sample.stored = bytes
             sample.storedExtension = header.format.fileExtension
             sample.original = nil
@@ -95,8 +117,9 @@ public struct ImageProcessor: Sendable {
                 sample.drop("unsupported_format", header.format.rawValue)
                 return
             }
+            let upright = settings.applyOrientation ? Resizer.orient(decoded, meta.orientation) : decoded
             let resized = Resizer.apply(
-                decoded, size: settings.imageSize, mode: settings.resizeMode, upscale: settings.upscale)
+                upright, size: settings.imageSize, mode: settings.resizeMode, upscale: settings.upscale)
             if settings.encodeFormat == "png" {
                 sample.stored = try Codec.encodePNG(resized)
                 sample.storedExtension = "png"
@@ -107,9 +130,7 @@ public struct ImageProcessor: Sendable {
                 sample.stored = try Codec.encodeJPEG(resized, quality: settings.encodeQuality)
                 sample.storedExtension = "jpg"
             }
-            sample.image = ImageInfo(
-                originalFormat: header.format.rawValue, originalWidth: w, originalHeight: h,
-                storedWidth: resized.width, storedHeight: resized.height)
+            sample.image = info(storedWidth: resized.width, storedHeight: resized.height)
             sample.original = nil
         } catch {
             sample.drop(error.code, error.message)

@@ -117,7 +117,7 @@ public struct PipelineConfig: Sendable {
             try i.allow([
                 "process", "image_size", "resize_mode", "upscale", "encode_format", "encode_quality", "min_bytes",
                 "min_side",
-                "max_pixels", "max_aspect_ratio", "workers",
+                "max_pixels", "max_aspect_ratio", "workers", "md5_and_sha1", "apply_orientation", "honour_data_mining",
             ])
             image.process = try i.bool("process") ?? image.process
             image.imageSize = try i.int("image_size", min: 1) ?? image.imageSize
@@ -143,6 +143,9 @@ public struct PipelineConfig: Sendable {
             image.minSide = try i.int("min_side", min: 0) ?? image.minSide
             image.maxPixels = try i.int("max_pixels", min: 1) ?? image.maxPixels
             image.maxAspectRatio = try i.number("max_aspect_ratio", min: 1) ?? image.maxAspectRatio
+            image.md5AndSHA1 = try i.bool("md5_and_sha1") ?? image.md5AndSHA1
+            image.applyOrientation = try i.bool("apply_orientation") ?? image.applyOrientation
+            image.honourDataMining = try i.bool("honour_data_mining") ?? image.honourDataMining
             imageWorkers = try i.int("workers", min: 0) ?? imageWorkers
         }
         if let d = try r.section("dedup") {

@@ -74,6 +74,17 @@ public final class ShardIndex {
         -- Version 3: the HTTP version each image came over (1.1, 2, ...).
         ALTER TABLE samples ADD COLUMN http_version TEXT;
         """#,
+        #"""
+        -- Version 4: MD5 and SHA-1 of the original bytes (the forms removal hash lists come in), and what the file
+        -- says about itself: EXIF orientation, XMP plus:DataMining, C2PA manifest present.
+        ALTER TABLE samples ADD COLUMN md5 TEXT;
+        ALTER TABLE samples ADD COLUMN sha1 TEXT;
+        ALTER TABLE samples ADD COLUMN exif_orientation INTEGER;
+        ALTER TABLE samples ADD COLUMN data_mining TEXT;
+        ALTER TABLE samples ADD COLUMN c2pa INTEGER;
+        CREATE INDEX samples_md5 ON samples (md5);
+        CREATE INDEX samples_sha1 ON samples (sha1);
+        """#,
     ]
 
     /// The database.
@@ -117,9 +128,9 @@ public final class ShardIndex {
                 INSERT INTO samples (key, status, reason, reason_detail, url, caption, page_url, input_file, record_offset,
                 record_id, page_date, opt_out_signals, http_status, content_type, attempts, original_format,
                 original_width, original_height, original_bytes, stored_width, stored_height, stored_bytes, stored_ext,
-                sha256, duplicate_of, shard, tar_offset, offset, size, laion_hash, uid, http_version)
+                sha256, duplicate_of, shard, tar_offset, offset, size, laion_hash, uid, http_version, md5, sha1, exif_orientation, data_mining, c2pa)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)
+                ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)
                 """)
         }
         let c = s.candidate
@@ -132,7 +143,8 @@ public final class ShardIndex {
             s.image?.originalHeight, s.originalSize > 0 ? s.originalSize : nil, kept ? s.image?.storedWidth : nil,
             kept ? s.image?.storedHeight : nil, kept ? s.stored?.count : nil, kept ? s.storedExtension : nil, s.sha256,
             s.duplicateOf, location?.shard, location.map { Int($0.tarOffset) }, location.map { Int($0.offset) },
-            location?.size, c.laionHash, c.cc2datasetUID, s.fetch?.httpVersion,
+            location?.size, c.laionHash, c.cc2datasetUID, s.fetch?.httpVersion, s.md5, s.sha1, s.image?.exifOrientation,
+            s.image?.dataMining, s.image.map { $0.hasC2PA ? 1 : 0 },
         ]
         try insert!.run(args)  // ok: prepared just above
     }

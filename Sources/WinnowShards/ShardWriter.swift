@@ -112,6 +112,8 @@ public final class ShardWriter {
         m.add("input_file", c.provenance.inputFile)
         m.add("record_offset", Int(c.provenance.recordOffset))
         m.add("sha256", s.sha256 ?? "")
+        if let h = s.md5 { m.add("md5", h) }
+        if let h = s.sha1 { m.add("sha1", h) }
         m.add("original_bytes", s.originalSize)
         if let id = c.provenance.recordID { m.add("record_id", id) }
         if let d = c.provenance.pageDate { m.add("page_date", d) }
@@ -121,6 +123,9 @@ public final class ShardWriter {
             m.add("original_width", i.originalWidth)
             m.add("original_height", i.originalHeight)
             m.add("original_format", i.originalFormat)
+            if i.exifOrientation != 1 { m.add("exif_orientation", i.exifOrientation) }
+            if let d = i.dataMining { m.add("data_mining", d) }
+            if i.hasC2PA { m.add("c2pa", 1) }
         }
         if let f = s.fetch {
             m.add("http_status", f.httpStatus)

@@ -232,3 +232,131 @@ func sample(_ bytes: [UInt8]) -> Sample {
         #expect(throws: ImageError.self) { try Codec.decodeWebP(Array(webp.prefix(30))) }
     }
 }
+
+/// A PNG chunk with its CRC-32 (ISO 3309, as PNG defines it).
+func pngChunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+    let body = Array(type.utf8) + data
+    var crc: UInt32 = 0xffff_ffff
+    for b in body {
+        crc ^= UInt32(b)
+        for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xedb8_8320 : crc >> 1 }
+    }
+    crc ^= 0xffff_ffff
+    func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+    return be(UInt32(data.count)) + body + be(crc)
+}
+
+/// An XMP packet with a PLUS DataMining value, written as an attribute the way Adobe tools and exiftool write it.
+func xmpPacket(_ value: String) -> [UInt8] {
+    Array(
+        """
+        <?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF \
+        xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" \
+        xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" \
+        plus:DataMining="http://ns.useplus.org/ldf/vocab/\(value)"/></rdf:RDF></x:xmpmeta><?xpacket end="w"?>
+        """.utf8)
+}
+
+@Suite struct MetadataTests {
+    @Test func exifOrientationIsReadAndApplied() throws {
+        let bytes = try [UInt8](
+            Data(
+                contentsOf: URL(
+                    fileURLWithPath: TestSupport.shared("clip-tiny/images/10_exif_orientation6_320x240.jpg"))))
+        #expect(ImageMetadata.scan(bytes, format: .jpeg).orientation == 6)
+        var st = ImageSettings()
+        st.minBytes = 0
+        st.resizeMode = .no
+        var s = sample(bytes)
+        ImageProcessor(settings: st).process(&s)
+        // Stored upright: 240 wide, 320 high.
+        #expect(s.image?.exifOrientation == 6 && s.image?.storedWidth == 240 && s.image?.storedHeight == 320)
+        let stored = try Codec.dimensions(try #require(s.stored))
+        #expect(stored.width == 240 && stored.height == 320)
+    }
+
+    @Test func orientationsMoveTheCorners() {
+        // 3x2 image whose pixels are numbered: turning it must land each corner where EXIF says.
+        let img = RGBImage(width: 3, height: 2, pixels: (0..<6).flatMap { [UInt8($0), 0, 0] })
+        func firstRow(_ o: Int) -> [UInt8] {
+            let r = Resizer.orient(img, o)
+            return (0..<r.width).map { r.pixels[3 * $0] }
+        }
+        #expect(firstRow(1) == [0, 1, 2])
+        #expect(firstRow(2) == [2, 1, 0])
+        #expect(firstRow(3) == [5, 4, 3])
+        #expect(firstRow(4) == [3, 4, 5])
+        #expect(firstRow(5) == [0, 3])
+        #expect(firstRow(6) == [3, 0])
+        #expect(firstRow(7) == [5, 2])
+        #expect(firstRow(8) == [2, 5])
+        #expect(Resizer.orient(img, 6).width == 2 && Resizer.orient(img, 6).height == 3)
+    }
+
+    @Test func dataMiningInJPEGPNGAndWebPXMP() throws {
+        let picture = gradient(64, 48)
+        let jpeg = try Codec.encodeJPEG(picture, quality: 90)
+        let xmp = xmpPacket("DMI-PROHIBITED-AIMLTRAINING")
+        let app1 = Array("http://ns.adobe.com/xap/1.0/\0".utf8) + xmp
+        let n = app1.count + 2
+        let jpegXMP = [0xff, 0xd8, 0xff, 0xe1, UInt8(n >> 8), UInt8(n & 0xff)] + app1 + jpeg[2...]
+        let png = try Codec.encodePNG(picture)
+        let itxt = pngChunk("iTXt", Array("XML:com.adobe.xmp".utf8) + [0, 0, 0, 0, 0] + xmp)
+        let pngXMP = Array(png[0..<33]) + itxt + Array(png[33...])  // after the 8-byte signature and IHDR
+        let webp = try Codec.encodeWebP(picture, quality: 80)
+        var xmpChunk = Array("XMP ".utf8) + [UInt8(xmp.count & 0xff), UInt8(xmp.count >> 8 & 0xff), 0, 0] + xmp
+        if xmp.count % 2 == 1 { xmpChunk.append(0) }
+        var webpXMP = Array(webp) + xmpChunk  // a simple-format file plus a chunk: enough for the scanner
+        let riff = UInt32(webpXMP.count - 8)
+        for k in 0..<4 { webpXMP[4 + k] = UInt8(riff >> (8 * UInt32(k)) & 0xff) }
+        for (bytes, format) in [(jpegXMP, ImageFormat.jpeg), (pngXMP, .png), (webpXMP, .webp)] {
+            let m = ImageMetadata.scan(bytes, format: format)
+            #expect(m.dataMining == "http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING", "\(format)")
+            #expect(m.dataMiningProhibited)
+        }
+        // The default pipeline keeps such images out; the JPEG and PNG still decode (libjpeg and libpng skip XMP).
+        var st = ImageSettings()
+        st.minBytes = 0
+        for bytes in [jpegXMP, pngXMP] {
+            var s = sample(bytes)
+            ImageProcessor(settings: st).process(&s)
+            #expect(s.outcome.reason?.code == "xmp_data_mining")
+            var allowed = st
+            allowed.honourDataMining = false
+            var t = sample(bytes)
+            ImageProcessor(settings: allowed).process(&t)
+            #expect(t.isKept && t.image?.dataMining?.hasSuffix("DMI-PROHIBITED-AIMLTRAINING") == true)
+        }
+        // Allowed and unspecified values are recorded, not obeyed as a prohibition.
+        for v in ["DMI-ALLOWED", "DMI-UNSPECIFIED"] {
+            let a1 = Array("http://ns.adobe.com/xap/1.0/\0".utf8) + xmpPacket(v)
+            let len = a1.count + 2
+            let bytes = [0xff, 0xd8, 0xff, 0xe1, UInt8(len >> 8), UInt8(len & 0xff)] + a1 + jpeg[2...]
+            let m = ImageMetadata.scan(bytes, format: .jpeg)
+            #expect(m.dataMining?.hasSuffix(v) == true && !m.dataMiningProhibited)
+        }
+    }
+
+    @Test func c2paManifestsAreNoted() throws {
+        let jpeg = try Codec.encodeJPEG(gradient(32, 32), quality: 90)
+        // APP11 with a JUMBF box labelled c2pa (content abridged: the scanner only notes presence).
+        let jumbf = Array("JP".utf8) + [0, 1, 0, 0, 0, 1] + Array("jumb".utf8) + Array("jumdc2pa".utf8)
+        let n = jumbf.count + 2
+        let signed = [0xff, 0xd8, 0xff, 0xeb, UInt8(n >> 8), UInt8(n & 0xff)] + jumbf + jpeg[2...]
+        #expect(ImageMetadata.scan(signed, format: .jpeg).hasC2PA)
+        #expect(!ImageMetadata.scan(jpeg, format: .jpeg).hasC2PA)
+        let png = try Codec.encodePNG(gradient(8, 8))
+        let withCaBX = Array(png[0..<33]) + pngChunk("caBX", [0, 0, 0, 8] + Array("jumb".utf8)) + Array(png[33...])
+        #expect(ImageMetadata.scan(withCaBX, format: .png).hasC2PA)
+    }
+
+    @Test func md5AndSHA1OfTheOriginal() throws {
+        let bytes = try Codec.encodeJPEG(gradient(40, 30), quality: 90)
+        var st = ImageSettings()
+        st.minBytes = 0
+        var s = sample(bytes)
+        ImageProcessor(settings: st).process(&s)
+        #expect(s.md5 == DigestAlgorithm.md5.hexDigest(bytes) && s.md5?.count == 32)
+        #expect(s.sha1 == DigestAlgorithm.sha1.hexDigest(bytes) && s.sha1?.count == 40)
+    }
+}

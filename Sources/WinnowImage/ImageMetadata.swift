@@ -1,0 +1,223 @@
+/// What an image file says about itself outside its pixels: the EXIF orientation, an IPTC `plus:DataMining` value in
+/// its XMP (the rights holder's word on data mining and AI/ML training), and whether it carries a C2PA manifest.
+/// Read by walking the container's segments or chunks (JPEG APP1/APP11, PNG eXIf/iTXt/caBX, WebP EXIF/XMP/C2PA)
+/// without decoding anything; a malformed container ends the walk with what was found so far.
+public struct ImageMetadata: Sendable, Equatable {
+    /// EXIF Orientation, 1 (as stored) to 8.
+    public var orientation = 1
+    /// The `plus:DataMining` value, e.g. `http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING`.
+    public var dataMining: String?
+    /// A C2PA manifest store is present (JPEG APP11 JUMBF, PNG `caBX`, WebP `C2PA`).
+    public var hasC2PA = false
+
+    /// Creates metadata.
+    public init(orientation: Int = 1, dataMining: String? = nil, hasC2PA: Bool = false) {
+        self.orientation = orientation
+        self.dataMining = dataMining
+        self.hasC2PA = hasC2PA
+    }
+
+    /// Whether the DataMining value keeps the image out of AI/ML training. Every value of the PLUS vocabulary that
+    /// starts with `DMI-PROHIBITED` does: prohibited outright, for AI/ML training, for generative AI/ML training,
+    /// except for search engine indexing, or "see constraints/rights expression" (read as a prohibition, since no
+    /// machine can tell what those allow). `DMI-UNSPECIFIED` and `DMI-ALLOWED` do not.
+    public var dataMiningProhibited: Bool { dataMining?.uppercased().contains("DMI-PROHIBITED") == true }
+
+    /// Scans `bytes` of the given format.
+    public static func scan(_ bytes: [UInt8], format: ImageFormat) -> ImageMetadata {
+        var m = ImageMetadata()
+        bytes.withUnsafeBufferPointer { b in
+            switch format {
+            case .jpeg: m.scanJPEG(b)
+            case .png: m.scanPNG(b)
+            case .webp: m.scanWebP(b)
+            case .gif: break
+            }
+        }
+        return m
+    }
+
+    private mutating func scanJPEG(_ b: UnsafeBufferPointer<UInt8>) {
+        var i = 2
+        while i + 4 <= b.count {
+            guard b[i] == 0xff else { return }
+            let marker = b[i + 1]
+            if marker == 0xff {  // fill byte
+                i += 1
+                continue
+            }
+            if marker == 0x01 || (0xd0...0xd8).contains(marker) {
+                i += 2
+                continue
+            }
+            if marker == 0xda || marker == 0xd9 { return }  // scan data or end: no more metadata segments before it
+            let length = Int(b[i + 2]) << 8 | Int(b[i + 3])
+            guard length >= 2, i + 2 + length <= b.count else { return }
+            let segment = UnsafeBufferPointer(rebasing: b[(i + 4)..<(i + 2 + length)])
+            if marker == 0xe1 {
+                if segment.starts(with: Array("Exif\0\0".utf8)) {
+                    readOrientation(UnsafeBufferPointer(rebasing: segment[6...]))
+                } else if segment.starts(with: Array("http://ns.adobe.com/xap/1.0/\0".utf8))
+                    || segment.starts(with: Array("http://ns.adobe.com/xmp/extension/\0".utf8))
+                {
+                    readXMP(segment)
+                }
+            } else if marker == 0xeb && ImageMetadata.contains(segment, Array("c2pa".utf8)) {
+                hasC2PA = true
+            }
+            i += 2 + length
+        }
+    }
+
+    private mutating func scanPNG(_ b: UnsafeBufferPointer<UInt8>) {
+        var i = 8
+        while i + 8 <= b.count {
+            let length = Int(ImageMetadata.be32(b, i))
+            let type = String(decoding: b[(i + 4)..<(i + 8)], as: UTF8.self)
+            guard length >= 0, i + 12 + length <= b.count else { return }
+            let data = UnsafeBufferPointer(rebasing: b[(i + 8)..<(i + 8 + length)])
+            switch type {
+            case "eXIf": readOrientation(data)
+            case "iTXt":
+                // keyword \0 compression-flag compression-method language \0 translated-keyword \0 text
+                if data.starts(with: Array("XML:com.adobe.xmp\0".utf8)), data.count > 19, data[18] == 0 {
+                    readXMP(data)
+                }
+            case "caBX": hasC2PA = true
+            case "IEND": return
+            default: break
+            }
+            i += 12 + length
+        }
+    }
+
+    private mutating func scanWebP(_ b: UnsafeBufferPointer<UInt8>) {
+        var i = 12
+        while i + 8 <= b.count {
+            let type = String(decoding: b[i..<(i + 4)], as: UTF8.self)
+            let length = Int(ImageMetadata.le32(b, i + 4))
+            guard i + 8 + length <= b.count else { return }
+            let data = UnsafeBufferPointer(rebasing: b[(i + 8)..<(i + 8 + length)])
+            switch type {
+            case "EXIF":
+                // The TIFF header, though some writers put JPEG's "Exif\0\0" before it.
+                let tiff = data.starts(with: Array("Exif\0\0".utf8)) ? UnsafeBufferPointer(rebasing: data[6...]) : data
+                readOrientation(tiff)
+            case "XMP ": readXMP(data)
+            case "C2PA": hasC2PA = true
+            default: break
+            }
+            i += 8 + length + (length & 1)
+        }
+    }
+
+    /// Orientation (tag 0x0112) from IFD0 of a TIFF structure.
+    private mutating func readOrientation(_ t: UnsafeBufferPointer<UInt8>) {
+        guard t.count >= 8 else { return }
+        let little: Bool
+        if t[0] == 0x49 && t[1] == 0x49 {
+            little = true
+        } else if t[0] == 0x4d && t[1] == 0x4d {
+            little = false
+        } else {
+            return
+        }
+        func u16(_ o: Int) -> Int { little ? Int(t[o]) | Int(t[o + 1]) << 8 : Int(t[o]) << 8 | Int(t[o + 1]) }
+        func u32(_ o: Int) -> Int { little ? u16(o) | u16(o + 2) << 16 : u16(o) << 16 | u16(o + 2) }
+        let ifd = u32(4)
+        guard ifd >= 8, ifd + 2 <= t.count else { return }
+        let entries = u16(ifd)
+        for k in 0..<entries {
+            let e = ifd + 2 + 12 * k
+            guard e + 12 <= t.count else { return }
+            if u16(e) == 0x0112 && u16(e + 2) == 3 {
+                let v = u16(e + 8)
+                if (1...8).contains(v) { orientation = v }
+                return
+            }
+        }
+    }
+
+    /// The DataMining value from an XMP packet: an attribute (`plus:DataMining="..."`), an element's text, or an
+    /// `rdf:resource`; whatever the namespace prefix.
+    private mutating func readXMP(_ x: UnsafeBufferPointer<UInt8>) {
+        guard let at = ImageMetadata.find(x, Array("DataMining".utf8)) else { return }
+        let window = x[at..<min(x.count, at + 400)]
+        guard let dmi = ImageMetadata.find(UnsafeBufferPointer(rebasing: window), Array("DMI-".utf8)) else { return }
+        var end = window.startIndex + dmi
+        let valueStart = end
+        while end < window.endIndex,
+            window[end] == 0x2d || (0x30...0x39).contains(window[end])
+                || (0x41...0x5a).contains(window[end]) || (0x61...0x7a).contains(window[end])
+        {
+            end += 1
+        }
+        // Keep the namespace URI in front when the value is written in full.
+        let prefix = Array("http://ns.useplus.org/ldf/vocab/".utf8)
+        var start = valueStart
+        if start - prefix.count >= window.startIndex, Array(window[(start - prefix.count)..<start]) == prefix {
+            start -= prefix.count
+        }
+        dataMining = String(decoding: window[start..<end], as: UTF8.self)
+    }
+
+    static func find(_ hay: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Int? {
+        guard !needle.isEmpty, hay.count >= needle.count else { return nil }
+        var i = 0
+        while i + needle.count <= hay.count {
+            if hay[i] == needle[0] {
+                var k = 1
+                while k < needle.count && hay[i + k] == needle[k] { k += 1 }
+                if k == needle.count { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    static func contains(_ hay: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool { find(hay, needle) != nil }
+
+    static func be32(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> UInt32 {
+        UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
+    }
+
+    static func le32(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> UInt32 {
+        UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
+    }
+}
+
+extension Resizer {
+    /// `image` turned as EXIF `orientation` (1-8) says it should be displayed.
+    public static func orient(_ image: RGBImage, _ orientation: Int) -> RGBImage {
+        guard (2...8).contains(orientation) else { return image }
+        let (w, h) = (image.width, image.height)
+        let swap = orientation >= 5
+        let (ow, oh) = swap ? (h, w) : (w, h)
+        var out = [UInt8](repeating: 0, count: w * h * 3)
+        image.pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<oh {
+                    for x in 0..<ow {
+                        // The source pixel shown at (x, y).
+                        let (sx, sy): (Int, Int)
+                        switch orientation {
+                        case 2: (sx, sy) = (w - 1 - x, y)  // mirrored
+                        case 3: (sx, sy) = (w - 1 - x, h - 1 - y)  // rotated 180
+                        case 4: (sx, sy) = (x, h - 1 - y)  // mirrored vertically
+                        case 5: (sx, sy) = (y, x)  // transposed
+                        case 6: (sx, sy) = (y, h - 1 - x)  // rotate 90 clockwise to display
+                        case 7: (sx, sy) = (w - 1 - y, h - 1 - x)  // transversed
+                        default: (sx, sy) = (w - 1 - y, x)  // 8: rotate 90 counter-clockwise to display
+                        }
+                        let s = (sy * w + sx) * 3
+                        let d = (y * ow + x) * 3
+                        dst[d] = src[s]
+                        dst[d + 1] = src[s + 1]
+                        dst[d + 2] = src[s + 2]
+                    }
+                }
+            }
+        }
+        return RGBImage(width: ow, height: oh, pixels: out)
+    }
+}
