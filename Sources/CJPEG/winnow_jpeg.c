@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
+#include <jerror.h>
 
 struct winnow_error_mgr {
     struct jpeg_error_mgr pub;
     jmp_buf jump;
     char *err;
     size_t errlen;
+    long damaged;  // warnings that mean missing or corrupt image data
 };
 
 static void winnow_error_exit(j_common_ptr cinfo) {
@@ -26,10 +28,22 @@ static void winnow_error_exit(j_common_ptr cinfo) {
 
 static void winnow_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
+// Warnings are counted, not printed. "Extraneous bytes before marker" leaves the pixels intact, so it does not
+// count as damage; a premature end of data or a corrupt entropy-coded segment does.
+static void winnow_emit_message(j_common_ptr cinfo, int level) {
+    struct winnow_error_mgr *mgr = (struct winnow_error_mgr *)cinfo->err;
+    if (level < 0) {
+        cinfo->err->num_warnings++;
+        if (cinfo->err->msg_code != JWRN_EXTRANEOUS_DATA) mgr->damaged++;
+    }
+}
+
 static void winnow_error_init(struct winnow_error_mgr *mgr, char *err, size_t errlen) {
     jpeg_std_error(&mgr->pub);
     mgr->pub.error_exit = winnow_error_exit;
     mgr->pub.output_message = winnow_output_message;
+    mgr->pub.emit_message = winnow_emit_message;
+    mgr->damaged = 0;
     mgr->err = err;
     mgr->errlen = errlen;
     if (err && errlen) err[0] = 0;
@@ -105,7 +119,7 @@ int winnow_jpeg_decode(const unsigned char *data, size_t len, int scale_denom, u
             }
         }
     }
-    *warnings = (int)jerr.pub.num_warnings;
+    *warnings = (int)jerr.damaged;
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(row);

@@ -42,6 +42,14 @@ public enum Codec {
 
     /// Decodes a JPEG, scaled down in the DCT by 1/`scaleDenominator` (1, 2, 4 or 8).
     public static func decodeJPEG(_ bytes: [UInt8], scaleDenominator: Int = 1) throws(ImageError) -> RGBImage {
+        try decodeJPEGCountingWarnings(bytes, scaleDenominator: scaleDenominator).image
+    }
+
+    /// Decodes a JPEG as `decodeJPEG` does, with the number of warnings libjpeg gave: more than zero means corrupt
+    /// or truncated data, decoded as far as it went (the rest grey).
+    public static func decodeJPEGCountingWarnings(_ bytes: [UInt8], scaleDenominator: Int = 1) throws(ImageError) -> (
+        image: RGBImage, warnings: Int
+    ) {
         var out: UnsafeMutablePointer<UInt8>?
         var w: Int32 = 0
         var h: Int32 = 0
@@ -54,7 +62,7 @@ public enum Codec {
         guard rc == 0, let p = out else { throw ImageError("decode_error", "JPEG: \(text(err))") }
         defer { winnow_jpeg_free(p) }
         let pixels = Array(UnsafeBufferPointer(start: p, count: Int(w) * Int(h) * 3))
-        return RGBImage(width: Int(w), height: Int(h), pixels: pixels)
+        return (RGBImage(width: Int(w), height: Int(h), pixels: pixels), Int(warnings))
     }
 
     /// Decodes a PNG of any bit depth and colour type; alpha is composited over white.

@@ -28,6 +28,9 @@ public struct ImageSettings: Sendable, Equatable {
     public var applyOrientation = true
     /// Drop images whose XMP `plus:DataMining` prohibits AI/ML training (`xmp_data_mining`).
     public var honourDataMining = true
+    /// Keep JPEGs with corrupt or truncated data, decoded as far as they go (the rest grey); by default they are
+    /// dropped as `truncated_image`.
+    public var allowTruncated = false
 
     /// Default settings.
     public init() {}
@@ -108,7 +111,12 @@ public struct ImageProcessor: Sendable {
             case .jpeg:
                 let d = Resizer.jpegScaleDenominator(
                     width: w, height: h, size: settings.imageSize, mode: settings.resizeMode)
-                decoded = try Codec.decodeJPEG(bytes, scaleDenominator: d)
+                let (image, warnings) = try Codec.decodeJPEGCountingWarnings(bytes, scaleDenominator: d)
+                if warnings > 0 && !settings.allowTruncated {
+                    sample.drop("truncated_image", "JPEG with corrupt or missing data (\(warnings) libjpeg warnings)")
+                    return
+                }
+                decoded = image
             case .png:
                 decoded = try Codec.decodePNG(bytes)
             case .webp:

@@ -118,6 +118,7 @@ public struct PipelineConfig: Sendable {
                 "process", "image_size", "resize_mode", "upscale", "encode_format", "encode_quality", "min_bytes",
                 "min_side",
                 "max_pixels", "max_aspect_ratio", "workers", "md5_and_sha1", "apply_orientation", "honour_data_mining",
+                "allow_truncated",
             ])
             image.process = try i.bool("process") ?? image.process
             image.imageSize = try i.int("image_size", min: 1) ?? image.imageSize
@@ -146,6 +147,7 @@ public struct PipelineConfig: Sendable {
             image.md5AndSHA1 = try i.bool("md5_and_sha1") ?? image.md5AndSHA1
             image.applyOrientation = try i.bool("apply_orientation") ?? image.applyOrientation
             image.honourDataMining = try i.bool("honour_data_mining") ?? image.honourDataMining
+            image.allowTruncated = try i.bool("allow_truncated") ?? image.allowTruncated
             imageWorkers = try i.int("workers", min: 0) ?? imageWorkers
         }
         if let d = try r.section("dedup") {

@@ -270,6 +270,7 @@ if wanted("fetch") {
     settings.resizeMode = .centerCrop
     settings.minBytes = 0
     settings.maxAspectRatio = 1000
+    settings.md5AndSHA1 = false  // as pipelines/bench-fetch.json
     let processor = ImageProcessor(settings: settings)
     let inputs = files
     let kept = Mutex(0)

@@ -206,10 +206,19 @@ func sample(_ bytes: [UInt8]) -> Sample {
 
     @Test func truncatedJPEGIsRecordedNotCrashed() throws {
         let jpeg = try Codec.encodeJPEG(gradient(300, 200), quality: 90)
-        var s = sample(Array(jpeg.prefix(jpeg.count / 2)))
+        let half = Array(jpeg.prefix(jpeg.count / 2))
+        var s = sample(half)
         ImageProcessor(settings: settings).process(&s)
-        // libjpeg decodes a truncated file as far as it goes (grey below): kept, or dropped with a reason.
-        #expect(s.isKept || s.outcome.reason?.code == "decode_error")
+        #expect(s.outcome.reason?.code == "truncated_image")
+        // By option, libjpeg's partial decode is kept (grey below where the data ends).
+        var st = settings
+        st.allowTruncated = true
+        var t = sample(half)
+        ImageProcessor(settings: st).process(&t)
+        #expect(t.isKept && t.image?.storedWidth == 64)
+        let (_, warnings) = try Codec.decodeJPEGCountingWarnings(half)
+        #expect(warnings > 0)
+        #expect(try Codec.decodeJPEGCountingWarnings(jpeg).warnings == 0)
     }
 }
 

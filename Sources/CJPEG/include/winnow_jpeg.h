@@ -9,7 +9,8 @@ int winnow_jpeg_read_header(const unsigned char *data, size_t len, int *width, i
 /// Decodes a JPEG to 8-bit RGB, scaled by 1/`scale_denom` (1, 2, 4 or 8) in the DCT.
 /// On success returns 0 and a malloc'ed buffer of width*height*3 bytes in `*out` (free with winnow_jpeg_free).
 /// Grayscale, YCbCr, CMYK and YCCK inputs all come out as RGB. A truncated file decodes as far as it goes and
-/// sets `*warnings` to the number of libjpeg warnings (corrupt data) seen.
+/// sets `*warnings` to the number of libjpeg warnings that mean missing or corrupt data (premature end, bad
+/// entropy-coded data; not "extraneous bytes before marker", which leaves the pixels intact).
 int winnow_jpeg_decode(const unsigned char *data, size_t len, int scale_denom, unsigned char **out, int *width,
                        int *height, int *warnings, char *err, size_t errlen);
 
