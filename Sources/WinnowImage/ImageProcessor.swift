@@ -31,6 +31,9 @@ public struct ImageSettings: Sendable, Equatable {
     /// Keep JPEGs with corrupt or truncated data, decoded as far as they go (the rest grey); by default they are
     /// dropped as `truncated_image`.
     public var allowTruncated = false
+    /// Store the downloaded bytes themselves when re-encoding would change nothing else: same format as
+    /// `encodeFormat`, no resize, crop or pad, upright (an image with alpha keeps it then).
+    public var keepOriginalIfUnchanged = false
 
     /// Default settings.
     public init() {}
@@ -98,7 +101,12 @@ public struct ImageProcessor: Sendable {
             i.hasC2PA = meta.hasC2PA
             return i
         }
-        guard settings.process else {
+        let unchanged =
+            settings.keepOriginalIfUnchanged && header.format.fileExtension == settings.encodeFormat
+            && (meta.orientation == 1 || !settings.applyOrientation)
+            && Resizer.leavesUnchanged(
+                width: w, height: h, size: settings.imageSize, mode: settings.resizeMode, upscale: settings.upscale)
+        guard settings.process && !unchanged else {
             sample.image = info(storedWidth: w, storedHeight: h)
             sample.stored = bytes
             sample.storedExtension = header.format.fileExtension

@@ -27,6 +27,17 @@ public enum Resizer {
         return (max(1, Int((Double(width) * target).rounded())), max(1, Int((Double(height) * target).rounded())))
     }
 
+    /// Whether `mode` leaves a `width` x `height` image exactly as it is (no resize, crop or pad).
+    public static func leavesUnchanged(width: Int, height: Int, size: Int, mode: ResizeMode, upscale: Bool) -> Bool {
+        let (w, h) = scaledSize(width: width, height: height, size: size, mode: mode, upscale: upscale)
+        guard w == width && h == height else { return false }
+        switch mode {
+        case .centerCrop: return min(w, h, size) == w && w == h
+        case .border: return max(w, h, size) == w && w == h
+        default: return true
+        }
+    }
+
     /// The largest JPEG DCT scale denominator (8, 4, 2 or 1) whose output still covers what `mode` needs.
     public static func jpegScaleDenominator(width: Int, height: Int, size: Int, mode: ResizeMode) -> Int {
         let side: Int

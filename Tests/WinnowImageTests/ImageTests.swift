@@ -359,6 +359,31 @@ func xmpPacket(_ value: String) -> [UInt8] {
         #expect(ImageMetadata.scan(withCaBX, format: .png).hasC2PA)
     }
 
+    @Test func originalBytesAreKeptWhenNothingChanges() throws {
+        let small = try Codec.encodeJPEG(gradient(64, 48), quality: 80)
+        var st = ImageSettings()
+        st.minBytes = 0
+        st.resizeMode = .keepRatio
+        st.keepOriginalIfUnchanged = true
+        var s = sample(small)
+        ImageProcessor(settings: st).process(&s)
+        #expect(s.stored == small && s.image?.storedWidth == 64)
+        // A centre crop, another format, or the option off: re-encoded.
+        var crop = st
+        crop.resizeMode = .centerCrop
+        var c = sample(small)
+        ImageProcessor(settings: crop).process(&c)
+        #expect(c.stored != small && c.image?.storedWidth == 48 && c.image?.storedHeight == 48)
+        var png = st
+        png.encodeFormat = "png"
+        var p = sample(small)
+        ImageProcessor(settings: png).process(&p)
+        #expect(p.storedExtension == "png")
+        #expect(Resizer.leavesUnchanged(width: 256, height: 256, size: 256, mode: .border, upscale: false))
+        #expect(!Resizer.leavesUnchanged(width: 600, height: 400, size: 256, mode: .keepRatio, upscale: false))
+        #expect(!Resizer.leavesUnchanged(width: 300, height: 200, size: 256, mode: .keepRatio, upscale: true))
+    }
+
     @Test func md5AndSHA1OfTheOriginal() throws {
         let bytes = try Codec.encodeJPEG(gradient(40, 30), quality: 90)
         var st = ImageSettings()
