@@ -298,6 +298,71 @@ if wanted("fetch") {
             baselineName: "winnow image stage alone on the same 4,750 files (no network, 2 threads)", baseline: alone))
 }
 
+// 6. The image stage per core on the fetch benchmark's web (every 8th file: JPEG, PNG and WebP as served), beside
+//    img2dataset 1.47's own Resizer (OpenCV, as img2dataset calls it) and Pillow with draft mode, both run by
+//    scripts/image_peer_bench.py in .venv-bench-fetch, and beside libjpeg-turbo decoding the same JPEGs at full size.
+//    Same work everywhere: 256 px centre crop, JPEG 95, one core.
+if wanted("image-peers") {
+    let dir = packageRoot + "/.build/bench-data/fetch-web/site/img"
+    let python = packageRoot + "/.venv-bench-fetch/bin/python"
+    guard FileManager.default.isExecutableFile(atPath: python),
+        let names = try? FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+    else {
+        throw WinnowError(.io, "image-peers: run `make bench-fetch` once first (it builds the web and the venv)")
+    }
+    let paths = names.enumerated().filter { $0.offset % 8 == 0 }.map { dir + "/" + $0.element }
+    let list = work + "/image-peers.txt"
+    try (paths.joined(separator: "\n") + "\n").write(toFile: list, atomically: true, encoding: .utf8)
+    let files = try paths.map { try [UInt8](Data(contentsOf: URL(fileURLWithPath: $0))) }
+    var settings = ImageSettings()
+    settings.imageSize = 256
+    settings.resizeMode = .centerCrop
+    settings.minBytes = 0
+    settings.maxAspectRatio = 1000
+    settings.md5AndSHA1 = false
+    let processor = ImageProcessor(settings: settings)
+    var failed = 0
+    let ours = measure(runs: runs, units: Double(files.count)) {
+        for f in files {
+            var s = Sample(
+                candidate: Candidate(
+                    url: "http://b.test/x", caption: "", pageURL: "",
+                    provenance: Provenance(inputFile: "", recordOffset: 0)))
+            s.original = f
+            processor.process(&s)
+            if !s.isKept { failed += 1 }
+        }
+    }
+    if failed > 0 { FileHandle.standardError.write(Data("image-peers: \(failed) samples were dropped\n".utf8)) }
+    for (tool, label) in [
+        ("img2dataset", "img2dataset 1.47 Resizer (OpenCV INTER_AREA), 1 core"),
+        ("pillow-draft", "Pillow 13 with draft mode + LANCZOS, 1 core"),
+    ] {
+        let (status, out) = try output(
+            of: python, [packageRoot + "/scripts/image_peer_bench.py", tool, list, "--runs", String(runs)])
+        let rates = out.split(separator: "\n").compactMap { line in
+            line.split(separator: " ").first { $0.hasPrefix("images_per_s=") }.flatMap {
+                Double($0.dropFirst("images_per_s=".count))
+            }
+        }
+        guard status == 0, !rates.isEmpty else { throw WinnowError(.io, "image_peer_bench.py \(tool) failed") }
+        results.append(
+            Measurement(
+                name: "image stage, \(files.count) files of the fetch web -> 256 crop (1 core)", unit: "images/s",
+                ours: ours, baselineName: label, baseline: rates))
+    }
+    let jpegs = files.filter { ImageFormat.sniff($0) == .jpeg }
+    let decodeOnly = try measure(runs: runs, units: Double(jpegs.count)) {
+        for j in jpegs { _ = try Codec.decodeJPEG(j) }
+    }
+    results.append(
+        Measurement(
+            name: "image stage, \(files.count) files of the fetch web -> 256 crop (1 core)", unit: "images/s",
+            ours: ours,
+            baselineName: "libjpeg-turbo full-size decode alone, the set's \(jpegs.count) JPEGs",
+            baseline: decodeOnly))
+}
+
 print("| benchmark | winnow (median, min-max) | baseline | baseline (median, min-max) | ratio |")
 print("|---|---|---|---|---|")
 for m in results {
