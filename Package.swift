@@ -30,6 +30,10 @@ let package = Package(
         .systemLibrary(
             name: "CCrypto", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]),
+        // giflib ships no pkg-config file on Debian 12; its header is in /usr/include.
+        .systemLibrary(
+            name: "CGIF",
+            providers: [.apt(["libgif-dev"])]),
         .systemLibrary(
             name: "CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
@@ -46,7 +50,7 @@ let package = Package(
         .target(name: "WinnowSQLite", dependencies: ["CSQLite"], exclude: readme),
         .target(name: "WinnowCrawl", dependencies: ["WinnowCore", "CZlib", "CDeflate"], exclude: readme),
         .target(name: "WinnowFetch", dependencies: ["WinnowCore", "WinnowSQLite", "CCurl"], exclude: readme),
-        .target(name: "WinnowImage", dependencies: ["WinnowCore", "CJPEG", "CPNG", "CWebP"], exclude: readme),
+        .target(name: "WinnowImage", dependencies: ["WinnowCore", "CJPEG", "CPNG", "CWebP", "CGIF"], exclude: readme),
         .target(name: "WinnowShards", dependencies: ["WinnowCore", "WinnowSQLite"], exclude: readme),
         .target(
             name: "WinnowSampleWeb", dependencies: ["WinnowCore", "WinnowCrawl", "WinnowImage"], exclude: readme),
@@ -78,7 +82,7 @@ let package = Package(
             name: "WinnowFetchTests", dependencies: ["WinnowFetch", "WinnowTestSupport", "WinnowSampleWeb"],
         ),
         .testTarget(
-            name: "WinnowImageTests", dependencies: ["WinnowImage", "WinnowTestSupport"]),
+            name: "WinnowImageTests", dependencies: ["WinnowImage", "WinnowTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "WinnowShardsTests", dependencies: ["WinnowShards", "WinnowTestSupport"]),
         .testTarget(

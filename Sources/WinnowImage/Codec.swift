@@ -1,3 +1,4 @@
+internal import CGIF
 internal import CJPEG
 internal import CPNG
 internal import CWebP
@@ -36,7 +37,9 @@ public enum Codec {
             guard ok != 0 else { throw ImageError("decode_error", "WebP: bad header") }
             return (.webp, Int(w), Int(h))
         case .gif:
-            throw ImageError("unsupported_format", "gif is not decoded (LAION dropped GIF)")
+            // The logical screen size, little-endian after "GIF87a"/"GIF89a".
+            guard bytes.count >= 10 else { throw ImageError("decode_error", "GIF: no logical screen descriptor") }
+            return (.gif, Int(bytes[6]) | Int(bytes[7]) << 8, Int(bytes[8]) | Int(bytes[9]) << 8)
         }
     }
 
@@ -141,6 +144,23 @@ public enum Codec {
         }
         defer { WebPFree(p) }
         return overWhite(p, width: Int(pw), height: Int(ph))
+    }
+
+    /// Decodes the first frame of a GIF (the only one of an animation) onto its logical screen; transparent and
+    /// uncovered pixels are white. `maxPixels` bounds the allocation.
+    public static func decodeGIF(_ bytes: [UInt8], maxPixels: Int = 89_478_484) throws(ImageError) -> RGBImage {
+        var out: UnsafeMutablePointer<UInt8>?
+        var w: Int32 = 0
+        var h: Int32 = 0
+        let rc = bytes.withUnsafeBufferPointer {
+            winnow_gif_decode_first_frame($0.baseAddress, $0.count, maxPixels, &out, &w, &h)
+        }
+        guard rc == 0, let p = out else {
+            throw ImageError("decode_error", "GIF: \(String(cString: winnow_gif_error(rc)))")
+        }
+        defer { free(p) }
+        return RGBImage(
+            width: Int(w), height: Int(h), pixels: Array(UnsafeBufferPointer(start: p, count: Int(w) * Int(h) * 3)))
     }
 
     /// Encodes RGB to lossy WebP at `quality` (1-100). The corresponding C function is `WebPEncodeRGB`.

@@ -34,6 +34,8 @@ public struct ImageSettings: Sendable, Equatable {
     /// Store the downloaded bytes themselves when re-encoding would change nothing else: same format as
     /// `encodeFormat`, no resize, crop or pad, upright (an image with alpha keeps it then).
     public var keepOriginalIfUnchanged = false
+    /// Decode GIFs (their first frame); LAION dropped GIF, so by default they are `unsupported_format`.
+    public var decodeGIF = false
 
     /// Default settings.
     public init() {}
@@ -68,6 +70,10 @@ public struct ImageProcessor: Sendable {
             header = try Codec.dimensions(bytes)
         } catch {
             sample.drop(error.code, error.message)
+            return
+        }
+        if header.format == .gif && !settings.decodeGIF {
+            sample.drop("unsupported_format", "gif (LAION dropped GIF; decode_gif keeps its first frame)")
             return
         }
         let (w, h) = (header.width, header.height)
@@ -129,9 +135,8 @@ public struct ImageProcessor: Sendable {
                 decoded = try Codec.decodePNG(bytes)
             case .webp:
                 decoded = try Codec.decodeWebP(bytes)
-            default:
-                sample.drop("unsupported_format", header.format.rawValue)
-                return
+            case .gif:
+                decoded = try Codec.decodeGIF(bytes, maxPixels: settings.maxPixels)
             }
             let upright = settings.applyOrientation ? Resizer.orient(decoded, meta.orientation) : decoded
             let resized = Resizer.apply(

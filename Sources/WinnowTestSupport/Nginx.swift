@@ -48,7 +48,7 @@ public final class Nginx {
             // In the foreground (`daemon off`), as our child: Foundation's Process learns that a child ended when
             // a descriptor the child holds closes, which a daemon would keep open for ever.
             let log = prefix + "/logs/start.log"
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)

@@ -394,3 +394,52 @@ func xmpPacket(_ value: String) -> [UInt8] {
         #expect(s.sha1 == DigestAlgorithm.sha1.hexDigest(bytes) && s.sha1?.count == 40)
     }
 }
+
+/// Fixtures made by scripts/make_image_fixtures.py.
+func fixture(_ name: String) throws -> [UInt8] {
+    try [UInt8](
+        Data(contentsOf: URL(fileURLWithPath: TestSupport.packageRoot + "/Tests/WinnowImageTests/Fixtures/" + name)))
+}
+
+@Suite struct GIFTests {
+    func pixel(_ i: RGBImage, _ x: Int, _ y: Int) -> [UInt8] {
+        Array(i.pixels[(y * i.width + x) * 3..<(y * i.width + x) * 3 + 3])
+    }
+
+    @Test func gifIsDroppedUnlessAsked() throws {
+        let bytes = try fixture("gif_quadrants_40x20_interlaced.gif")
+        #expect(try Codec.dimensions(bytes) == (.gif, 40, 20))
+        var st = ImageSettings()
+        st.minBytes = 0
+        var s = sample(bytes)
+        ImageProcessor(settings: st).process(&s)
+        #expect(s.outcome.reason?.code == "unsupported_format")
+        st.decodeGIF = true
+        st.imageSize = 16
+        st.resizeMode = .centerCrop
+        var t = sample(bytes)
+        ImageProcessor(settings: st).process(&t)
+        #expect(t.isKept && t.image?.originalFormat == "gif" && t.image?.storedWidth == 16)
+    }
+
+    @Test func interlacedStillDecodes() throws {
+        let i = try Codec.decodeGIF(try fixture("gif_quadrants_40x20_interlaced.gif"))
+        #expect(i.width == 40 && i.height == 20)
+        #expect(pixel(i, 0, 0) == [255, 0, 0] && pixel(i, 39, 0) == [0, 255, 0])
+        #expect(pixel(i, 0, 19) == [0, 0, 255] && pixel(i, 39, 19) == [255, 255, 0])
+        #expect(pixel(i, 5, 7) == [255, 0, 0] && pixel(i, 30, 12) == [255, 255, 0])
+    }
+
+    @Test func firstFrameWithTransparencyOverWhite() throws {
+        let i = try Codec.decodeGIF(try fixture("gif_animated_2frames_red_transparent_40x20.gif"))
+        #expect(i.width == 40 && i.height == 20)
+        #expect(pixel(i, 0, 0) == [255, 255, 255], "the transparent red quadrant is white")
+        #expect(pixel(i, 39, 0) == [0, 255, 0] && pixel(i, 39, 19) == [255, 255, 0], "frame 1, not the black frame 2")
+    }
+
+    @Test func truncatedGIFIsAnErrorNotACrash() throws {
+        let error = #expect(throws: ImageError.self) { try Codec.decodeGIF(try fixture("gif_truncated_half.gif")) }
+        #expect(error?.code == "decode_error")
+        #expect(throws: ImageError.self) { try Codec.decodeGIF(Array("GIF89a".utf8)) }
+    }
+}
