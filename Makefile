@@ -5,7 +5,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 VENV := .venv
 DEMO_DIR ?= demo-out
 
-.PHONY: setup build release demo test unit interop lint format bench bench-fetch clean
+.PHONY: setup build release demo test unit interop lint format bench bench-fetch fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -53,6 +53,18 @@ bench: setup
 bench-fetch: setup
 	bash scripts/bench_fetch.sh
 	bash scripts/bench_fetch_memory.sh
+
+# The image decoders under libFuzzer with ASan + UBSan (fuzz/image_fuzz.c), seeded with the test images, for
+# FUZZ_SECONDS. Anything it finds is written to fuzz/crashes/ (kept in git: each becomes a regression fixture).
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	mkdir -p .build/fuzz/corpus fuzz/crashes
+	cp Tests/WinnowImageTests/Fixtures/* .build/fuzz/corpus/
+	if [ -d ../shared/fixtures/clip-tiny/images ]; then cp ../shared/fixtures/clip-tiny/images/* .build/fuzz/corpus/; fi
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -ISources/CJPEG/include \
+		Sources/CJPEG/winnow_jpeg.c fuzz/image_fuzz.c -ljpeg -lpng16 -lwebp -lgif -o .build/fuzz/image_fuzz
+	.build/fuzz/image_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 \
+		-artifact_prefix=fuzz/crashes/ .build/fuzz/corpus fuzz/crashes
 
 clean:
 	rm -rf .build $(DEMO_DIR) $(VENV)

@@ -15,4 +15,5 @@ static inline size_t winnow_png_image_size(const png_image *image) { return PNG_
 static inline int winnow_png_image_has_alpha(const png_image *image) { return (image->format & PNG_FORMAT_FLAG_ALPHA) != 0; }
 static inline png_uint_32 winnow_png_format_rgb(void) { return PNG_FORMAT_RGB; }
 static inline png_uint_32 winnow_png_format_rgba(void) { return PNG_FORMAT_RGBA; }
+static inline png_uint_32 winnow_png_format_linear_rgba(void) { return PNG_FORMAT_LINEAR_RGB_ALPHA; }
 #endif

@@ -76,6 +76,24 @@ public enum Codec {
         defer { png_image_free(&image) }
         let w = Int(image.width)
         let h = Int(image.height)
+        if bytes.count > 24 && bytes[24] == 16 && !declaresColourSpace(png: bytes) {
+            // 16-bit samples with no gAMA, sRGB, iCCP or cHRM: libpng's simplified API would take them as linear
+            // light and brighten them on the way to 8-bit sRGB; browsers and Pillow read them as sRGB-encoded.
+            // Read them unconverted (linear output from a linear input: premultiplied by alpha) and round to 8 bits.
+            image.format = winnow_png_format_linear_rgba()
+            var wide = [UInt16](repeating: 0, count: w * h * 4)
+            let done = wide.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+            guard done != 0 else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
+            var rgb = [UInt8](repeating: 0, count: w * h * 3)
+            for i in 0..<(w * h) {
+                let white = 65535 - UInt32(wide[4 * i + 3])  // over white, premultiplied
+                for c in 0..<3 {
+                    let v = min(65535, UInt32(wide[4 * i + c]) + white)
+                    rgb[3 * i + c] = UInt8((v * 255 + 32895) >> 16)
+                }
+            }
+            return RGBImage(width: w, height: h, pixels: rgb)
+        }
         if winnow_png_image_has_alpha(&image) == 0 {
             // No alpha channel and no tRNS: libpng writes RGB straight into the result.
             image.format = winnow_png_format_rgb()
@@ -89,6 +107,19 @@ public enum Codec {
         let done = rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
         guard done != 0 else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
         return rgba.withUnsafeBufferPointer { overWhite($0.baseAddress!, width: w, height: h) }
+    }
+
+    /// Whether a PNG says how its samples are encoded (gAMA, sRGB, iCCP or cHRM before its image data).
+    static func declaresColourSpace(png bytes: [UInt8]) -> Bool {
+        var i = 8
+        while i + 8 <= bytes.count {
+            let length = Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+            let type = String(decoding: bytes[(i + 4)..<(i + 8)], as: UTF8.self)
+            if ["gAMA", "sRGB", "iCCP", "cHRM"].contains(type) { return true }
+            if type == "IDAT" || type == "IEND" || length < 0 { return false }
+            i += 12 + length
+        }
+        return false
     }
 
     /// RGBA composited over white, in 8-bit sRGB as transformers' CLIP preprocessing does.

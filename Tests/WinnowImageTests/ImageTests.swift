@@ -443,3 +443,86 @@ func fixture(_ name: String) throws -> [UInt8] {
         #expect(throws: ImageError.self) { try Codec.decodeGIF(Array("GIF89a".utf8)) }
     }
 }
+
+@Suite struct FormatCornerTests {
+    func near(_ i: RGBImage, _ x: Int, _ y: Int, _ rgb: [Int], tolerance: Int = 0) -> Bool {
+        let o = (y * i.width + x) * 3
+        return (0..<3).allSatisfy { abs(Int(i.pixels[o + $0]) - rgb[$0]) <= tolerance }
+    }
+
+    @Test func sixteenBitGreyPNG() throws {
+        let i = try Codec.decodePNG(try fixture("png_grey16_40x20.png"))
+        #expect(i.width == 40 && i.height == 20)
+        #expect(near(i, 5, 5, [76, 76, 76]) && near(i, 39, 19, [226, 226, 226]))
+    }
+
+    @Test func losslessWebPWithAlpha() throws {
+        let i = try Codec.decodeWebP(try fixture("webp_lossless_alpha_40x20.webp"))
+        #expect(near(i, 0, 0, [255, 255, 255]), "the one transparent pixel is white")
+        #expect(near(i, 1, 0, [255, 0, 0]) && near(i, 39, 19, [255, 255, 0]) && near(i, 0, 19, [0, 0, 255]))
+    }
+
+    @Test func progressiveAndGreyJPEG() throws {
+        let p = try Codec.decodeJPEG(try fixture("jpeg_progressive_40x20.jpg"))
+        #expect(near(p, 5, 5, [255, 0, 0], tolerance: 4) && near(p, 35, 15, [255, 255, 0], tolerance: 4))
+        let g = try Codec.decodeJPEG(try fixture("jpeg_grey_40x20.jpg"))
+        #expect(near(g, 5, 5, [76, 76, 76], tolerance: 3) && near(g, 35, 15, [226, 226, 226], tolerance: 3))
+    }
+}
+
+@Suite struct MutationTests {
+    /// Every fixture, with bytes flipped, runs of bytes overwritten and the tail cut, through the whole image stage
+    /// (metadata walk, header parse, decoders, resize, encode): each one ends kept or with a reason, never a crash.
+    /// (`make fuzz` runs the C decoders under libFuzzer; this covers the Swift around them.)
+    @Test func mutatedFilesEndWithAReason() throws {
+        let dir = TestSupport.packageRoot + "/Tests/WinnowImageTests/Fixtures"
+        var inputs = try FileManager.default.contentsOfDirectory(atPath: dir).sorted().map { try fixture($0) }
+        inputs.append(try Codec.encodeJPEG(gradient(64, 48), quality: 90))
+        inputs.append(try Codec.encodePNG(gradient(64, 48)))
+        var st = ImageSettings()
+        st.minBytes = 0
+        st.imageSize = 32
+        st.decodeGIF = true
+        st.allowTruncated = true
+        let processor = ImageProcessor(settings: st)
+        var rng = TestRandom(state: 11)
+        var outcomes: [String: Int] = [:]
+        for input in inputs {
+            for round in 0..<150 {
+                var b = input
+                switch round % 3 {
+                case 0:
+                    for _ in 0..<(1 + Int(rng.next() % 8)) {
+                        b[Int(rng.next() % UInt64(b.count))] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
+                    }
+                case 1:
+                    let at = Int(rng.next() % UInt64(b.count))
+                    for k in at..<min(b.count, at + 1 + Int(rng.next() % 16)) {
+                        b[k] = UInt8(truncatingIfNeeded: rng.next())
+                    }
+                default:
+                    b = Array(b.prefix(Int(rng.next() % UInt64(b.count))))
+                }
+                var s = sample(b)
+                processor.process(&s)
+                #expect(s.isKept || s.outcome.reason != nil)
+                outcomes[s.outcome.reason?.code ?? "kept", default: 0] += 1
+            }
+        }
+        // Both ends happen: some mutations still decode, others are refused with a reason.
+        #expect((outcomes["kept"] ?? 0) > 0 && outcomes.count > 2, "\(outcomes)")
+    }
+}
+
+/// A deterministic generator for the mutation test (SplitMix64 steps).
+struct TestRandom {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
