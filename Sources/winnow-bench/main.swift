@@ -59,6 +59,16 @@ func output(of executable: String, _ arguments: [String]) throws -> (Int32, Stri
     return (p.terminationStatus, out)
 }
 
+/// Runs the image stage on one downloaded file, as the pipeline does; whether the sample was kept.
+func imageStage(_ processor: ImageProcessor, _ bytes: [UInt8]) -> Bool {
+    var s = Sample(
+        candidate: Candidate(
+            url: "http://b.test/x", caption: "", pageURL: "", provenance: Provenance(inputFile: "", recordOffset: 0)))
+    s.original = bytes
+    processor.process(&s)
+    return s.isKept
+}
+
 let args = Array(CommandLine.arguments.dropFirst())
 var runs = 5
 var filters: [String] = []
@@ -143,15 +153,7 @@ if wanted("image") {
     let n = Double(jpegs.count)
     var failed = 0
     let ours = measure(runs: runs, units: n) {
-        for j in jpegs {
-            var s = Sample(
-                candidate: Candidate(
-                    url: "http://b.test/x.jpg", caption: "x", pageURL: "",
-                    provenance: Provenance(inputFile: "", recordOffset: 0)))
-            s.original = j
-            processor.process(&s)
-            if !s.isKept { failed += 1 }
-        }
+        for j in jpegs where !imageStage(processor, j) { failed += 1 }
     }
     if failed > 0 { FileHandle.standardError.write(Data("image: \(failed) samples were dropped\n".utf8)) }
     let base = try measure(runs: runs, units: n) { for j in jpegs { _ = try Codec.decodeJPEG(j) } }
@@ -278,15 +280,7 @@ if wanted("fetch") {
         kept.withLock { $0 = 0 }
         DispatchQueue.concurrentPerform(iterations: 2) { worker in
             var n = 0
-            for k in stride(from: worker, to: inputs.count, by: 2) {
-                var s = Sample(
-                    candidate: Candidate(
-                        url: "http://b.test/x", caption: "", pageURL: "",
-                        provenance: Provenance(inputFile: "", recordOffset: 0)))
-                s.original = inputs[k]
-                processor.process(&s)
-                if s.isKept { n += 1 }
-            }
+            for k in stride(from: worker, to: inputs.count, by: 2) where imageStage(processor, inputs[k]) { n += 1 }
             kept.withLock { $0 += n }
         }
     }
@@ -323,15 +317,7 @@ if wanted("image-peers") {
     let processor = ImageProcessor(settings: settings)
     var failed = 0
     let ours = measure(runs: runs, units: Double(files.count)) {
-        for f in files {
-            var s = Sample(
-                candidate: Candidate(
-                    url: "http://b.test/x", caption: "", pageURL: "",
-                    provenance: Provenance(inputFile: "", recordOffset: 0)))
-            s.original = f
-            processor.process(&s)
-            if !s.isKept { failed += 1 }
-        }
+        for f in files where !imageStage(processor, f) { failed += 1 }
     }
     if failed > 0 { FileHandle.standardError.write(Data("image-peers: \(failed) samples were dropped\n".utf8)) }
     for (tool, label) in [

@@ -22,6 +22,13 @@ func meanAbsoluteError(_ a: RGBImage, _ b: RGBImage) -> Double {
     zip(a.pixels, b.pixels).reduce(0.0) { $0 + abs(Double($1.0) - Double($1.1)) } / Double(a.pixels.count)
 }
 
+/// `bytes` through the image stage with `settings`.
+func processed(_ bytes: [UInt8], _ settings: ImageSettings) -> Sample {
+    var s = sample(bytes)
+    ImageProcessor(settings: settings).process(&s)
+    return s
+}
+
 func sample(_ bytes: [UInt8]) -> Sample {
     var s = Sample(
         candidate: Candidate(
@@ -207,14 +214,11 @@ func sample(_ bytes: [UInt8]) -> Sample {
     @Test func truncatedJPEGIsRecordedNotCrashed() throws {
         let jpeg = try Codec.encodeJPEG(gradient(300, 200), quality: 90)
         let half = Array(jpeg.prefix(jpeg.count / 2))
-        var s = sample(half)
-        ImageProcessor(settings: settings).process(&s)
-        #expect(s.outcome.reason?.code == "truncated_image")
+        #expect(processed(half, settings).outcome.reason?.code == "truncated_image")
         // By option, libjpeg's partial decode is kept (grey below where the data ends).
         var st = settings
         st.allowTruncated = true
-        var t = sample(half)
-        ImageProcessor(settings: st).process(&t)
+        let t = processed(half, st)
         #expect(t.isKept && t.image?.storedWidth == 64)
         let (_, warnings) = try Codec.decodeJPEGCountingWarnings(half)
         #expect(warnings > 0)
@@ -327,13 +331,10 @@ func xmpPacket(_ value: String) -> [UInt8] {
         var st = ImageSettings()
         st.minBytes = 0
         for bytes in [jpegXMP, pngXMP] {
-            var s = sample(bytes)
-            ImageProcessor(settings: st).process(&s)
-            #expect(s.outcome.reason?.code == "xmp_data_mining")
+            #expect(processed(bytes, st).outcome.reason?.code == "xmp_data_mining")
             var allowed = st
             allowed.honourDataMining = false
-            var t = sample(bytes)
-            ImageProcessor(settings: allowed).process(&t)
+            let t = processed(bytes, allowed)
             #expect(t.isKept && t.image?.dataMining?.hasSuffix("DMI-PROHIBITED-AIMLTRAINING") == true)
         }
         // Allowed and unspecified values are recorded, not obeyed as a prohibition.
