@@ -68,3 +68,6 @@ ALTER TABLE samples ADD COLUMN data_mining TEXT;
 ALTER TABLE samples ADD COLUMN c2pa INTEGER;
 CREATE INDEX samples_md5 ON samples (md5);
 CREATE INDEX samples_sha1 ON samples (sha1);
+-- Version 5: the PDQ perceptual hash of the decoded image (64 hex digits) and its quality (0-100).
+ALTER TABLE samples ADD COLUMN pdq TEXT;
+ALTER TABLE samples ADD COLUMN pdq_quality INTEGER;

@@ -1,6 +1,6 @@
 """Writes the image stage's small test files into Tests/WinnowImageTests/Fixtures (development tool; Pillow).
 
-    .venv/bin/python scripts/make_image_fixtures.py
+    .venv/bin/python scripts/make_image_fixtures.py     (pdq_reference.json also needs: pip install pdqhash numpy)
 
 Deterministic: the same bytes every time for a given Pillow version. Names say what each file is; the tests
 check the pixels the names promise.
@@ -52,5 +52,46 @@ def main():
     open(os.path.join(OUT, "gif_truncated_half.gif"), "wb").write(data[: len(data) // 2])
 
 
+def pdq_reference():
+    """pdq_reference.json: Meta's PDQ (the pdqhash package) of the fixtures and the clip-tiny images, on the pixels
+    the pipeline sees (alpha composited over white). Skipped, keeping the old file, when pdqhash is missing."""
+    try:
+        import numpy as np
+        import pdqhash
+    except ImportError:
+        print("make_image_fixtures: pdqhash not installed; pdq_reference.json left as it is")
+        return
+    import json
+
+    root = os.path.join(os.path.dirname(__file__), "..")
+    shared = os.path.join(root, "..", "shared", "fixtures")
+    # Only files with texture: on exactly flat colours (the GIF and 16-bit PNG quadrants) most DCT coefficients are
+    # ties at the median, decided by float rounding, and pdqhash computes luma in float64 where Meta's C++ (and
+    # Winnow) use float32. JPEG noise breaks those ties, so the JPEG and WebP quadrants stay in.
+    files = [("Tests/WinnowImageTests/Fixtures/" + f, os.path.join(OUT, f)) for f in sorted(os.listdir(OUT))
+             if f.startswith(("jpeg_", "webp_"))]
+    tiny = os.path.join(shared, "clip-tiny", "images")
+    files += [("clip-tiny/images/" + f, os.path.join(tiny, f)) for f in sorted(os.listdir(tiny))
+              if "cmyk" not in f and "exif" not in f]
+    out = []
+    for name, path in files:
+        im = Image.open(path)
+        if im.mode in ("RGBA", "LA", "P", "PA") or "transparency" in im.info:
+            im = im.convert("RGBA")
+            im = Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), im)
+        elif im.mode == "I;16":
+            wide = np.asarray(im).astype(np.uint32)
+            im = Image.fromarray(((wide * 255 + 32895) >> 16).astype(np.uint8), "L")
+        rgb = np.asarray(im.convert("RGB"))
+        vec, quality = pdqhash.compute(rgb)
+        bits = vec[::-1]
+        words = [sum(int(bits[16 * w + b]) << b for b in range(16)) for w in range(16)]
+        out.append({"file": name, "hash": "".join("%04x" % w for w in reversed(words)), "quality": int(quality)})
+    with open(os.path.join(OUT, "pdq_reference.json"), "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+
+
 if __name__ == "__main__":
     main()
+    pdq_reference()

@@ -75,6 +75,11 @@ public struct ImageInfo: Sendable, Equatable {
     public var dataMining: String?
     /// The image carries a C2PA manifest.
     public var hasC2PA = false
+    /// PDQ perceptual hash of the decoded, upright image (64 hex digits), and its quality (0-100; below 50 the hash
+    /// is not to be trusted).
+    public var pdq: String?
+    /// PDQ quality.
+    public var pdqQuality: Int?
 
     /// Creates image information.
     public init(originalFormat: String, originalWidth: Int, originalHeight: Int, storedWidth: Int, storedHeight: Int) {

@@ -34,6 +34,8 @@ public struct ImageSettings: Sendable, Equatable {
     /// Store the downloaded bytes themselves when re-encoding would change nothing else: same format as
     /// `encodeFormat`, no resize, crop or pad, upright (an image with alpha keeps it then).
     public var keepOriginalIfUnchanged = false
+    /// Compute the PDQ perceptual hash of every decoded image (near-duplicates, image opt-outs).
+    public var pdq = true
     /// Decode GIFs (their first frame); LAION dropped GIF, so by default they are `unsupported_format`.
     public var decodeGIF = false
 
@@ -139,6 +141,7 @@ public struct ImageProcessor: Sendable {
                 decoded = try Codec.decodeGIF(bytes, maxPixels: settings.maxPixels)
             }
             let upright = settings.applyOrientation ? Resizer.orient(decoded, meta.orientation) : decoded
+            let perceptual = settings.pdq ? PDQ.hash(upright) : nil
             let resized = Resizer.apply(
                 upright, size: settings.imageSize, mode: settings.resizeMode, upscale: settings.upscale)
             if settings.encodeFormat == "png" {
@@ -152,6 +155,8 @@ public struct ImageProcessor: Sendable {
                 sample.storedExtension = "jpg"
             }
             sample.image = info(storedWidth: resized.width, storedHeight: resized.height)
+            sample.image?.pdq = perceptual?.hex
+            sample.image?.pdqQuality = perceptual?.quality
             sample.original = nil
         } catch {
             sample.drop(error.code, error.message)

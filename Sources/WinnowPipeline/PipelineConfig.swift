@@ -118,7 +118,7 @@ public struct PipelineConfig: Sendable {
                 "process", "image_size", "resize_mode", "upscale", "encode_format", "encode_quality", "min_bytes",
                 "min_side",
                 "max_pixels", "max_aspect_ratio", "workers", "md5_and_sha1", "apply_orientation", "honour_data_mining",
-                "allow_truncated", "keep_original_if_unchanged", "decode_gif",
+                "allow_truncated", "keep_original_if_unchanged", "decode_gif", "pdq",
             ])
             image.process = try i.bool("process") ?? image.process
             image.imageSize = try i.int("image_size", min: 1) ?? image.imageSize
@@ -150,6 +150,7 @@ public struct PipelineConfig: Sendable {
             image.allowTruncated = try i.bool("allow_truncated") ?? image.allowTruncated
             image.keepOriginalIfUnchanged = try i.bool("keep_original_if_unchanged") ?? image.keepOriginalIfUnchanged
             image.decodeGIF = try i.bool("decode_gif") ?? image.decodeGIF
+            image.pdq = try i.bool("pdq") ?? image.pdq
             imageWorkers = try i.int("workers", min: 0) ?? imageWorkers
         }
         if let d = try r.section("dedup") {

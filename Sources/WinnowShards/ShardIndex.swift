@@ -85,6 +85,11 @@ public final class ShardIndex {
         CREATE INDEX samples_md5 ON samples (md5);
         CREATE INDEX samples_sha1 ON samples (sha1);
         """#,
+        #"""
+        -- Version 5: the PDQ perceptual hash of the decoded image (64 hex digits) and its quality (0-100).
+        ALTER TABLE samples ADD COLUMN pdq TEXT;
+        ALTER TABLE samples ADD COLUMN pdq_quality INTEGER;
+        """#,
     ]
 
     /// The database.
@@ -128,9 +133,9 @@ public final class ShardIndex {
                 INSERT INTO samples (key, status, reason, reason_detail, url, caption, page_url, input_file, record_offset,
                 record_id, page_date, opt_out_signals, http_status, content_type, attempts, original_format,
                 original_width, original_height, original_bytes, stored_width, stored_height, stored_bytes, stored_ext,
-                sha256, duplicate_of, shard, tar_offset, offset, size, laion_hash, uid, http_version, md5, sha1, exif_orientation, data_mining, c2pa)
+                sha256, duplicate_of, shard, tar_offset, offset, size, laion_hash, uid, http_version, md5, sha1, exif_orientation, data_mining, c2pa, pdq, pdq_quality)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)
+                ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39)
                 """)
         }
         let c = s.candidate
@@ -144,7 +149,7 @@ public final class ShardIndex {
             kept ? s.image?.storedHeight : nil, kept ? s.stored?.count : nil, kept ? s.storedExtension : nil, s.sha256,
             s.duplicateOf, location?.shard, location.map { Int($0.tarOffset) }, location.map { Int($0.offset) },
             location?.size, c.laionHash, c.cc2datasetUID, s.fetch?.httpVersion, s.md5, s.sha1, s.image?.exifOrientation,
-            s.image?.dataMining, s.image.map { $0.hasC2PA ? 1 : 0 },
+            s.image?.dataMining, s.image.map { $0.hasC2PA ? 1 : 0 }, s.image?.pdq, s.image?.pdqQuality,
         ]
         try insert!.run(args)  // ok: prepared just above
     }

@@ -273,6 +273,7 @@ if wanted("fetch") {
     settings.minBytes = 0
     settings.maxAspectRatio = 1000
     settings.md5AndSHA1 = false  // as pipelines/bench-fetch.json
+    settings.pdq = false
     let processor = ImageProcessor(settings: settings)
     let inputs = files
     let kept = Mutex(0)
@@ -314,6 +315,7 @@ if wanted("image-peers") {
     settings.minBytes = 0
     settings.maxAspectRatio = 1000
     settings.md5AndSHA1 = false
+    settings.pdq = false  // the peers compute no perceptual hash
     let processor = ImageProcessor(settings: settings)
     var failed = 0
     let ours = measure(runs: runs, units: Double(files.count)) {

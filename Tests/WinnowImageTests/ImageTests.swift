@@ -393,6 +393,8 @@ func xmpPacket(_ value: String) -> [UInt8] {
         ImageProcessor(settings: st).process(&s)
         #expect(s.md5 == DigestAlgorithm.md5.hexDigest(bytes) && s.md5?.count == 32)
         #expect(s.sha1 == DigestAlgorithm.sha1.hexDigest(bytes) && s.sha1?.count == 40)
+        // The PDQ of the decoded image rides along.
+        #expect(s.image?.pdq == PDQ.hash(try Codec.decodeJPEG(bytes)).hex && s.image?.pdqQuality != nil)
     }
 }
 
@@ -525,5 +527,45 @@ struct TestRandom {
         z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
         return z ^ (z >> 31)
+    }
+}
+
+@Suite struct PDQTests {
+    /// Reference hashes computed by scripts/make_image_fixtures.py with the `pdqhash` package (Meta's C++ PDQ) on the
+    /// same pixels (alpha composited over white, as the pipeline does).
+    @Test func matchesTheReferenceImplementation() throws {
+        let json = try JSONSerialization.jsonObject(with: Data(try fixture("pdq_reference.json")))
+        let entries = try #require(json as? [[String: Any]])
+        #expect(entries.count >= 10)
+        for e in entries {
+            let path = try #require(e["file"] as? String)
+            let file = path.hasPrefix("clip-tiny/") ? TestSupport.shared(path) : TestSupport.packageRoot + "/" + path
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+            let image: RGBImage
+            switch try Codec.dimensions(bytes).format {
+            case .jpeg: image = try Codec.decodeJPEG(bytes)
+            case .png: image = try Codec.decodePNG(bytes)
+            case .webp: image = try Codec.decodeWebP(bytes)
+            case .gif: image = try Codec.decodeGIF(bytes)
+            }
+            let h = PDQ.hash(image)
+            let reference = try #require(e["hash"] as? String)
+            let distance = h.distance(to: try #require(PDQ(hex: reference)))
+            #expect(distance == 0 && h.quality == e["quality"] as? Int, "\(path): \(distance) bits differ")
+        }
+    }
+
+    @Test func nearDuplicatesAreNearAndOthersFar() throws {
+        let bytes = try [UInt8](
+            Data(contentsOf: URL(fileURLWithPath: TestSupport.shared("clip-tiny/images/01_rgb_800x450.jpg"))))
+        let original = try Codec.decodeJPEG(bytes)
+        let h = PDQ.hash(original)
+        // Rescaled and re-encoded: within the recommended threshold (31).
+        let small = try Codec.decodeJPEG(
+            try Codec.encodeJPEG(Resizer.resize(original, width: 400, height: 225), quality: 60))
+        #expect(h.distance(to: PDQ.hash(small)) <= 31)
+        let other = try [UInt8](
+            Data(contentsOf: URL(fileURLWithPath: TestSupport.shared("clip-tiny/images/08_large_1150x1750.jpg"))))
+        #expect(h.distance(to: PDQ.hash(try Codec.decodeJPEG(other))) > 64)
     }
 }

@@ -1,0 +1,165 @@
+import Foundation
+
+/// PDQ, Meta's perceptual hash for near-duplicate images (256 bits and a quality score 0-100), as its paper and
+/// reference implementation define it: BT.601 luma in float, two passes of row and column box filters (Jarosz) sized
+/// for a 64x64 result, decimation at block centres, the 16x16 lowest non-DC frequencies of a DCT-II, and one bit per
+/// coefficient above their median. Quality is the image-domain gradient of the 64x64 luma; below 50 the hash is not
+/// to be trusted.
+public struct PDQ: Sendable, Equatable {
+    /// The 256 bits, as 16 words; bit k is word k / 16, bit k % 16.
+    public var words: [UInt16]
+    /// 0-100.
+    public var quality: Int
+
+    /// Creates a hash from its words.
+    public init(words: [UInt16], quality: Int) {
+        self.words = words
+        self.quality = quality
+    }
+
+    /// Parses the 64-hex-digit text form (as `hex` writes it, and as PDQ hash lists carry it).
+    public init?(hex text: String, quality: Int = 100) {
+        let digits = Array(text.utf8)
+        guard digits.count == 64 else { return nil }
+        var words = [UInt16](repeating: 0, count: 16)
+        for w in 0..<16 {
+            let start = 4 * (15 - w)
+            guard let v = UInt16(String(decoding: digits[start..<(start + 4)], as: UTF8.self), radix: 16) else {
+                return nil
+            }
+            words[w] = v
+        }
+        self.init(words: words, quality: quality)
+    }
+
+    /// The hash as 64 hex digits, most significant word first (the reference's text form).
+    public var hex: String { words.reversed().map { String(format: "%04x", $0) }.joined() }
+
+    /// Bits that differ.
+    public func distance(to other: PDQ) -> Int {
+        zip(words, other.words).reduce(0) { $0 + ($1.0 ^ $1.1).nonzeroBitCount }
+    }
+
+    /// The hash of `image`.
+    public static func hash(_ image: RGBImage) -> PDQ {
+        let rows = image.height
+        let cols = image.width
+        var a = [Float](repeating: 0, count: rows * cols)
+        var b = [Float](repeating: 0, count: rows * cols)
+        image.pixels.withUnsafeBufferPointer { p in
+            for i in 0..<(rows * cols) {
+                let r = Float(p[3 * i])
+                let g = Float(p[3 * i + 1])
+                let bl = Float(p[3 * i + 2])
+                a[i] = 0.299 * r + 0.587 * g + 0.114 * bl
+            }
+        }
+        let alongRows = (cols + 2 * 64 - 1) / (2 * 64)
+        let alongCols = (rows + 2 * 64 - 1) / (2 * 64)
+        a.withUnsafeMutableBufferPointer { one in
+            b.withUnsafeMutableBufferPointer { two in
+                for _ in 0..<2 {
+                    for i in 0..<rows {
+                        box(one.baseAddress! + i * cols, two.baseAddress! + i * cols, cols, 1, alongRows)
+                    }
+                    for j in 0..<cols { box(two.baseAddress! + j, one.baseAddress! + j, rows, cols, alongCols) }
+                }
+            }
+        }
+        // Decimate to 64x64 at the centres of the blocks.
+        var small = [Float](repeating: 0, count: 64 * 64)
+        for i in 0..<64 {
+            let si = Int((Double(i) + 0.5) * Double(rows) / 64)
+            for j in 0..<64 {
+                let sj = Int((Double(j) + 0.5) * Double(cols) / 64)
+                small[i * 64 + j] = a[si * cols + sj]
+            }
+        }
+        // Quality: the summed absolute steps between neighbours, in percent of full scale.
+        var gradient = 0
+        for i in 0..<63 {
+            for j in 0..<64 { gradient += abs(Int((small[i * 64 + j] - small[(i + 1) * 64 + j]) * 100 / 255)) }
+        }
+        for i in 0..<64 {
+            for j in 0..<63 { gradient += abs(Int((small[i * 64 + j] - small[i * 64 + j + 1]) * 100 / 255)) }
+        }
+        let quality = min(100, gradient / 90)
+        // DCT: D (16x64) * A * D^T.
+        let d = PDQ.dct
+        var t = [Float](repeating: 0, count: 16 * 64)
+        for i in 0..<16 {
+            for j in 0..<64 {
+                var s: Float = 0
+                for k in 0..<64 { s += d[i * 64 + k] * small[k * 64 + j] }
+                t[i * 64 + j] = s
+            }
+        }
+        var c = [Float](repeating: 0, count: 256)
+        for i in 0..<16 {
+            for j in 0..<16 {
+                var s: Float = 0
+                for k in 0..<64 { s += t[i * 64 + k] * d[j * 64 + k] }
+                c[i * 16 + j] = s
+            }
+        }
+        // The median as Torben's method gives it for an even count: the 128th smallest value.
+        let median = c.sorted()[127]
+        var words = [UInt16](repeating: 0, count: 16)
+        for k in 0..<256 where c[k] > median { words[k >> 4] |= 1 << UInt16(k & 15) }
+        return PDQ(words: words, quality: quality)
+    }
+
+    /// Rows 1-16 of the 64-point DCT-II (row 0, the mean, is left out).
+    static let dct: [Float] = {
+        var m = [Float](repeating: 0, count: 16 * 64)
+        let scale = Float(sqrt(2.0 / 64.0))
+        for i in 0..<16 {
+            for j in 0..<64 {
+                m[i * 64 + j] = scale * Float(cos(Double.pi / 2 / 64 * Double(i + 1) * Double(2 * j + 1)))
+            }
+        }
+        return m
+    }()
+
+    /// One box-filter pass of `window` over `n` values `stride` apart, the window growing in from the start and
+    /// shrinking out at the end (each output divided by the values it actually covers).
+    static func box(
+        _ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ n: Int, _ stride: Int,
+        _ window: Int
+    ) {
+        // The window is at most n (it is about n / 128), so the four phases below add up to n outputs.
+        let half = (window + 2) / 2
+        var sum: Float = 0
+        var covered: Float = 0
+        var right = input
+        var left = input
+        var out = output
+        for _ in 0..<(half - 1) {  // fill, no output yet
+            sum += right.pointee
+            covered += 1
+            right += stride
+        }
+        for _ in 0..<(window - half + 1) {  // growing window
+            sum += right.pointee
+            covered += 1
+            right += stride
+            out.pointee = sum / covered
+            out += stride
+        }
+        for _ in 0..<max(0, n - window) {  // full window, sliding
+            sum += right.pointee
+            sum -= left.pointee
+            right += stride
+            left += stride
+            out.pointee = sum / covered
+            out += stride
+        }
+        for _ in 0..<(half - 1) {  // shrinking window
+            sum -= left.pointee
+            covered -= 1
+            left += stride
+            out.pointee = sum / covered
+            out += stride
+        }
+    }
+}
