@@ -34,6 +34,10 @@ let package = Package(
         .systemLibrary(
             name: "CGIF",
             providers: [.apt(["libgif-dev"])]),
+        // OpenBLAS's pthread build: sgemm for the CLIP towers.
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(
             name: "CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
@@ -51,6 +55,8 @@ let package = Package(
         .target(name: "WinnowCrawl", dependencies: ["WinnowCore", "CZlib", "CDeflate"], exclude: readme),
         .target(name: "WinnowFetch", dependencies: ["WinnowCore", "WinnowSQLite", "CCurl"], exclude: readme),
         .target(name: "WinnowImage", dependencies: ["WinnowCore", "CJPEG", "CPNG", "CWebP", "CGIF"], exclude: readme),
+        .target(name: "WinnowTensor", dependencies: ["CBLAS"], exclude: readme),
+        .target(name: "WinnowEmbed", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),
         .target(name: "WinnowShards", dependencies: ["WinnowCore", "WinnowSQLite"], exclude: readme),
         .target(
             name: "WinnowSampleWeb", dependencies: ["WinnowCore", "WinnowCrawl", "WinnowImage"], exclude: readme),
@@ -83,6 +89,9 @@ let package = Package(
         ),
         .testTarget(
             name: "WinnowImageTests", dependencies: ["WinnowImage", "WinnowTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "WinnowTensorTests", dependencies: ["WinnowTensor"]),
+        .testTarget(
+            name: "WinnowEmbedTests", dependencies: ["WinnowEmbed", "WinnowImage", "WinnowTestSupport"]),
         .testTarget(
             name: "WinnowShardsTests", dependencies: ["WinnowShards", "WinnowTestSupport"]),
         .testTarget(

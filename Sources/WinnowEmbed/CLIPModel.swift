@@ -1,0 +1,309 @@
+import Foundation
+import WinnowCore
+import WinnowTensor
+
+/// `y = x · Wᵀ + b` with `W` stored `[out, in]` row-major, as in the checkpoint.
+struct Linear: Sendable {
+    let weight: [Float]
+    let bias: [Float]?
+    let inputs: Int
+    let outputs: Int
+
+    /// `output = input · Wᵀ (+ output when accumulating)`, then `+ b` and `activation`.
+    func apply(
+        _ input: UnsafePointer<Float>, rows: Int, inputStride: Int? = nil, into output: UnsafeMutablePointer<Float>,
+        accumulate: Bool = false, activation: Kernels.Activation = .identity
+    ) {
+        weight.withUnsafeBufferPointer { w in
+            BLAS.sgemm(
+                transB: true, m: rows, n: outputs, k: inputs, a: input, lda: inputStride ?? inputs, b: w.baseAddress!,
+                ldb: inputs, beta: accumulate ? 1 : 0, c: output, ldc: outputs)
+        }
+        if bias == nil && activation == .identity { return }
+        if let bias {
+            bias.withUnsafeBufferPointer {
+                Kernels.biasActivation(output, rows: rows, cols: outputs, bias: $0.baseAddress!, activation: activation)
+            }
+        } else {
+            Kernels.biasActivation(output, rows: rows, cols: outputs, bias: nil, activation: activation)
+        }
+    }
+}
+
+/// A LayerNorm's weight and bias.
+struct LayerNorm: Sendable {
+    let weight: [Float]
+    let bias: [Float]
+    let eps: Float
+
+    func apply(
+        _ input: UnsafePointer<Float>, rows: Int, inputStride: Int? = nil, into output: UnsafeMutablePointer<Float>
+    ) {
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                Kernels.layerNorm(
+                    input, rows: rows, cols: weight.count, inputStride: inputStride, weight: w.baseAddress!,
+                    bias: b.baseAddress!, eps: eps, output: output)
+            }
+        }
+    }
+}
+
+/// One pre-LayerNorm transformer block; q, k and v are one matrix product.
+struct EncoderLayer: Sendable {
+    let norm1: LayerNorm
+    let qkv: Linear
+    let out: Linear
+    let norm2: LayerNorm
+    let fc1: Linear
+    let fc2: Linear
+}
+
+/// A stack of encoder layers over a batch of equal-length sequences.
+struct Transformer: Sendable {
+    let layers: [EncoderLayer]
+    let config: CLIPTowerConfig
+
+    /// Runs every layer over `x` (`batch` sequences of `length` rows of `hidden`), in place. `causal` limits each
+    /// position to itself and earlier ones.
+    func forward(_ x: UnsafeMutablePointer<Float>, batch: Int, length: Int, causal: Bool) {
+        let d = config.hidden
+        let rows = batch * length
+        let heads = config.heads
+        let headWidth = d / heads
+        let scale = 1 / Float(headWidth).squareRoot()
+        let normed = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
+        let wide = UnsafeMutablePointer<Float>.allocate(capacity: rows * max(3 * d, config.intermediate))
+        let context = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: length * length)
+        defer {
+            normed.deallocate()
+            wide.deallocate()
+            context.deallocate()
+            scores.deallocate()
+        }
+        for layer in layers {
+            layer.norm1.apply(x, rows: rows, into: normed)
+            layer.qkv.apply(normed, rows: rows, into: wide)
+            for b in 0..<batch {
+                let base = wide + b * length * 3 * d
+                for h in 0..<heads {
+                    let q = base + h * headWidth
+                    let k = base + d + h * headWidth
+                    let v = base + 2 * d + h * headWidth
+                    BLAS.sgemm(
+                        transB: true, m: length, n: length, k: headWidth, alpha: scale, a: q, lda: 3 * d, b: k,
+                        ldb: 3 * d, c: scores, ldc: length)
+                    Kernels.softmaxRows(scores, rows: length, cols: length, ld: length, causal: causal)
+                    BLAS.sgemm(
+                        m: length, n: headWidth, k: length, a: scores, lda: length, b: v, ldb: 3 * d,
+                        c: context + b * length * d + h * headWidth, ldc: d)
+                }
+            }
+            layer.out.apply(context, rows: rows, into: x, accumulate: true)
+            layer.norm2.apply(x, rows: rows, into: normed)
+            layer.fc1.apply(normed, rows: rows, into: wide, activation: config.activation)
+            layer.fc2.apply(wide, rows: rows, into: x, accumulate: true)
+        }
+    }
+}
+
+/// A CLIP model: the vision transformer, the text transformer, their projections and the logit scale, loaded from
+/// a Hugging Face checkpoint directory (config.json + model.safetensors) or OpenCLIP's key layout in the same file.
+public final class CLIPModel: Sendable {
+    /// The checkpoint's shape.
+    public let config: CLIPConfig
+    /// `exp(logit_scale)` from the checkpoint: the factor from cosine to logit.
+    public let logitScale: Float
+    let vision: Transformer
+    let text: Transformer
+    let patchWeight: [Float]  // [hidden, 3 * patch * patch]
+    let classEmbedding: [Float]
+    let visionPositions: [Float]  // [1 + grid², hidden]
+    let preNorm: LayerNorm
+    let postNorm: LayerNorm
+    let visualProjection: Linear
+    let tokenEmbedding: [Float]  // [vocabulary, hidden]
+    let textPositions: [Float]  // [context, hidden]
+    let finalNorm: LayerNorm
+    let textProjection: Linear
+
+    /// Loads `directory/config.json` and `directory/model.safetensors`.
+    public convenience init(directory: String) throws(WinnowError) {
+        let config = try CLIPConfig(path: directory + "/config.json")
+        let tensors = try SafeTensors(path: directory + "/model.safetensors")
+        try self.init(config: config, tensors: tensors)
+    }
+
+    /// Builds the model from `tensors`, checking every shape against `config`.
+    public init(config: CLIPConfig, tensors: SafeTensors) throws(WinnowError) {
+        self.config = config
+        let v = config.vision
+        let t = config.text
+        func norm(_ name: String, _ width: Int, _ eps: Float) throws(WinnowError) -> LayerNorm {
+            LayerNorm(
+                weight: try tensors.floats(name + ".weight", shape: [width]),
+                bias: try tensors.floats(name + ".bias", shape: [width]), eps: eps)
+        }
+        func linear(_ name: String, _ inputs: Int, _ outputs: Int, bias: Bool = true) throws(WinnowError) -> Linear {
+            Linear(
+                weight: try tensors.floats(name + ".weight", shape: [outputs, inputs]),
+                bias: bias ? try tensors.floats(name + ".bias", shape: [outputs]) : nil, inputs: inputs,
+                outputs: outputs)
+        }
+        func transformer(_ prefix: String, _ c: CLIPTowerConfig) throws(WinnowError) -> Transformer {
+            var layers: [EncoderLayer] = []
+            for i in 0..<c.layers {
+                let p = "\(prefix).encoder.layers.\(i)"
+                let q = try linear(p + ".self_attn.q_proj", c.hidden, c.hidden)
+                let k = try linear(p + ".self_attn.k_proj", c.hidden, c.hidden)
+                let vv = try linear(p + ".self_attn.v_proj", c.hidden, c.hidden)
+                let qkv = Linear(
+                    weight: q.weight + k.weight + vv.weight, bias: q.bias! + k.bias! + vv.bias!, inputs: c.hidden,
+                    outputs: 3 * c.hidden)
+                layers.append(
+                    EncoderLayer(
+                        norm1: try norm(p + ".layer_norm1", c.hidden, c.eps), qkv: qkv,
+                        out: try linear(p + ".self_attn.out_proj", c.hidden, c.hidden),
+                        norm2: try norm(p + ".layer_norm2", c.hidden, c.eps),
+                        fc1: try linear(p + ".mlp.fc1", c.hidden, c.intermediate),
+                        fc2: try linear(p + ".mlp.fc2", c.intermediate, c.hidden)))
+            }
+            let extra = tensors.entries.keys.filter { $0.hasPrefix("\(prefix).encoder.layers.\(c.layers).") }
+            if !extra.isEmpty {
+                throw WinnowError(
+                    .format,
+                    "\(tensors.path): has \(prefix) layer \(c.layers) but the config says \(c.layers) layers")
+            }
+            return Transformer(layers: layers, config: c)
+        }
+        let patch = config.patchSize
+        let grid = config.gridSide
+        vision = try transformer("vision_model", v)
+        text = try transformer("text_model", t)
+        patchWeight = try tensors.floats(
+            "vision_model.embeddings.patch_embedding.weight", shape: [v.hidden, 3, patch, patch])
+        classEmbedding = try tensors.floats("vision_model.embeddings.class_embedding", shape: [v.hidden])
+        visionPositions = try tensors.floats(
+            "vision_model.embeddings.position_embedding.weight", shape: [1 + grid * grid, v.hidden])
+        preNorm = try norm("vision_model.pre_layrnorm", v.hidden, v.eps)
+        postNorm = try norm("vision_model.post_layernorm", v.hidden, v.eps)
+        visualProjection = try linear("visual_projection", v.hidden, config.projection, bias: false)
+        tokenEmbedding = try tensors.floats(
+            "text_model.embeddings.token_embedding.weight", shape: [config.vocabulary, t.hidden])
+        textPositions = try tensors.floats(
+            "text_model.embeddings.position_embedding.weight", shape: [config.contextLength, t.hidden])
+        finalNorm = try norm("text_model.final_layer_norm", t.hidden, t.eps)
+        textProjection = try linear("text_projection", t.hidden, config.projection, bias: false)
+        let scale = try tensors.floats("logit_scale")
+        guard scale.count == 1 else {
+            throw WinnowError(.format, "\(tensors.path): logit_scale has \(scale.count) values, not 1")
+        }
+        logitScale = Float(Foundation.exp(Double(scale[0])))
+    }
+
+    /// Image embeddings (not normalised), `count` rows of `config.projection`, for `count` preprocessed images laid
+    /// out as `[count, 3, imageSize, imageSize]` float32.
+    public func encodeImages(_ pixels: [Float], count: Int) -> [Float] {
+        let d = config.vision.hidden
+        let side = config.imageSize
+        let patch = config.patchSize
+        let grid = config.gridSide
+        let patches = grid * grid
+        let length = 1 + patches
+        let patchSize = 3 * patch * patch
+        precondition(pixels.count == count * 3 * side * side, "pixel tensor does not match the image count")
+        var result = [Float](repeating: 0, count: count * config.projection)
+        guard count > 0 else { return result }
+        // Patches as rows in (channel, row, column) order, the patch convolution's weight order: one product.
+        var columns = [Float](repeating: 0, count: count * patches * patchSize)
+        pixels.withUnsafeBufferPointer { px in
+            columns.withUnsafeMutableBufferPointer { col in
+                for b in 0..<count {
+                    for py in 0..<grid {
+                        for pxIndex in 0..<grid {
+                            var o = ((b * patches) + py * grid + pxIndex) * patchSize
+                            for c in 0..<3 {
+                                for y in 0..<patch {
+                                    let src = ((b * 3 + c) * side + py * patch + y) * side + pxIndex * patch
+                                    for x in 0..<patch { col[o + x] = px[src + x] }
+                                    o += patch
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: count * length * d)
+        let embedded = UnsafeMutablePointer<Float>.allocate(capacity: count * patches * d)
+        defer {
+            x.deallocate()
+            embedded.deallocate()
+        }
+        columns.withUnsafeBufferPointer { col in
+            patchWeight.withUnsafeBufferPointer { w in
+                BLAS.sgemm(
+                    transB: true, m: count * patches, n: d, k: patchSize, a: col.baseAddress!, lda: patchSize,
+                    b: w.baseAddress!, ldb: patchSize, c: embedded, ldc: d)
+            }
+        }
+        for b in 0..<count {
+            let row0 = x + b * length * d
+            for i in 0..<d { row0[i] = classEmbedding[i] + visionPositions[i] }
+            for p in 0..<patches {
+                let row = row0 + (1 + p) * d
+                let e = embedded + (b * patches + p) * d
+                for i in 0..<d { row[i] = e[i] + visionPositions[(1 + p) * d + i] }
+            }
+        }
+        preNorm.apply(x, rows: count * length, into: x)
+        vision.forward(x, batch: count, length: length, causal: false)
+        let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
+        defer { pooled.deallocate() }
+        postNorm.apply(x, rows: count, inputStride: length * d, into: pooled)
+        result.withUnsafeMutableBufferPointer { visualProjection.apply(pooled, rows: count, into: $0.baseAddress!) }
+        return result
+    }
+
+    /// The position the text tower pools at: the first end token (or, for checkpoints whose config says
+    /// `eos_token_id` 2, the first occurrence of the largest id, as transformers and open_clip do).
+    public func poolingPosition(_ ids: [Int32]) -> Int {
+        if config.eosTokenID == 2 {
+            var best = 0
+            for (i, id) in ids.enumerated() where id > ids[best] { best = i }
+            return best
+        }
+        return ids.firstIndex(of: Int32(config.eosTokenID)) ?? (ids.count - 1)
+    }
+
+    /// Text embeddings (not normalised), one row of `config.projection` per token sequence. Each sequence has at
+    /// most `config.contextLength` ids. Because of the causal mask nothing after the pooled position can change the
+    /// result, so the batch runs only as far as its longest pooled position.
+    public func encodeTexts(_ sequences: [[Int32]]) -> [Float] {
+        let d = config.text.hidden
+        let count = sequences.count
+        var result = [Float](repeating: 0, count: count * config.projection)
+        guard count > 0 else { return result }
+        let pools = sequences.map(poolingPosition)
+        let length = pools.max()! + 1
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: count * length * d)
+        defer { x.deallocate() }
+        for (b, ids) in sequences.enumerated() {
+            precondition(ids.count <= config.contextLength, "token sequence longer than the context")
+            for t in 0..<length {
+                let row = x + (b * length + t) * d
+                // Past a sequence's own end (shorter sequences in the batch) the rows are padding nobody reads.
+                let token = t < ids.count ? Int(ids[t]) : config.eosTokenID
+                precondition(token >= 0 && token < config.vocabulary, "token id outside the vocabulary")
+                for i in 0..<d { row[i] = tokenEmbedding[token * d + i] + textPositions[t * d + i] }
+            }
+        }
+        text.forward(x, batch: count, length: length, causal: true)
+        let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
+        defer { pooled.deallocate() }
+        for b in 0..<count { finalNorm.apply(x + (b * length + pools[b]) * d, rows: 1, into: pooled + b * d) }
+        result.withUnsafeMutableBufferPointer { textProjection.apply(pooled, rows: count, into: $0.baseAddress!) }
+        return result
+    }
+}
