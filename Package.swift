@@ -62,19 +62,22 @@ let package = Package(
             name: "WinnowSampleWeb", dependencies: ["WinnowCore", "WinnowCrawl", "WinnowImage"], exclude: readme),
         .target(
             name: "WinnowPipeline",
-            dependencies: ["WinnowCore", "WinnowCrawl", "WinnowFetch", "WinnowImage", "WinnowShards"],
+            dependencies: ["WinnowCore", "WinnowCrawl", "WinnowFetch", "WinnowImage", "WinnowEmbed", "WinnowShards"],
             exclude: readme),
         .target(
             name: "WinnowCLI",
             dependencies: [
-                "WinnowCore", "WinnowCrawl", "WinnowFetch", "WinnowImage", "WinnowShards", "WinnowPipeline",
-                "WinnowSampleWeb",
+                "WinnowCore", "WinnowCrawl", "WinnowFetch", "WinnowImage", "WinnowEmbed", "WinnowShards",
+                "WinnowPipeline", "WinnowSampleWeb",
             ],
             exclude: readme),
         .executableTarget(name: "winnow", dependencies: ["WinnowCLI"], exclude: readme),
         .executableTarget(
             name: "winnow-bench",
-            dependencies: ["WinnowCore", "WinnowCrawl", "WinnowImage", "WinnowShards", "WinnowSampleWeb"],
+            dependencies: [
+                "WinnowCore", "WinnowCrawl", "WinnowImage", "WinnowShards", "WinnowSampleWeb", "WinnowEmbed",
+                "WinnowTensor",
+            ],
             exclude: readme),
         .target(
             name: "WinnowTestSupport", dependencies: ["WinnowCore", "WinnowCrawl", "WinnowSampleWeb"], exclude: readme),
@@ -98,10 +101,13 @@ let package = Package(
             name: "WinnowSampleWebTests", dependencies: ["WinnowSampleWeb", "WinnowCrawl", "WinnowTestSupport"]),
         .testTarget(
             name: "WinnowPipelineTests",
-            dependencies: ["WinnowPipeline", "WinnowShards", "WinnowSampleWeb", "WinnowTestSupport"],
+            dependencies: [
+                "WinnowPipeline", "WinnowShards", "WinnowSampleWeb", "WinnowTestSupport", "WinnowEmbed", "WinnowImage",
+            ],
         ),
         .testTarget(
-            name: "WinnowCLITests", dependencies: ["WinnowTestSupport", "WinnowShards", "WinnowSampleWeb"]),
+            name: "WinnowCLITests",
+            dependencies: ["WinnowTestSupport", "WinnowShards", "WinnowSampleWeb", "WinnowSQLite"]),
     ],
     swiftLanguageModes: [.v6]
 )

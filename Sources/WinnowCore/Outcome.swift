@@ -118,6 +118,12 @@ public struct Sample: Sendable {
     public var storedExtension: String = "jpg"
     /// For duplicates: the key of the kept sample this one duplicates.
     public var duplicateOf: String?
+    /// Cosine similarity of the image's and the caption's CLIP embeddings, when the embed stage ran.
+    public var similarity: Float?
+    /// The image's unit-length CLIP embedding (kept samples, when the embed stage ran).
+    public var imageEmbedding: [Float]?
+    /// The caption's unit-length CLIP embedding (kept samples, when the embed stage ran).
+    public var textEmbedding: [Float]?
 
     /// Starts a sample for a candidate.
     public init(candidate: Candidate) {
@@ -133,6 +139,8 @@ public struct Sample: Sendable {
             outcome = .dropped(Reason(code, detail))
             original = nil
             stored = nil
+            imageEmbedding = nil
+            textEmbedding = nil
         }
     }
 }

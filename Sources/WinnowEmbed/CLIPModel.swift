@@ -115,6 +115,9 @@ public final class CLIPModel: Sendable {
     public let config: CLIPConfig
     /// `exp(logit_scale)` from the checkpoint: the factor from cosine to logit.
     public let logitScale: Float
+    /// Threads a batch is split over. Each runs its share start to finish with single-threaded OpenBLAS calls, so
+    /// the element-wise work is parallel too and no BLAS thread spins while another thread normalises.
+    public let threads: Int
     let vision: Transformer
     let text: Transformer
     let patchWeight: [Float]  // [hidden, 3 * patch * patch]
@@ -129,15 +132,18 @@ public final class CLIPModel: Sendable {
     let textProjection: Linear
 
     /// Loads `directory/config.json` and `directory/model.safetensors`.
-    public convenience init(directory: String) throws(WinnowError) {
+    public convenience init(directory: String, threads: Int? = nil) throws(WinnowError) {
         let config = try CLIPConfig(path: directory + "/config.json")
         let tensors = try SafeTensors(path: directory + "/model.safetensors")
-        try self.init(config: config, tensors: tensors)
+        try self.init(config: config, tensors: tensors, threads: threads)
     }
 
-    /// Builds the model from `tensors`, checking every shape against `config`.
-    public init(config: CLIPConfig, tensors: SafeTensors) throws(WinnowError) {
+    /// Builds the model from `tensors`, checking every shape against `config`. `threads` defaults to the number of
+    /// cores; with more than one, OpenBLAS is set (process-wide) to one thread per call.
+    public init(config: CLIPConfig, tensors: SafeTensors, threads: Int? = nil) throws(WinnowError) {
         self.config = config
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        if self.threads > 1 { BLAS.threads = 1 }
         let v = config.vision
         let t = config.text
         func norm(_ name: String, _ width: Int, _ eps: Float) throws(WinnowError) -> LayerNorm {
@@ -205,6 +211,32 @@ public final class CLIPModel: Sendable {
     /// Image embeddings (not normalised), `count` rows of `config.projection`, for `count` preprocessed images laid
     /// out as `[count, 3, imageSize, imageSize]` float32.
     public func encodeImages(_ pixels: [Float], count: Int) -> [Float] {
+        let plane = 3 * config.imageSize * config.imageSize
+        precondition(pixels.count == count * plane, "pixel tensor does not match the image count")
+        return splitBatch(count) { range in
+            Array(pixels[(range.lowerBound * plane)..<(range.upperBound * plane)])
+        } run: { part, n in
+            encodeImageBatch(part, count: n)
+        }
+    }
+
+    /// Runs `run` on up to `threads` consecutive parts of a batch of `count` and joins the rows in order.
+    private func splitBatch<Input: Sendable>(
+        _ count: Int, slice: (Range<Int>) -> Input, run: @Sendable (Input, Int) -> [Float]
+    ) -> [Float] {
+        let parts = min(threads, count)
+        if parts <= 1 { return run(slice(0..<count), count) }
+        let ranges = (0..<parts).map { p in (p * count / parts)..<((p + 1) * count / parts) }
+        let inputs = ranges.map(slice)
+        let results = PartResults(parts)
+        // Parts write disjoint slots of `results`.
+        DispatchQueue.concurrentPerform(iterations: parts) { p in
+            results.set(p, run(inputs[p], ranges[p].count))
+        }
+        return results.joined()
+    }
+
+    private func encodeImageBatch(_ pixels: [Float], count: Int) -> [Float] {
         let d = config.vision.hidden
         let side = config.imageSize
         let patch = config.patchSize
@@ -281,6 +313,14 @@ public final class CLIPModel: Sendable {
     /// most `config.contextLength` ids. Because of the causal mask nothing after the pooled position can change the
     /// result, so the batch runs only as far as its longest pooled position.
     public func encodeTexts(_ sequences: [[Int32]]) -> [Float] {
+        splitBatch(sequences.count) {
+            Array(sequences[$0])
+        } run: { part, _ in
+            encodeTextBatch(part)
+        }
+    }
+
+    private func encodeTextBatch(_ sequences: [[Int32]]) -> [Float] {
         let d = config.text.hidden
         let count = sequences.count
         var result = [Float](repeating: 0, count: count * config.projection)
@@ -306,4 +346,18 @@ public final class CLIPModel: Sendable {
         result.withUnsafeMutableBufferPointer { textProjection.apply(pooled, rows: count, into: $0.baseAddress!) }
         return result
     }
+}
+
+/// One result slot per part of a batch, filled from `concurrentPerform`.
+private final class PartResults: @unchecked Sendable {
+    // @unchecked: each slot is written by exactly one iteration and read only after all have finished.
+    private var slots: [[Float]]
+
+    init(_ count: Int) { slots = Array(repeating: [], count: count) }
+
+    func set(_ index: Int, _ value: [Float]) {
+        slots.withUnsafeMutableBufferPointer { $0[index] = value }
+    }
+
+    func joined() -> [Float] { slots.flatMap { $0 } }
 }

@@ -43,6 +43,24 @@ public enum Codec {
         }
     }
 
+    /// Decodes any supported format at full size (alpha composited over white, EXIF orientation not applied), after
+    /// checking from the header that it has at most `maxPixels` pixels.
+    public static func decode(_ bytes: [UInt8], maxPixels: Int = 89_478_484) throws(ImageError) -> RGBImage {
+        let header = try dimensions(bytes)
+        guard header.width > 0, header.height > 0 else {
+            throw ImageError("decode_error", "header says \(header.width)x\(header.height)")
+        }
+        guard header.width * header.height <= maxPixels else {
+            throw ImageError("too_many_pixels", "\(header.width)x\(header.height) is over \(maxPixels) pixels")
+        }
+        switch header.format {
+        case .jpeg: return try decodeJPEG(bytes)
+        case .png: return try decodePNG(bytes)
+        case .webp: return try decodeWebP(bytes)
+        case .gif: return try decodeGIF(bytes, maxPixels: maxPixels)
+        }
+    }
+
     /// Decodes a JPEG, scaled down in the DCT by 1/`scaleDenominator` (1, 2, 4 or 8).
     public static func decodeJPEG(_ bytes: [UInt8], scaleDenominator: Int = 1) throws(ImageError) -> RGBImage {
         try decodeJPEGCountingWarnings(bytes, scaleDenominator: scaleDenominator).image

@@ -24,6 +24,8 @@ public struct PipelineConfig: Sendable {
     public var samplesPerShard = 1000
     /// Image worker threads (0: one per core).
     public var imageWorkers = 0
+    /// Embed stage settings (off unless a model is named).
+    public var embed = EmbedSettings()
 
     /// Defaults.
     public init() {}
@@ -46,7 +48,7 @@ public struct PipelineConfig: Sendable {
     /// Builds a config from parsed JSON.
     public init(json root: [String: Any], file: String) throws {
         let r = ConfigReader(file: file, path: "", object: root)
-        try r.allow(["$schema", "name", "description", "input", "parse", "fetch", "image", "dedup", "write"])
+        try r.allow(["$schema", "name", "description", "input", "parse", "fetch", "image", "embed", "dedup", "write"])
         name = try r.string("name") ?? name
         if let i = try r.section("input") {
             try i.allow(["format", "url_col", "caption_col"])
@@ -153,6 +155,34 @@ public struct PipelineConfig: Sendable {
             image.pdq = try i.bool("pdq") ?? image.pdq
             imageWorkers = try i.int("workers", min: 0) ?? imageWorkers
         }
+        if let e = try r.section("embed") {
+            try e.allow(["model", "min_similarity", "batch_size", "dtype", "threads"])
+            if let m = try e.string("model") {
+                // A relative model path is relative to the pipeline file, so that a pipeline and its model travel
+                // together.
+                let base = (file as NSString).deletingLastPathComponent
+                embed.model = m.hasPrefix("/") || base.isEmpty ? m : (base as NSString).appendingPathComponent(m)
+            }
+            if let v = e.object["min_similarity"] {
+                if !(v is NSNull) {
+                    guard let t = try e.number("min_similarity", min: -1), t <= 1 else {
+                        throw WinnowError(.config, "\(file): embed.min_similarity: must be between -1 and 1")
+                    }
+                    embed.minSimilarity = t
+                }
+            }
+            embed.batchSize = try e.int("batch_size", min: 1, max: 4096) ?? embed.batchSize
+            embed.threads = try e.int("threads", min: 0) ?? embed.threads
+            if let d = try e.string("dtype") {
+                guard let t = ["float16": NPY.DType.float16, "float32": .float32][d] else {
+                    throw WinnowError(.config, "\(file): embed.dtype: \(d.debugDescription) is not float16 or float32")
+                }
+                embed.dtype = t
+            }
+            if embed.model == nil && embed.minSimilarity != nil {
+                throw WinnowError(.config, "\(file): embed.min_similarity needs embed.model")
+            }
+        }
         if let d = try r.section("dedup") {
             try d.allow(["exact"])
             dedupExact = try d.bool("exact") ?? dedupExact
@@ -162,6 +192,23 @@ public struct PipelineConfig: Sendable {
             samplesPerShard = try w.int("samples_per_shard", min: 1) ?? samplesPerShard
         }
     }
+}
+
+/// The embed stage: a CLIP checkpoint directory, and the image-text similarity filter.
+public struct EmbedSettings: Sendable {
+    /// Hugging Face CLIP checkpoint directory; nil turns the stage off.
+    public var model: String?
+    /// Samples whose image-caption cosine is below this are dropped (`low_similarity`); nil keeps all.
+    public var minSimilarity: Double?
+    /// Samples embedded together.
+    public var batchSize = 32
+    /// Element type of the per-shard `.npy` embedding files.
+    public var dtype: NPY.DType = .float16
+    /// Threads the model splits a batch over (0: one per core).
+    public var threads = 0
+
+    /// Off.
+    public init() {}
 }
 
 /// Typed access to one JSON object of a config, with errors that name the file and the field.

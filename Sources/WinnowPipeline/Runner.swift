@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import WinnowCore
 import WinnowCrawl
+import WinnowEmbed
 import WinnowFetch
 import WinnowImage
 import WinnowShards
@@ -20,6 +21,8 @@ public struct RunCounters: Sendable, Equatable {
     public var fetchFailed = 0
     /// Samples through the image stage.
     public var imaged = 0
+    /// Samples the embed stage dropped (similarity below the threshold, or a stored image that does not decode).
+    public var embedDropped = 0
     /// Samples written to shards.
     public var kept = 0
     /// Samples recorded as dropped.
@@ -92,7 +95,16 @@ public final class Runner: Sendable {
     public func run(progress: ProgressSink?) throws {
         let reader = try CandidateReader(
             paths: inputs, extractor: WATExtractor(titleFallback: config.titleFallback), lists: config.lists)
+        // The embed stage's model is loaded before anything runs: a bad checkpoint stops the run at once.
+        let encoder = try config.embed.model.map {
+            try CLIPEncoder(directory: $0, threads: config.embed.threads > 0 ? config.embed.threads : nil)
+        }
         let writer = try ShardWriter(directory: output, samplesPerShard: config.samplesPerShard)
+        writer.embeddingType = config.embed.dtype
+        if let encoder {
+            try writer.setRun("embed_model", encoder.directory)
+            if let t = config.embed.minSimilarity { try writer.setRun("min_similarity", String(t)) }
+        }
         try writer.setRun("pipeline", config.name)
         try writer.setRun("inputs", inputs.joined(separator: "\n"))
         try writer.setRun("started", ISO8601DateFormatter().string(from: Date()))
@@ -102,7 +114,9 @@ public final class Runner: Sendable {
             config.imageWorkers > 0 ? config.imageWorkers : max(1, ProcessInfo.processInfo.activeProcessorCount)
         let toFetch = BoundedQueue<Sample>(capacity: 2048)
         let toImage = BoundedQueue<Sample>(capacity: 256)
-        let toWrite = BoundedQueue<Sample>(capacity: 256, producers: workers)
+        let fromImage = BoundedQueue<Sample>(capacity: 256, producers: workers)
+        // With an embed stage, it sits between the image workers and the writer.
+        let toWrite = encoder == nil ? fromImage : BoundedQueue<Sample>(capacity: 256)
         let inputErrors = Mutex<[RecordError]>([])
         let failure = Mutex<WinnowError?>(nil)
         let start = Date()
@@ -172,12 +186,31 @@ public final class Runner: Sendable {
         let processor = ImageProcessor(settings: config.image)
         for _ in 0..<workers {
             spawn(group) { [self] in
-                defer { toWrite.producerDone() }
+                defer { fromImage.producerDone() }
                 while var s = toImage.pop() {
                     let wasKept = s.isKept
                     processor.process(&s)
                     if wasKept { counters.withLock { $0.imaged += 1 } }
-                    toWrite.push(s)
+                    fromImage.push(s)
+                }
+            }
+        }
+
+        // Embed: batches of what the image stage kept, in arrival order; the model splits each batch over the cores.
+        if let encoder {
+            let stage = EmbedStage(encoder: encoder, settings: config.embed)
+            spawn(group) { [self] in
+                defer { toWrite.producerDone() }
+                while let first = fromImage.pop() {
+                    var batch = [first]
+                    while batch.count < config.embed.batchSize {
+                        let (next, _) = fromImage.tryPop()
+                        guard let next else { break }
+                        batch.append(next)
+                    }
+                    let dropped = stage.process(&batch)
+                    counters.withLock { $0.embedDropped += dropped }
+                    for s in batch { toWrite.push(s) }
                 }
             }
         }

@@ -228,6 +228,15 @@ public struct Row: Sendable {
         return int(i)
     }
 
+    /// Number of a named column (nil if null or not numeric).
+    public func double(_ name: String) -> Double? {
+        switch self[name] {
+        case .integer(let v): return Double(v)
+        case .real(let v): return v
+        default: return nil
+        }
+    }
+
     /// Text of a named column (integers rendered as text; nil if null).
     public func string(_ name: String) -> String? {
         switch self[name] {

@@ -90,6 +90,12 @@ public final class ShardIndex {
         ALTER TABLE samples ADD COLUMN pdq TEXT;
         ALTER TABLE samples ADD COLUMN pdq_quality INTEGER;
         """#,
+        #"""
+        -- Version 6: the CLIP image-text cosine similarity of every sample the embed stage saw, and for kept samples
+        -- the row of their embeddings in the shard's embeddings/img_emb_NNNNN.npy and text_emb_NNNNN.npy.
+        ALTER TABLE samples ADD COLUMN similarity REAL;
+        ALTER TABLE samples ADD COLUMN embedding_row INTEGER;
+        """#,
     ]
 
     /// The database.
@@ -126,16 +132,18 @@ public final class ShardIndex {
     }
 
     /// Adds the outcome row of one sample; `location` is where its files went in a shard.
-    public func add(_ s: Sample, location: (shard: String, tarOffset: Int64, offset: Int64, size: Int)?) throws {
+    public func add(
+        _ s: Sample, location: (shard: String, tarOffset: Int64, offset: Int64, size: Int)?, embeddingRow: Int? = nil
+    ) throws {
         if insert == nil {
             insert = try db.prepare(
                 """
                 INSERT INTO samples (key, status, reason, reason_detail, url, caption, page_url, input_file, record_offset,
                 record_id, page_date, opt_out_signals, http_status, content_type, attempts, original_format,
                 original_width, original_height, original_bytes, stored_width, stored_height, stored_bytes, stored_ext,
-                sha256, duplicate_of, shard, tar_offset, offset, size, laion_hash, uid, http_version, md5, sha1, exif_orientation, data_mining, c2pa, pdq, pdq_quality)
+                sha256, duplicate_of, shard, tar_offset, offset, size, laion_hash, uid, http_version, md5, sha1, exif_orientation, data_mining, c2pa, pdq, pdq_quality, similarity, embedding_row)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39)
+                ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41)
                 """)
         }
         let c = s.candidate
@@ -150,6 +158,7 @@ public final class ShardIndex {
             s.duplicateOf, location?.shard, location.map { Int($0.tarOffset) }, location.map { Int($0.offset) },
             location?.size, c.laionHash, c.cc2datasetUID, s.fetch?.httpVersion, s.md5, s.sha1, s.image?.exifOrientation,
             s.image?.dataMining, s.image.map { $0.hasC2PA ? 1 : 0 }, s.image?.pdq, s.image?.pdqQuality,
+            s.similarity.map { (Double($0) * 1e6).rounded() / 1e6 }, embeddingRow,
         ]
         try insert!.run(args)  // ok: prepared just above
     }

@@ -16,6 +16,11 @@ public final class ShardWriter {
     private var sinceCommit = 0
     /// Shards finished so far.
     public private(set) var shardsWritten = 0
+    /// Element type of the per-shard embedding files.
+    public var embeddingType: NPY.DType = .float16
+    private var imageRows: [Float] = []
+    private var textRows: [Float] = []
+    private var embeddingWidth = 0
 
     /// Final path of the index in `directory`.
     public static func indexPath(_ directory: String) -> String {
@@ -51,6 +56,7 @@ public final class ShardWriter {
     /// Writes one sample: its files if kept, its outcome row always.
     public func write(_ s: Sample) throws {
         var location: (shard: String, tarOffset: Int64, offset: Int64, size: Int)?
+        var row: Int?
         if s.isKept, let stored = s.stored {
             if tar == nil {
                 let name = String(format: "%05d.tar", shardNumber)
@@ -63,8 +69,16 @@ public final class ShardWriter {
             try tar!.add(name: "\(key).json", data: ShardWriter.metadata(s))
             location = (name, image.header, image.data, stored.count)
             inShard += 1
+            if let i = s.imageEmbedding, let t = s.textEmbedding {
+                precondition(
+                    i.count == t.count && (embeddingWidth == 0 || i.count == embeddingWidth), "embedding width")
+                embeddingWidth = i.count
+                row = imageRows.count / i.count
+                imageRows += i
+                textRows += t
+            }
         }
-        try index.add(s, location: location)
+        try index.add(s, location: location, embeddingRow: row)
         sinceCommit += 1
         if inShard >= samplesPerShard { try closeShard() }
         if sinceCommit >= 1000 {
@@ -76,12 +90,52 @@ public final class ShardWriter {
     private func closeShard() throws {
         guard let t = tar else { return }
         let digest = try t.finish()
+        if embeddingWidth > 0 && !imageRows.isEmpty {
+            let folder = ShardWriter.embeddingsDirectory(directory)
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let number = String(format: "%05d", shardNumber)
+            let n = imageRows.count / embeddingWidth
+            try ShardWriter.writeAtomically(
+                NPY.encode(imageRows, shape: [n, embeddingWidth], dtype: embeddingType),
+                to: (folder as NSString).appendingPathComponent("img_emb_\(number).npy"))
+            try ShardWriter.writeAtomically(
+                NPY.encode(textRows, shape: [n, embeddingWidth], dtype: embeddingType),
+                to: (folder as NSString).appendingPathComponent("text_emb_\(number).npy"))
+            imageRows.removeAll(keepingCapacity: true)
+            textRows.removeAll(keepingCapacity: true)
+        }
         try index.addShard(
             name: (t.path as NSString).lastPathComponent, samples: inShard, bytes: t.size, sha256: digest)
         tar = nil
         inShard = 0
         shardNumber += 1
         shardsWritten += 1
+    }
+
+    /// Where the per-shard embedding files go: `DIR/embeddings/img_emb_NNNNN.npy` and `text_emb_NNNNN.npy`, one row
+    /// per kept sample of shard `NNNNN.tar` that has embeddings, in the order of the index's `embedding_row`.
+    public static func embeddingsDirectory(_ directory: String) -> String {
+        (directory as NSString).appendingPathComponent("embeddings")
+    }
+
+    /// Writes `bytes` to `path.partial`, fsyncs, and renames it to `path`.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let partial = path + ".partial"
+        let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw WinnowError(.io, "\(partial): cannot create (errno \(errno))") }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if n <= 0 {
+                close(fd)
+                throw WinnowError(.io, "\(partial): write failed (errno \(errno))")
+            }
+            written += n
+        }
+        guard fsync(fd) == 0, close(fd) == 0 else {
+            throw WinnowError(.io, "\(partial): fsync failed (errno \(errno))")
+        }
+        if rename(partial, path) != 0 { throw WinnowError(.io, "\(path): rename failed (errno \(errno))") }
     }
 
     /// Closes the last shard, commits, and renames the index into place.

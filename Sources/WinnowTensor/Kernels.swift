@@ -86,7 +86,10 @@ public enum Kernels {
             let n = causal ? min(cols, r + 1) : cols
             let vectors = n / 8
             var max8 = SIMD8<Float>(repeating: -.infinity)
-            for v in 0..<vectors { max8 = pointwiseMax(max8, load8(row + 8 * v)) }
+            for v in 0..<vectors {
+                let value = load8(row + 8 * v)
+                max8 = max8.replacing(with: value, where: value .> max8)
+            }
             var m = max8.max()
             for c in (vectors * 8)..<n { m = Swift.max(m, row[c]) }
             var sum8 = SIMD8<Float>()
@@ -154,8 +157,12 @@ public enum Kernels {
     /// 2 ulp over the range where the result is a normal float; below -87.3 it returns about 1e-38, above 88.3
     /// about 3e38.
     @inline(__always) public static func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let x = x.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
-        let n = (x * 1.44269504088896341).rounded(.toNearestOrEven)
+        // Comparisons and selects, not the generic clamped/rounded/Int32 conversions, which Swift does not vectorise.
+        var x = x.replacing(with: -87.3, where: x .< -87.3)
+        x = x.replacing(with: 88.3, where: x .> 88.3)
+        // Adding 1.5 * 2^23 rounds to the nearest integer and leaves it in the low mantissa bits.
+        let shifted = x * 1.44269504088896341 + 12_582_912
+        let n = shifted - 12_582_912
         var r = x - n * 0.693359375
         r = r - n * -2.12194440e-4
         var p = SIMD8<Float>(repeating: 1.9875691500e-4)
@@ -165,7 +172,7 @@ public enum Kernels {
         p = p * r + 1.6666665459e-1
         p = p * r + 5.0000001201e-1
         p = p * (r * r) + r + 1
-        let bits = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+        let bits = (unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &- 0x4B40_0000 &+ 127) &<< 23
         return p * unsafeBitCast(bits, to: SIMD8<Float>.self)
     }
 

@@ -2,8 +2,10 @@ import Foundation
 import Synchronization
 import WinnowCore
 import WinnowCrawl
+import WinnowEmbed
 import WinnowImage
 import WinnowSampleWeb
+import WinnowTensor
 
 // winnow-bench: each figure beside its baseline measured in the same run, as a ratio.
 // Usage: winnow-bench [--runs N] [FILTER...]   (FILTER matches benchmark names by substring)
@@ -349,6 +351,129 @@ if wanted("image-peers") {
             ours: ours,
             baselineName: "libjpeg-turbo full-size decode alone, the set's \(jpegs.count) JPEGs",
             baseline: decodeOnly))
+}
+
+// 7. CLIP embedding on the CPU: a ViT-B/32-shaped random-weight checkpoint (made once by
+//    scripts/embed_peer_bench.py with transformers, in .venv-embed), batches of 16, both cores. Beside it: PyTorch
+//    (transformers' CLIPModel, 2 threads) on the same checkpoint in the same run, and the sgemm limit: the tower's
+//    matrix-product FLOPs at the rate OpenBLAS reaches on its largest product. Outputs are checked against PyTorch's
+//    on the same inputs first.
+if wanted("embed") {
+    let python = packageRoot + "/.venv-embed/bin/python"
+    let script = packageRoot + "/scripts/embed_peer_bench.py"
+    let model = packageRoot + "/.build/bench-data/clip-b32"
+    let refDir = packageRoot + "/.build/bench-data/clip-b32-ref"
+    guard FileManager.default.isExecutableFile(atPath: python) else {
+        throw WinnowError(.io, "embed: .venv-embed is missing: run `make bench` (scripts/bench-setup.sh makes it)")
+    }
+    if !FileManager.default.fileExists(atPath: model + "/model.safetensors") {
+        guard try output(of: python, [script, "make-model", model]).0 == 0,
+            try output(of: python, [script, "reference", model, refDir]).0 == 0
+        else { throw WinnowError(.io, "embed: scripts/embed_peer_bench.py could not make the checkpoint") }
+    }
+    let encoder = try CLIPEncoder(directory: model)
+    let config = encoder.model.config
+    func npy(_ name: String) throws -> NPY.Array {
+        try NPY.decode([UInt8](Data(contentsOf: URL(fileURLWithPath: refDir + "/" + name))), name: name)
+    }
+    // Correctness on this shape first: PyTorch's float32 embeddings of the same inputs.
+    let refPixels = try npy("pixels.npy")
+    let refImages = try npy("image_embeds.npy")
+    let refTexts = try npy("text_embeds.npy")
+    let idsData = try [UInt8](Data(contentsOf: URL(fileURLWithPath: refDir + "/ids.npy")))
+    let ids: [[Int32]] = (0..<4).map { row in
+        (0..<77).map { t in
+            idsData.withUnsafeBytes {
+                Int32(truncatingIfNeeded: $0.loadUnaligned(fromByteOffset: 128 + 8 * (row * 77 + t), as: Int64.self))
+            }
+        }
+    }
+    let gotImages = encoder.model.encodeImages(refPixels.values, count: 4)
+    let gotTexts = encoder.model.encodeTexts(ids)
+    let imageError = zip(gotImages, refImages.values).map { abs($0 - $1) }.max() ?? .infinity
+    let textError = zip(gotTexts, refTexts.values).map { abs($0 - $1) }.max() ?? .infinity
+    FileHandle.standardError.write(
+        Data(
+            "embed: ViT-B/32 shape, max |winnow - pytorch|: image \(imageError), text \(textError); OpenBLAS core \(BLAS.coreName), \(BLAS.threads) threads\n"
+                .utf8))
+    guard imageError < 1e-3, textError < 1e-3 else { throw WinnowError(.io, "embed: outputs differ from PyTorch") }
+
+    let batch = 16
+    var rng = SplitMix64(seed: 3)
+    let pixels = (0..<(batch * 3 * config.imageSize * config.imageSize)).map { _ in
+        Float(Int(rng.next() % 2001) - 1000) / 1000
+    }
+    let ours = measure(runs: runs, units: Double(batch)) { _ = encoder.model.encodeImages(pixels, count: batch) }
+    // The sgemm limit: FLOPs of the tower's products per image, at OpenBLAS's rate on the MLP's product.
+    let v = config.vision
+    let tokens = Double(config.gridSide * config.gridSide + 1)
+    let perLayer =
+        2 * tokens * Double(v.hidden) * Double(4 * v.hidden + 2 * v.intermediate)
+        + 2 * 2 * tokens * tokens * Double(v.hidden)
+    let flops =
+        Double(v.layers) * perLayer + 2 * (tokens - 1) * Double(3 * config.patchSize * config.patchSize * v.hidden)
+    // As the model runs it: each core takes half the batch with single-threaded OpenBLAS calls.
+    let workers = encoder.model.threads
+    let m = batch / workers * Int(tokens)
+    let a = [Float](repeating: 0.01, count: m * v.hidden)
+    let w = [Float](repeating: 0.01, count: v.intermediate * v.hidden)
+    let gemmFlops = 2 * Double(m) * Double(v.hidden) * Double(v.intermediate) * Double(workers)
+    let gemmRate = measure(runs: runs * 4, units: gemmFlops) {
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            var c = [Float](repeating: 0, count: m * v.intermediate)
+            c.withUnsafeMutableBufferPointer {
+                BLAS.sgemm(
+                    transB: true, m: m, n: v.intermediate, k: v.hidden, a: a, lda: v.hidden, b: w, ldb: v.hidden,
+                    c: $0.baseAddress!, ldc: v.intermediate)
+            }
+        }
+    }
+    FileHandle.standardError.write(
+        Data(
+            String(format: "embed: %.2f GFLOP an image; sgemm %.0f GFLOP/s\n", flops / 1e9, median(gemmRate) / 1e9).utf8
+        ))
+    let (status, out) = try output(
+        of: python, [script, "time", model, "--runs", String(runs), "--batch", String(batch)])
+    func rates(_ key: String) -> [Double] {
+        out.split(separator: "\n").filter { $0.hasPrefix(key + " ") }.compactMap { Double($0.split(separator: " ")[1]) }
+    }
+    guard status == 0, !rates("images_fp32").isEmpty else { throw WinnowError(.io, "embed: the PyTorch run failed") }
+    FileHandle.standardError.write(Data(out.utf8))
+    let name = "CLIP ViT-B/32 image tower, 224 px, batch 16, fp32 (2 cores)"
+    results.append(
+        Measurement(
+            name: name, unit: "images/s", ours: ours, baselineName: "PyTorch (transformers), 2 threads",
+            baseline: rates("images_fp32")))
+    results.append(
+        Measurement(
+            name: name, unit: "images/s", ours: ours, baselineName: "sgemm limit (OpenBLAS \(BLAS.coreName))",
+            baseline: gemmRate.map { $0 / flops }))
+    // Captions of 75 tokens (no saving from stopping at the end token), and of 12 (a typical alt text).
+    for length in [75, 12] {
+        let texts: [[Int32]] = (0..<batch).map { _ in
+            [49406] + (0..<length).map { _ in Int32(rng.next() % 49406) } + [49407]
+                + Array(repeating: 49407, count: 75 - length)
+        }
+        let oursText = measure(runs: runs, units: Double(batch)) { _ = encoder.model.encodeTexts(texts) }
+        var peer = rates("texts_fp32")
+        if length != 75 {
+            let (s2, o2) = try output(
+                of: python,
+                [
+                    script, "time", model, "--runs", String(runs), "--batch", String(batch), "--tokens", String(length),
+                    "--texts-only",
+                ])
+            guard s2 == 0 else { throw WinnowError(.io, "embed: the PyTorch text run failed") }
+            peer = o2.split(separator: "\n").filter { $0.hasPrefix("texts_fp32 ") }.compactMap {
+                Double($0.split(separator: " ")[1])
+            }
+        }
+        results.append(
+            Measurement(
+                name: "CLIP ViT-B/32 text tower, \(length) tokens padded to 77, batch 16, fp32 (2 cores)",
+                unit: "captions/s", ours: oursText,
+                baselineName: "PyTorch (transformers), 2 threads", baseline: peer))
+    }
 }
 
 print("| benchmark | winnow (median, min-max) | baseline | baseline (median, min-max) | ratio |")

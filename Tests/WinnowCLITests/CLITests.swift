@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WinnowSQLite
 import WinnowSampleWeb
 import WinnowShards
 import WinnowTestSupport
@@ -7,7 +8,7 @@ import WinnowTestSupport
 let winnow = TestSupport.winnowBinary
 
 @Suite struct HelpAndUsageTests {
-    @Test(arguments: ["demo", "run", "parse", "fetch", "query", "get", "stats", "sample-web"])
+    @Test(arguments: ["demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "sample-web"])
     func everyCommandHasHelp(command: String) throws {
         let r = try TestSupport.run(winnow, [command, "--help"])
         #expect(r.status == 0)
@@ -17,7 +18,7 @@ let winnow = TestSupport.winnowBinary
     @Test func overviewListsCommands() throws {
         let r = try TestSupport.run(winnow, ["--help"])
         #expect(r.status == 0)
-        for c in ["demo", "run", "parse", "fetch", "query", "get", "stats", "sample-web"] {
+        for c in ["demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "sample-web"] {
             #expect(r.stdout.contains("  \(c) "))
         }
     }
@@ -102,6 +103,32 @@ let winnow = TestSupport.winnowBinary
         #expect(json["kept"] as? Int == stats.kept && json["shards"] as? Int == stats.shards)
         let missing = try TestSupport.run(winnow, ["get", out, "0000000000000000", "--output", file])
         #expect(missing.status == 64 && missing.stderr.contains("no sample with that key"))
+    }
+
+    /// `winnow embed --shards` adds what the embed stage writes to a finished run: per-shard .npy files with one row
+    /// per kept sample, and each sample's similarity and row in the index.
+    @Test func embedShardsOfAFinishedRun() throws {
+        let out = TestSupport.temporaryDirectory("cli-embed")
+        let r = try TestSupport.run(winnow, runArgs + ["--output", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        let e = try TestSupport.run(
+            winnow, ["embed", "--model", TestSupport.shared("clip-tiny/model"), "--shards", out, "--dtype", "float32"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let db = try Connection(path: out + "/index.sqlite", readOnly: true)
+        let kept = try db.query(
+            "SELECT shard, similarity, embedding_row FROM samples WHERE status = 'kept' ORDER BY shard, offset")
+        #expect(!kept.isEmpty && kept.allSatisfy { $0.double("similarity") != nil })
+        var perShard: [String: Int] = [:]
+        for row in kept {
+            let shard = row.string("shard") ?? ""
+            #expect(row.int("embedding_row") == Int64(perShard[shard, default: 0]))
+            perShard[shard, default: 0] += 1
+        }
+        for (shard, n) in perShard {
+            let number = (shard as NSString).deletingPathExtension
+            let npy = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out + "/embeddings/img_emb_\(number).npy")))
+            #expect(npy.count == 128 + n * 24 * 4, "\(shard): \(n) float32 rows of 24")
+        }
     }
 
     @Test func parseWritesCandidateLines() throws {

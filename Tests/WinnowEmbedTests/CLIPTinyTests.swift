@@ -47,13 +47,7 @@ enum ClipTiny {
 
     /// The decoded RGB pixels of one fixture image (alpha over white, EXIF orientation not applied).
     static func decode(_ file: String) throws -> RGBImage {
-        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: directory + "/" + file)))
-        switch try Codec.dimensions(bytes).format {
-        case .jpeg: return try Codec.decodeJPEG(bytes)
-        case .png: return try Codec.decodePNG(bytes)
-        case .webp: return try Codec.decodeWebP(bytes)
-        case .gif: return try Codec.decodeGIF(bytes)
-        }
+        try Codec.decode([UInt8](Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))))
     }
 
     /// The primary variant's pixel tensors, `[10, 3, 224, 224]`.

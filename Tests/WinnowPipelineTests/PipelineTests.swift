@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import WinnowCore
+import WinnowEmbed
+import WinnowImage
 import WinnowSQLite
 import WinnowSampleWeb
 import WinnowShards
@@ -31,6 +33,9 @@ import WinnowTestSupport
         (#"{"image": {"encode_quality": 101}}"#, "image.encode_quality: must be at most 100"),
         (#"{"fetch": {"allow_ranges": ["10.0.0.0/99"]}}"#, "fetch.allow_ranges"),
         (#"{"parse": {"honour_page_optouts": 1}}"#, "expected true or false"),
+        (#"{"embed": {"min_similarity": 0.3}}"#, "embed.min_similarity needs embed.model"),
+        (#"{"embed": {"model": "m", "dtype": "int8"}}"#, "embed.dtype"),
+        (#"{"embed": {"model": "m", "min_similarity": 2}}"#, "embed.min_similarity"),
         (#"[1, 2]"#, "expected a JSON object"),
         (#"{"name": }"#, "not valid JSON"),
     ])
@@ -117,6 +122,64 @@ import WinnowTestSupport
                         && Int64($0.size) == row.int("size")
                 })
         }
+    }
+
+    /// The embed stage with the clip-tiny checkpoint: every kept sample has its similarity, its row in the shard's
+    /// embedding files, and rows equal to a fresh embedding of its stored image and caption; samples under the
+    /// threshold are dropped as low_similarity with their similarity recorded.
+    @Test func embedStageWritesSimilaritiesAndEmbeddings() throws {
+        let (web, manifest) = try TestSupport.sampleWeb(pages: 8)
+        let server = StaticServer(root: web)
+        try server.start()
+        defer { server.stop() }
+        let out = TestSupport.temporaryDirectory("out")
+        var c = try config(server, manifest.sites)
+        c.embed.model = TestSupport.shared("clip-tiny/model")
+        c.embed.minSimilarity = 0.0
+        c.embed.batchSize = 7
+        try Runner(config: c, inputs: manifest.watFiles.map { "\(web)/\($0)" }, output: out).run(progress: nil)
+        let db = try Connection(path: out + "/index.sqlite", readOnly: true)
+        let low = try db.query("SELECT similarity FROM samples WHERE reason = 'low_similarity'")
+        #expect(!low.isEmpty && low.allSatisfy { ($0.double("similarity") ?? 1) < 0 })
+        let kept = try db.query(
+            "SELECT key, caption, shard, offset, size, similarity, embedding_row FROM samples WHERE status = 'kept' "
+                + "ORDER BY shard, offset")
+        #expect(kept.count >= 4)
+        let encoder = try CLIPEncoder(directory: TestSupport.shared("clip-tiny/model"))
+        let d = encoder.dimension
+        var files: [String: (NPY.Array, NPY.Array)] = [:]
+        var rowsSeen: [String: Int] = [:]
+        for row in kept {
+            let shard = try #require(row.string("shard"))
+            let similarity = try #require(row.double("similarity"))
+            #expect(similarity >= 0)
+            let number = (shard as NSString).deletingPathExtension
+            if files[shard] == nil {
+                func load(_ name: String) throws -> NPY.Array {
+                    let path = out + "/embeddings/\(name)_\(number).npy"
+                    return try NPY.decode([UInt8](Data(contentsOf: URL(fileURLWithPath: path))), name: path)
+                }
+                files[shard] = (try load("img_emb"), try load("text_emb"))
+            }
+            let (images, texts) = try #require(files[shard])
+            #expect(images.dtype == .float16 && images.shape.last == d)
+            let r = Int(try #require(row.int("embedding_row")))
+            #expect(r == rowsSeen[shard, default: 0], "rows follow the tar order")
+            rowsSeen[shard] = r + 1
+            let bytes = try TarReader.read(
+                path: out + "/" + shard, offset: row.int("offset") ?? 0, size: Int(row.int("size") ?? 0))
+            let image = try Codec.decode(bytes)
+            let fresh = encoder.embedImages([(image.pixels, image.width, image.height)])
+            let text = encoder.embedTexts([row.string("caption") ?? ""])
+            var cosine: Float = 0
+            for j in 0..<d {
+                #expect(abs(images.values[r * d + j] - fresh[j]) < 2e-3)
+                #expect(abs(texts.values[r * d + j] - text[j]) < 2e-3)
+                cosine += fresh[j] * text[j]
+            }
+            #expect(abs(Double(cosine) - similarity) < 1e-4)
+        }
+        for (shard, n) in rowsSeen { #expect(files[shard]?.0.shape.first == n, "\(shard): one row per kept sample") }
     }
 
     @Test func partsAreDisjointAndCoverTheInput() {

@@ -1,5 +1,4 @@
 import Foundation
-import WinnowCore
 
 /// NumPy's `.npy` format (version 1.0) for float arrays: the layout clip-retrieval's embedding files use.
 public enum NPY {

@@ -1,0 +1,198 @@
+import Foundation
+import WinnowCore
+import WinnowEmbed
+import WinnowImage
+import WinnowShards
+
+enum EmbedCommand {
+    static let command = WinnowCLI.Command(
+        name: "embed", summary: "CLIP embeddings of images, texts or the shards of a run, and their similarities",
+        help: """
+            Usage: winnow embed --model DIR (--image FILE... | --text STRING... | --shards OUT) [--output -|DIR]
+                                [--dtype float16|float32] [--batch-size N] [--threads N]
+
+            --model DIR is a Hugging Face CLIP checkpoint directory (config.json, model.safetensors in F32, F16 or
+            BF16, vocab.json, merges.txt, preprocessor_config.json), such as models/sample-web-clip or
+            openai/clip-vit-base-patch32 saved with save_pretrained. Nothing is downloaded.
+
+            --image and --text (together or alone): unit-length embeddings, and with both the cosine similarity of
+            every image with every text. '--output -' (the default) prints one JSON object; '--output DIR' writes
+            DIR/images.npy and DIR/texts.npy (rows in argument order) and DIR/embeddings.json (the rest). Images are
+            decoded as stored (alpha over white, EXIF orientation not applied, as transformers does); captions are
+            tokenized as transformers 5 does.
+
+            --shards OUT: embeds the kept samples of a finished run in OUT (its stored images and captions) and
+            writes what the pipeline's embed stage writes: OUT/embeddings/img_emb_NNNNN.npy and
+            text_emb_NNNNN.npy per shard (float16 unless --dtype float32), and each sample's similarity and
+            embedding_row in OUT/index.sqlite.
+            """,
+        run: run)
+
+    static func run(_ args: [String]) throws {
+        let a = try Arguments(
+            args, command: "embed", options: ["model", "output", "shards", "dtype", "batch-size", "threads"],
+            multi: ["image", "text"])
+        _ = try a.positionals([], command: "embed")
+        guard let model = a.value("model") else { throw UsageError("winnow embed: --model DIR is required") }
+        let images = a.all("image")
+        let texts = a.all("text")
+        let shards = a.value("shards")
+        if shards != nil && !(images.isEmpty && texts.isEmpty) {
+            throw UsageError("winnow embed: --shards cannot be combined with --image or --text")
+        }
+        if shards == nil && images.isEmpty && texts.isEmpty {
+            throw UsageError("winnow embed: give --image FILE..., --text STRING... or --shards DIR")
+        }
+        var dtype = NPY.DType.float16
+        if let d = a.value("dtype") {
+            guard let t = ["float16": NPY.DType.float16, "float32": .float32][d] else {
+                throw UsageError("winnow embed: --dtype must be float16 or float32, not \(d.debugDescription)")
+            }
+            dtype = t
+        }
+        let batchSize = try a.int("batch-size", command: "embed", min: 1) ?? 32
+        let threads = try a.int("threads", command: "embed", min: 1)
+        let encoder = try CLIPEncoder(directory: model, threads: threads)
+        if let shards {
+            try embedShards(shards, encoder: encoder, dtype: dtype, batchSize: batchSize)
+            return
+        }
+        try embedArguments(
+            images: images, texts: texts, encoder: encoder, output: a.value("output") ?? "-",
+            dtype: a.value("dtype") == nil ? .float32 : dtype)
+    }
+
+    static func embedArguments(
+        images: [String], texts: [String], encoder: CLIPEncoder, output: String, dtype: NPY.DType
+    )
+        throws
+    {
+        var decoded: [(pixels: [UInt8], width: Int, height: Int)] = []
+        for file in images {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw WinnowError(.io, "\(file): cannot read")
+            }
+            do {
+                let image = try Codec.decode([UInt8](data))
+                decoded.append((image.pixels, image.width, image.height))
+            } catch {
+                throw WinnowError(.image, "\(file): \(error)")
+            }
+        }
+        let d = encoder.dimension
+        let imageRows = decoded.isEmpty ? [] : encoder.embedImages(decoded)
+        let textRows = texts.isEmpty ? [] : encoder.embedTexts(texts)
+        func row(_ rows: [Float], _ i: Int) -> [Float] { Array(rows[(i * d)..<((i + 1) * d)]) }
+        var cosine: [[Float]] = []
+        for i in 0..<images.count {
+            let v = row(imageRows, i)
+            cosine.append((0..<texts.count).map { j in zip(v, row(textRows, j)).reduce(0) { $0 + $1.0 * $1.1 } })
+        }
+        func numbers(_ xs: [Float]) -> String { "[" + xs.map { "\($0)" }.joined(separator: ",") + "]" }
+        var json = "{\"model\":" + JSONText.quote(encoder.directory) + ",\"dimension\":\(d)"
+        json += ",\"logit_scale\":\(encoder.model.logitScale)"
+        if output == "-" {
+            json += ",\"images\":["
+            json += images.indices.map {
+                "{\"file\":" + JSONText.quote(images[$0]) + ",\"embedding\":" + numbers(row(imageRows, $0)) + "}"
+            }
+            .joined(separator: ",")
+            json += "],\"texts\":["
+            json += texts.indices.map {
+                "{\"text\":" + JSONText.quote(texts[$0]) + ",\"embedding\":" + numbers(row(textRows, $0)) + "}"
+            }
+            .joined(separator: ",")
+            json += "]"
+        } else {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            if !images.isEmpty {
+                try ShardWriter.writeAtomically(
+                    NPY.encode(imageRows, shape: [images.count, d], dtype: dtype), to: output + "/images.npy")
+            }
+            if !texts.isEmpty {
+                try ShardWriter.writeAtomically(
+                    NPY.encode(textRows, shape: [texts.count, d], dtype: dtype), to: output + "/texts.npy")
+            }
+            json += ",\"images\":[" + images.map(JSONText.quote).joined(separator: ",") + "]"
+            json += ",\"texts\":[" + texts.map(JSONText.quote).joined(separator: ",") + "]"
+        }
+        if !images.isEmpty && !texts.isEmpty {
+            json += ",\"cosine\":[" + cosine.map(numbers).joined(separator: ",") + "]"
+        }
+        json += "}\n"
+        if output == "-" {
+            FileHandle.standardOutput.write(Data(json.utf8))
+        } else {
+            try ShardWriter.writeAtomically(Array(json.utf8), to: output + "/embeddings.json")
+            WinnowCLI.note("wrote \(images.count) image and \(texts.count) text embeddings to \(output)")
+        }
+    }
+
+    /// Embeds the kept samples of a finished run, shard by shard, as the pipeline's embed stage would have.
+    static func embedShards(_ directory: String, encoder: CLIPEncoder, dtype: NPY.DType, batchSize: Int) throws {
+        let indexPath = ShardWriter.indexPath(directory)
+        guard FileManager.default.fileExists(atPath: indexPath) else {
+            throw WinnowError(.io, "\(directory): no index.sqlite here (not a finished Winnow run)")
+        }
+        let index = try ShardIndex(path: indexPath)
+        let samples = try index.keptSamples()
+        let folder = ShardWriter.embeddingsDirectory(directory)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let d = encoder.dimension
+        var failed = 0
+        var embedded = 0
+        var start = 0
+        while start < samples.count {
+            let shard = samples[start].shard
+            var end = start
+            while end < samples.count && samples[end].shard == shard { end += 1 }
+            var imageRows: [Float] = []
+            var textRows: [Float] = []
+            var updates: [(id: Int64, similarity: Float, row: Int)] = []
+            let path = (directory as NSString).appendingPathComponent(shard)
+            var b = start
+            while b < end {
+                let batch = samples[b..<min(end, b + batchSize)]
+                var decoded: [(pixels: [UInt8], width: Int, height: Int)] = []
+                var kept: [ShardIndex.KeptSample] = []
+                for s in batch {
+                    do {
+                        let image = try Codec.decode(TarReader.read(path: path, offset: s.offset, size: s.size))
+                        decoded.append((image.pixels, image.width, image.height))
+                        kept.append(s)
+                    } catch {
+                        WinnowCLI.note("\(path): sample \(s.key): not embedded: \(error)")
+                        failed += 1
+                    }
+                }
+                if !kept.isEmpty {
+                    let imgs = encoder.embedImages(decoded)
+                    let txts = encoder.embedTexts(kept.map(\.caption))
+                    for (k, s) in kept.enumerated() {
+                        var cosine: Float = 0
+                        for j in 0..<d { cosine += imgs[k * d + j] * txts[k * d + j] }
+                        updates.append((s.id, cosine, imageRows.count / d))
+                        imageRows += imgs[(k * d)..<((k + 1) * d)]
+                        textRows += txts[(k * d)..<((k + 1) * d)]
+                    }
+                }
+                b += batchSize
+            }
+            let number = (shard as NSString).deletingPathExtension
+            let n = imageRows.count / d
+            try ShardWriter.writeAtomically(
+                NPY.encode(imageRows, shape: [n, d], dtype: dtype), to: folder + "/img_emb_\(number).npy")
+            try ShardWriter.writeAtomically(
+                NPY.encode(textRows, shape: [n, d], dtype: dtype), to: folder + "/text_emb_\(number).npy")
+            try index.db.execute("BEGIN")
+            for u in updates { try index.setEmbedding(id: u.id, similarity: u.similarity, row: u.row) }
+            try index.db.execute("COMMIT")
+            embedded += n
+            start = end
+        }
+        try index.setRun("embed_model", encoder.directory)
+        WinnowCLI.note(
+            "embedded \(embedded) samples of \(directory) into \(folder)"
+                + (failed > 0 ? " (\(failed) stored images did not decode)" : ""))
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import WinnowCore
+import WinnowSQLite
+
+/// Embeddings added to a finished output directory (`winnow embed --shards DIR`): what to embed, and where the
+/// results go (the same files and columns the pipeline's embed stage writes).
+extension ShardIndex {
+    /// A kept sample's identity and where its image is.
+    public struct KeptSample: Sendable {
+        /// Row id in `samples`.
+        public var id: Int64
+        /// Sample key.
+        public var key: String
+        /// Caption.
+        public var caption: String
+        /// Shard file name (`00000.tar`).
+        public var shard: String
+        /// Offset of the image bytes in the shard.
+        public var offset: Int64
+        /// Size of the image bytes.
+        public var size: Int
+    }
+
+    /// Every kept sample, shard by shard in shard order, in the order of the tar.
+    public func keptSamples() throws -> [KeptSample] {
+        try db.query(
+            "SELECT id, key, caption, shard, offset, size FROM samples WHERE status = 'kept' AND shard IS NOT NULL "
+                + "ORDER BY shard, offset"
+        ).map { r in
+            guard let id = r.int("id"), let key = r.string("key"), let shard = r.string("shard"),
+                let offset = r.int("offset"), let size = r.int("size")
+            else { throw WinnowError(.database, "a kept sample row lacks its shard location") }
+            return KeptSample(
+                id: id, key: key, caption: r.string("caption") ?? "", shard: shard, offset: offset, size: Int(size))
+        }
+    }
+
+    /// Records a sample's similarity and its row in the shard's embedding files.
+    public func setEmbedding(id: Int64, similarity: Float, row: Int?) throws {
+        try db.run(
+            "UPDATE samples SET similarity = ?1, embedding_row = ?2 WHERE id = ?3",
+            [(Double(similarity) * 1e6).rounded() / 1e6, row, Int(id)])
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+import WinnowSQLite
+import WinnowShards
+import WinnowTestSupport
+
+@Suite struct EmbedCLITests {
+    let model = TestSupport.shared("clip-tiny/model")
+
+    /// `winnow embed` prints unit-length embeddings and the image x text cosines; the image's equals what the
+    /// reference computes from the same file (transformers 5, Pillow preprocessing) within 1e-5.
+    @Test func imagesAndTextsAsJSON() throws {
+        let image = TestSupport.shared("clip-tiny/images/01_rgb_800x450.jpg")
+        let r = try TestSupport.run(
+            winnow, ["embed", "--model", model, "--image", image, "--text", "a red bicycle", "two cats"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["dimension"] as? Int == 24)
+        let images = try #require(json["images"] as? [[String: Any]])
+        let embedding = try #require(images.first?["embedding"] as? [Double])
+        #expect(abs(embedding.map { $0 * $0 }.reduce(0, +) - 1) < 1e-5)
+        let cosine = try #require(json["cosine"] as? [[Double]])
+        #expect(cosine.count == 1 && cosine[0].count == 2)
+        let reference = try #require(
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: TestSupport.shared("clip-tiny/reference.json"))))
+                as? [String: Any])
+        let pil = try #require(
+            ((reference["embeddings"] as? [String: Any])?["image"] as? [String: Any])?["hf_pil"] as? [String: Any])
+        let expected = try #require((pil["image_embeds_normalized"] as? [[Double]])?.first)
+        #expect(zip(embedding, expected).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+
+    @Test func writesNpyFilesToADirectory() throws {
+        let out = TestSupport.temporaryDirectory("embed-out")
+        let r = try TestSupport.run(
+            winnow, ["embed", "--model", model, "--text", "one", "two", "three", "--output", out, "--dtype", "float16"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let npy = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out + "/texts.npy")))
+        let header = String(decoding: npy[10..<min(npy.count, 128)], as: UTF8.self)
+        #expect(header.contains("'<f2'") && header.contains("(3, 24)"))
+        #expect(FileManager.default.fileExists(atPath: out + "/embeddings.json"))
+    }
+
+    @Test func badModelsAndInputsAreNamed() throws {
+        let missing = try TestSupport.run(winnow, ["embed", "--model", "/no/model", "--text", "x"])
+        #expect(missing.status == 1 && missing.stderr.contains("/no/model: no such model directory"))
+        // A checkpoint whose config names an activation Winnow does not have.
+        let dir = TestSupport.temporaryDirectory("bad-model")
+        for name in ["model.safetensors", "vocab.json", "merges.txt", "preprocessor_config.json"] {
+            try FileManager.default.createSymbolicLink(
+                atPath: dir + "/" + name, withDestinationPath: model + "/" + name)
+        }
+        var config = try String(contentsOfFile: model + "/config.json", encoding: .utf8)
+        config = config.replacingOccurrences(of: "\"quick_gelu\"", with: "\"relu\"")
+        try config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+        let bad = try TestSupport.run(winnow, ["embed", "--model", dir, "--text", "x"])
+        #expect(bad.status == 1 && bad.stderr.contains("hidden_act \"relu\" is not supported"), "\(bad.stderr)")
+        let notImage = try TestSupport.run(winnow, ["embed", "--model", model, "--image", model + "/config.json"])
+        #expect(notImage.status == 1 && notImage.stderr.contains("config.json: not_image"))
+        let neither = try TestSupport.run(winnow, ["embed", "--model", model])
+        #expect(neither.status == 64)
+    }
+}
