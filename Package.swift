@@ -94,7 +94,8 @@ let package = Package(
             name: "WinnowImageTests", dependencies: ["WinnowImage", "WinnowTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "WinnowTensorTests", dependencies: ["WinnowTensor"]),
         .testTarget(
-            name: "WinnowEmbedTests", dependencies: ["WinnowEmbed", "WinnowImage", "WinnowTestSupport"]),
+            name: "WinnowEmbedTests",
+            dependencies: ["WinnowEmbed", "WinnowImage", "WinnowSampleWeb", "WinnowTestSupport"]),
         .testTarget(
             name: "WinnowShardsTests", dependencies: ["WinnowShards", "WinnowTestSupport"]),
         .testTarget(

@@ -62,8 +62,15 @@ enum DemoCommand {
         if let key = example?["key"] {
             print("  \(me) query \(out) --key \(key)")
             print("  \(me) get \(out) \(key) --output /tmp/\(key).jpg")
+            if let model = config.embed.model {
+                print("  \(me) embed --model \(model) --image /tmp/\(key).jpg --text \"\(example?["caption"] ?? "")\"")
+            }
         }
         print("  \(me) query \(out) --status dropped --reason duplicate_sha256")
+        if stats.droppedByReason["low_similarity", default: 0] > 0 {
+            // Alt texts that do not describe their image, caught by the CLIP filter.
+            print("  \(me) query \(out) --status dropped --reason low_similarity")
+        }
         if stats.kept == 0 { throw WinnowError(.network, "the demo kept no sample: see the reasons above") }
     }
 }

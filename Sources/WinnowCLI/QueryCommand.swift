@@ -43,12 +43,14 @@ enum QueryCommand {
     }
 
     static func table(_ rows: [[String: String]]) -> String {
-        let columns = ["key", "status", "reason", "size", "caption", "url"]
+        // The similarity column appears when the run had an embed stage.
+        let similarity = rows.contains { $0["similarity"] != nil }
+        let columns = ["key", "status", "reason", "size"] + (similarity ? ["similarity"] : []) + ["caption", "url"]
         let cells: [[String]] = rows.map { r in
             let size = r["stored_width"].map { "\($0)x\(r["stored_height"] ?? "?")" } ?? ""
-            return [
-                r["key"] ?? "", r["status"] ?? "", r["reason"] ?? "", size, clip(r["caption"] ?? "", 40),
-                clip(r["url"] ?? "", 60),
+            let score = r["similarity"].flatMap(Double.init).map { String(format: "%.3f", $0) } ?? ""
+            return [r["key"] ?? "", r["status"] ?? "", r["reason"] ?? "", size] + (similarity ? [score] : []) + [
+                clip(r["caption"] ?? "", 40), clip(r["url"] ?? "", 60),
             ]
         }
         var widths = columns.map(\.count)

@@ -65,8 +65,10 @@ struct Transformer: Sendable {
     let config: CLIPTowerConfig
 
     /// Runs every layer over `x` (`batch` sequences of `length` rows of `hidden`), in place. `causal` limits each
-    /// position to itself and earlier ones.
-    func forward(_ x: UnsafeMutablePointer<Float>, batch: Int, length: Int, causal: Bool) {
+    /// position to itself and earlier ones. Only row `outputs[b]` of sequence `b` is read afterwards, so the last
+    /// layer computes attention, projection and MLP for those rows alone (keys and values still come from every
+    /// row); the other rows of `x` are left at the previous layer's values.
+    func forward(_ x: UnsafeMutablePointer<Float>, batch: Int, length: Int, causal: Bool, outputs: [Int]) {
         let d = config.hidden
         let rows = batch * length
         let heads = config.heads
@@ -76,34 +78,54 @@ struct Transformer: Sendable {
         let wide = UnsafeMutablePointer<Float>.allocate(capacity: rows * max(3 * d, config.intermediate))
         let context = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: length * length)
+        let picked = UnsafeMutablePointer<Float>.allocate(capacity: batch * d)
         defer {
             normed.deallocate()
             wide.deallocate()
             context.deallocate()
             scores.deallocate()
+            picked.deallocate()
         }
-        for layer in layers {
+        for (index, layer) in layers.enumerated() {
+            let last = index == layers.count - 1
             layer.norm1.apply(x, rows: rows, into: normed)
             layer.qkv.apply(normed, rows: rows, into: wide)
             for b in 0..<batch {
                 let base = wide + b * length * 3 * d
+                // All queries, or in the last layer the one row that is read afterwards.
+                let first = last ? outputs[b] : 0
+                let queries = last ? 1 : length
+                let keys = causal && last ? first + 1 : length
                 for h in 0..<heads {
-                    let q = base + h * headWidth
+                    let q = base + first * 3 * d + h * headWidth
                     let k = base + d + h * headWidth
                     let v = base + 2 * d + h * headWidth
                     BLAS.sgemm(
-                        transB: true, m: length, n: length, k: headWidth, alpha: scale, a: q, lda: 3 * d, b: k,
-                        ldb: 3 * d, c: scores, ldc: length)
-                    Kernels.softmaxRows(scores, rows: length, cols: length, ld: length, causal: causal)
+                        transB: true, m: queries, n: keys, k: headWidth, alpha: scale, a: q, lda: 3 * d, b: k,
+                        ldb: 3 * d, c: scores, ldc: keys)
+                    if causal && !last {
+                        Kernels.softmaxRows(scores, rows: queries, cols: keys, ld: keys, causal: true)
+                    } else {
+                        Kernels.softmaxRows(scores, rows: queries, cols: keys, ld: keys)
+                    }
+                    let out = last ? context + b * d + h * headWidth : context + b * length * d + h * headWidth
                     BLAS.sgemm(
-                        m: length, n: headWidth, k: length, a: scores, lda: length, b: v, ldb: 3 * d,
-                        c: context + b * length * d + h * headWidth, ldc: d)
+                        m: queries, n: headWidth, k: keys, a: scores, lda: keys, b: v, ldb: 3 * d, c: out, ldc: d)
                 }
             }
-            layer.out.apply(context, rows: rows, into: x, accumulate: true)
-            layer.norm2.apply(x, rows: rows, into: normed)
-            layer.fc1.apply(normed, rows: rows, into: wide, activation: config.activation)
-            layer.fc2.apply(wide, rows: rows, into: x, accumulate: true)
+            if last {
+                for b in 0..<batch { (picked + b * d).update(from: x + (b * length + outputs[b]) * d, count: d) }
+                layer.out.apply(context, rows: batch, into: picked, accumulate: true)
+                layer.norm2.apply(picked, rows: batch, into: normed)
+                layer.fc1.apply(normed, rows: batch, into: wide, activation: config.activation)
+                layer.fc2.apply(wide, rows: batch, into: picked, accumulate: true)
+                for b in 0..<batch { (x + (b * length + outputs[b]) * d).update(from: picked + b * d, count: d) }
+            } else {
+                layer.out.apply(context, rows: rows, into: x, accumulate: true)
+                layer.norm2.apply(x, rows: rows, into: normed)
+                layer.fc1.apply(normed, rows: rows, into: wide, activation: config.activation)
+                layer.fc2.apply(wide, rows: rows, into: x, accumulate: true)
+            }
         }
     }
 }
@@ -290,7 +312,8 @@ public final class CLIPModel: Sendable {
             }
         }
         preNorm.apply(x, rows: count * length, into: x)
-        vision.forward(x, batch: count, length: length, causal: false)
+        vision.forward(
+            x, batch: count, length: length, causal: false, outputs: Array(repeating: 0, count: count))
         let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
         defer { pooled.deallocate() }
         postNorm.apply(x, rows: count, inputStride: length * d, into: pooled)
@@ -339,7 +362,7 @@ public final class CLIPModel: Sendable {
                 for i in 0..<d { row[i] = tokenEmbedding[token * d + i] + textPositions[t * d + i] }
             }
         }
-        text.forward(x, batch: count, length: length, causal: true)
+        text.forward(x, batch: count, length: length, causal: true, outputs: pools)
         let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
         defer { pooled.deallocate() }
         for b in 0..<count { finalNorm.apply(x + (b * length + pools[b]) * d, rows: 1, into: pooled + b * d) }

@@ -161,7 +161,9 @@ public struct PipelineConfig: Sendable {
                 // A relative model path is relative to the pipeline file, so that a pipeline and its model travel
                 // together.
                 let base = (file as NSString).deletingLastPathComponent
-                embed.model = m.hasPrefix("/") || base.isEmpty ? m : (base as NSString).appendingPathComponent(m)
+                embed.model =
+                    m.hasPrefix("/") || base.isEmpty
+                    ? m : ((base as NSString).appendingPathComponent(m) as NSString).standardizingPath
             }
             if let v = e.object["min_similarity"] {
                 if !(v is NSNull) {
