@@ -6,3 +6,11 @@ if [ ! -x .venv-bench/bin/python ] || ! .venv-bench/bin/python -c "import cc2dat
     python3 -m venv .venv-bench
     .venv-bench/bin/pip install --quiet --disable-pip-version-check "cc2dataset==1.5.0"
 fi
+# PyTorch and transformers for the embed benchmark's peer (and for scripts/train_default_encoder.py). The CPU-only
+# wheel is much smaller; where the index has no +cpu build, the default one.
+if [ ! -x .venv-embed/bin/python ] || ! .venv-embed/bin/python -c "import torch, transformers, safetensors, PIL" 2>/dev/null; then
+    python3 -m venv .venv-embed
+    .venv-embed/bin/pip install --quiet --disable-pip-version-check "torch==2.13.0+cpu" 2>/dev/null \
+        || .venv-embed/bin/pip install --quiet --disable-pip-version-check "torch==2.13.0"
+    .venv-embed/bin/pip install --quiet --disable-pip-version-check "transformers==5.23.0" safetensors pillow numpy
+fi
