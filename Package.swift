@@ -71,7 +71,7 @@ let package = Package(
                 "WinnowPipeline", "WinnowSampleWeb",
             ],
             exclude: readme),
-        .executableTarget(name: "winnow", dependencies: ["WinnowCLI"], exclude: readme),
+        .executableTarget(name: "winnow", dependencies: ["WinnowCLI", "WinnowTensor"], exclude: readme),
         .executableTarget(
             name: "winnow-bench",
             dependencies: [

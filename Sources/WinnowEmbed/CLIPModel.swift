@@ -68,24 +68,19 @@ struct Transformer: Sendable {
     /// position to itself and earlier ones. Only row `outputs[b]` of sequence `b` is read afterwards, so the last
     /// layer computes attention, projection and MLP for those rows alone (keys and values still come from every
     /// row); the other rows of `x` are left at the previous layer's values.
-    func forward(_ x: UnsafeMutablePointer<Float>, batch: Int, length: Int, causal: Bool, outputs: [Int]) {
+    func forward(
+        _ x: UnsafeMutablePointer<Float>, batch: Int, length: Int, causal: Bool, outputs: [Int], scratch: Scratch
+    ) {
         let d = config.hidden
         let rows = batch * length
         let heads = config.heads
         let headWidth = d / heads
         let scale = 1 / Float(headWidth).squareRoot()
-        let normed = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
-        let wide = UnsafeMutablePointer<Float>.allocate(capacity: rows * max(3 * d, config.intermediate))
-        let context = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: length * length)
-        let picked = UnsafeMutablePointer<Float>.allocate(capacity: batch * d)
-        defer {
-            normed.deallocate()
-            wide.deallocate()
-            context.deallocate()
-            scores.deallocate()
-            picked.deallocate()
-        }
+        let normed = scratch.buffer(0, count: rows * d)
+        let wide = scratch.buffer(1, count: rows * max(3 * d, config.intermediate))
+        let context = scratch.buffer(2, count: rows * d)
+        let scores = scratch.buffer(3, count: length * length)
+        let picked = scratch.buffer(4, count: batch * d)
         for (index, layer) in layers.enumerated() {
             let last = index == layers.count - 1
             layer.norm1.apply(x, rows: rows, into: normed)
@@ -140,6 +135,8 @@ public final class CLIPModel: Sendable {
     /// Threads a batch is split over. Each runs its share start to finish with single-threaded OpenBLAS calls, so
     /// the element-wise work is parallel too and no BLAS thread spins while another thread normalises.
     public let threads: Int
+    /// Activation buffers, reused by the parts of successive batches.
+    private let scratches = ScratchPool()
     let vision: Transformer
     let text: Transformer
     let patchWeight: [Float]  // [hidden, 3 * patch * patch]
@@ -266,13 +263,12 @@ public final class CLIPModel: Sendable {
         let patches = grid * grid
         let length = 1 + patches
         let patchSize = 3 * patch * patch
-        precondition(pixels.count == count * 3 * side * side, "pixel tensor does not match the image count")
         var result = [Float](repeating: 0, count: count * config.projection)
         guard count > 0 else { return result }
-        // Patches as rows in (channel, row, column) order, the patch convolution's weight order: one product.
-        var columns = [Float](repeating: 0, count: count * patches * patchSize)
-        pixels.withUnsafeBufferPointer { px in
-            columns.withUnsafeMutableBufferPointer { col in
+        scratches.with { scratch in
+            // Patches as rows in (channel, row, column) order, the patch convolution's weight order: one product.
+            let columns = scratch.buffer(5, count: count * patches * patchSize)
+            pixels.withUnsafeBufferPointer { px in
                 for b in 0..<count {
                     for py in 0..<grid {
                         for pxIndex in 0..<grid {
@@ -280,7 +276,7 @@ public final class CLIPModel: Sendable {
                             for c in 0..<3 {
                                 for y in 0..<patch {
                                     let src = ((b * 3 + c) * side + py * patch + y) * side + pxIndex * patch
-                                    for x in 0..<patch { col[o + x] = px[src + x] }
+                                    (columns + o).update(from: px.baseAddress! + src, count: patch)
                                     o += patch
                                 }
                             }
@@ -288,36 +284,32 @@ public final class CLIPModel: Sendable {
                     }
                 }
             }
-        }
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: count * length * d)
-        let embedded = UnsafeMutablePointer<Float>.allocate(capacity: count * patches * d)
-        defer {
-            x.deallocate()
-            embedded.deallocate()
-        }
-        columns.withUnsafeBufferPointer { col in
+            let x = scratch.buffer(6, count: count * length * d)
+            let embedded = scratch.buffer(7, count: count * patches * d)
             patchWeight.withUnsafeBufferPointer { w in
                 BLAS.sgemm(
-                    transB: true, m: count * patches, n: d, k: patchSize, a: col.baseAddress!, lda: patchSize,
+                    transB: true, m: count * patches, n: d, k: patchSize, a: columns, lda: patchSize,
                     b: w.baseAddress!, ldb: patchSize, c: embedded, ldc: d)
             }
-        }
-        for b in 0..<count {
-            let row0 = x + b * length * d
-            for i in 0..<d { row0[i] = classEmbedding[i] + visionPositions[i] }
-            for p in 0..<patches {
-                let row = row0 + (1 + p) * d
-                let e = embedded + (b * patches + p) * d
-                for i in 0..<d { row[i] = e[i] + visionPositions[(1 + p) * d + i] }
+            for b in 0..<count {
+                let row0 = x + b * length * d
+                for i in 0..<d { row0[i] = classEmbedding[i] + visionPositions[i] }
+                for p in 0..<patches {
+                    let row = row0 + (1 + p) * d
+                    let e = embedded + (b * patches + p) * d
+                    for i in 0..<d { row[i] = e[i] + visionPositions[(1 + p) * d + i] }
+                }
+            }
+            preNorm.apply(x, rows: count * length, into: x)
+            vision.forward(
+                x, batch: count, length: length, causal: false, outputs: Array(repeating: 0, count: count),
+                scratch: scratch)
+            let pooled = scratch.buffer(8, count: count * d)
+            postNorm.apply(x, rows: count, inputStride: length * d, into: pooled)
+            result.withUnsafeMutableBufferPointer {
+                visualProjection.apply(pooled, rows: count, into: $0.baseAddress!)
             }
         }
-        preNorm.apply(x, rows: count * length, into: x)
-        vision.forward(
-            x, batch: count, length: length, causal: false, outputs: Array(repeating: 0, count: count))
-        let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
-        defer { pooled.deallocate() }
-        postNorm.apply(x, rows: count, inputStride: length * d, into: pooled)
-        result.withUnsafeMutableBufferPointer { visualProjection.apply(pooled, rows: count, into: $0.baseAddress!) }
         return result
     }
 
@@ -350,23 +342,23 @@ public final class CLIPModel: Sendable {
         guard count > 0 else { return result }
         let pools = sequences.map(poolingPosition)
         let length = pools.max()! + 1
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: count * length * d)
-        defer { x.deallocate() }
-        for (b, ids) in sequences.enumerated() {
-            precondition(ids.count <= config.contextLength, "token sequence longer than the context")
-            for t in 0..<length {
-                let row = x + (b * length + t) * d
-                // Past a sequence's own end (shorter sequences in the batch) the rows are padding nobody reads.
-                let token = t < ids.count ? Int(ids[t]) : config.eosTokenID
-                precondition(token >= 0 && token < config.vocabulary, "token id outside the vocabulary")
-                for i in 0..<d { row[i] = tokenEmbedding[token * d + i] + textPositions[t * d + i] }
+        scratches.with { scratch in
+            let x = scratch.buffer(6, count: count * length * d)
+            for (b, ids) in sequences.enumerated() {
+                precondition(ids.count <= config.contextLength, "token sequence longer than the context")
+                for t in 0..<length {
+                    let row = x + (b * length + t) * d
+                    // Past a sequence's own end (shorter sequences in the batch) the rows are padding nobody reads.
+                    let token = t < ids.count ? Int(ids[t]) : config.eosTokenID
+                    precondition(token >= 0 && token < config.vocabulary, "token id outside the vocabulary")
+                    for i in 0..<d { row[i] = tokenEmbedding[token * d + i] + textPositions[t * d + i] }
+                }
             }
+            text.forward(x, batch: count, length: length, causal: true, outputs: pools, scratch: scratch)
+            let pooled = scratch.buffer(8, count: count * d)
+            for b in 0..<count { finalNorm.apply(x + (b * length + pools[b]) * d, rows: 1, into: pooled + b * d) }
+            result.withUnsafeMutableBufferPointer { textProjection.apply(pooled, rows: count, into: $0.baseAddress!) }
         }
-        text.forward(x, batch: count, length: length, causal: true, outputs: pools)
-        let pooled = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
-        defer { pooled.deallocate() }
-        for b in 0..<count { finalNorm.apply(x + (b * length + pools[b]) * d, rows: 1, into: pooled + b * d) }
-        result.withUnsafeMutableBufferPointer { textProjection.apply(pooled, rows: count, into: $0.baseAddress!) }
         return result
     }
 }

@@ -7,6 +7,8 @@ import WinnowImage
 import WinnowSampleWeb
 import WinnowTensor
 
+BLAS.restartWithFasterKernelsIfAvailable()
+
 // winnow-bench: each figure beside its baseline measured in the same run, as a ratio.
 // Usage: winnow-bench [--runs N] [FILTER...]   (FILTER matches benchmark names by substring)
 

@@ -100,3 +100,23 @@ func noise(_ i: Int, scale: Float = 1) -> Float {
         }
     }
 }
+
+@Suite struct CoreTypeTests {
+    @Test func avx512KernelsOnlyWhereTheCPUHasThem() {
+        let zen5: Set<String> = ["avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512_bf16"]
+        #expect(BLAS.preferredCoreType(cpuFlags: zen5, detected: "Zen") == "SkylakeX")
+        #expect(BLAS.preferredCoreType(cpuFlags: zen5, detected: "Haswell") == "SkylakeX")
+        #expect(BLAS.preferredCoreType(cpuFlags: zen5, detected: "SkylakeX") == nil)
+        #expect(BLAS.preferredCoreType(cpuFlags: zen5, detected: "SapphireRapids") == nil)
+        // AVX2 only (this VM), or AVX-512 without BW/DQ/VL (Knights Landing): OpenBLAS's choice stands.
+        #expect(BLAS.preferredCoreType(cpuFlags: ["avx2", "fma"], detected: "Zen") == nil)
+        #expect(BLAS.preferredCoreType(cpuFlags: ["avx512f", "avx512cd"], detected: "Haswell") == nil)
+    }
+
+    @Test func cpuFlagsAreRead() {
+        // Every x86-64 CPU has SSE2; elsewhere there is no /proc/cpuinfo flags line to test.
+        #if arch(x86_64) && os(Linux)
+            #expect(BLAS.cpuFlags().contains("sse2"))
+        #endif
+    }
+}
