@@ -113,6 +113,23 @@ import WinnowTestSupport
             "SELECT count(*) AS n FROM (SELECT sha256 FROM samples WHERE status = 'kept' GROUP BY sha256 HAVING count(*) > 1)"
         )
         #expect(dupes.first?.int("n") == 0, "no two kept samples have the same bytes")
+        // The demo's CLIP filter (models/sample-web-clip): every alt text that does not describe its image is
+        // dropped as low_similarity, and no true one is.
+        var truth: [String: SampleWeb.Truth] = [:]
+        for line in try String(contentsOfFile: web + "/truth.jsonl", encoding: .utf8).split(separator: "\n") {
+            let t = try JSONDecoder().decode(SampleWeb.Truth.self, from: Data(line.utf8))
+            truth[t.url] = t
+        }
+        let scored = try db.query("SELECT url, status, reason FROM samples WHERE similarity IS NOT NULL")
+        #expect(scored.count > 20)
+        var caught = 0
+        for row in scored {
+            let t = try #require(truth[row.string("url") ?? ""])
+            let low = row.string("reason") == "low_similarity"
+            #expect(low == (t.alt != t.caption), "\(t.alt) / \(t.caption)")
+            if low { caught += 1 }
+        }
+        #expect(caught > 0 && stats.droppedByReason["low_similarity"] == caught)
         let kept = try db.query("SELECT key, shard, offset, size FROM samples WHERE status = 'kept'")
         for row in kept {
             let members = try TarReader.members(path: "\(out)/\(row.string("shard") ?? "")")
