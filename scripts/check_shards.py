@@ -14,6 +14,7 @@ import sys
 import tarfile
 import tempfile
 
+import numpy as np
 import webdataset as wds
 from PIL import Image
 
@@ -81,6 +82,31 @@ def main():
         if stats["candidates"] != total or stats["kept"] != len(kept):
             fail(f"winnow stats {stats} disagrees with the index ({total} rows, {len(kept)} kept)")
         checks += 3
+
+        # numpy: the embed stage's per-shard embedding files load with np.load, one unit-length row per kept
+        # sample in the order of embedding_row, and each sample's similarity is the dot product of its two rows.
+        rows = db.execute(
+            "SELECT shard, embedding_row, similarity FROM samples WHERE status = 'kept' ORDER BY shard, offset")
+        by_shard = {}
+        for shard, row, similarity in rows:
+            if row is None or similarity is None:
+                fail(f"{shard}: a kept sample has no embedding row or similarity")
+            by_shard.setdefault(shard, []).append((row, similarity))
+        for shard, entries in by_shard.items():
+            number = shard[:-len(".tar")]
+            image = np.load(os.path.join(out, "embeddings", f"img_emb_{number}.npy"))
+            text = np.load(os.path.join(out, "embeddings", f"text_emb_{number}.npy"))
+            if image.dtype != np.float16 or image.shape != text.shape or image.shape[0] != len(entries):
+                fail(f"{shard}: embeddings {image.dtype} {image.shape} / {text.shape} for {len(entries)} samples")
+            if [r for r, _ in entries] != list(range(len(entries))):
+                fail(f"{shard}: embedding rows are not 0..n-1 in tar order")
+            norms = np.linalg.norm(image.astype(np.float32), axis=1)
+            if np.abs(norms - 1).max() > 2e-3:
+                fail(f"{shard}: image embeddings are not unit length ({norms.min()}..{norms.max()})")
+            dots = (image.astype(np.float32) * text.astype(np.float32)).sum(axis=1)
+            if np.abs(dots - np.array([s for _, s in entries])).max() > 5e-3:
+                fail(f"{shard}: similarities in the index differ from the embeddings' dot products")
+            checks += 1
     print(f"check_shards: {checks} passed, 0 failed ({n} samples read with tarfile and webdataset)")
 
 

@@ -103,6 +103,59 @@ public struct CLIPConfig: Sendable, Equatable {
     }
 }
 
+extension CLIPConfig {
+    /// Reads OpenCLIP's `open_clip_config.json` (`model_cfg`: `embed_dim`, `quick_gelu`, `vision_cfg`,
+    /// `text_cfg`), with open_clip's defaults (heads of 64 channels in the vision tower, MLP ratio 4, erf GELU unless
+    /// `quick_gelu`). Towers open_clip builds otherwise (timm or Hugging Face trunks, attention pooling) are refused,
+    /// naming the field.
+    public init(openCLIPPath path: String) throws(WinnowError) {
+        let root = try readJSONObject(path)
+        guard let model = root["model_cfg"] as? [String: Any], let vision = model["vision_cfg"] as? [String: Any],
+            let text = model["text_cfg"] as? [String: Any]
+        else { throw WinnowError(.config, "\(path): no model_cfg with vision_cfg and text_cfg") }
+        for (key, cfg) in [("vision_cfg", vision), ("text_cfg", text)] {
+            for unsupported in ["timm_model_name", "hf_model_name", "attentional_pool", "attn_pooler_heads"]
+            where cfg[unsupported] != nil && !(cfg[unsupported] is NSNull) && (cfg[unsupported] as? Bool) != false {
+                throw WinnowError(.config, "\(path): model_cfg.\(key).\(unsupported) is not supported")
+            }
+        }
+        func int(_ dict: [String: Any], _ key: String, _ prefix: String, _ fallback: Int?) throws(WinnowError) -> Int {
+            if let n = dict[key] as? Int, n > 0 { return n }
+            if dict[key] == nil, let fallback { return fallback }
+            throw WinnowError(.config, "\(path): model_cfg.\(prefix)\(key) must be a positive integer")
+        }
+        let activation: Kernels.Activation = (model["quick_gelu"] as? Bool) == true ? .quickGELU : .gelu
+        let ratio = (vision["mlp_ratio"] as? Double) ?? 4
+        let textRatio = (text["mlp_ratio"] as? Double) ?? 4
+        let visionWidth = try int(vision, "width", "vision_cfg.", 768)
+        let textWidth = try int(text, "width", "text_cfg.", 512)
+        let headWidth = try int(vision, "head_width", "vision_cfg.", 64)
+        guard visionWidth % headWidth == 0 else {
+            throw WinnowError(.config, "\(path): model_cfg.vision_cfg.width is not a multiple of head_width")
+        }
+        let textHeads = try int(text, "heads", "text_cfg.", 8)
+        guard textWidth % textHeads == 0 else {
+            throw WinnowError(.config, "\(path): model_cfg.text_cfg.width is not a multiple of heads")
+        }
+        self.vision = CLIPTowerConfig(
+            hidden: visionWidth, intermediate: Int(Double(visionWidth) * ratio), heads: visionWidth / headWidth,
+            layers: try int(vision, "layers", "vision_cfg.", 12), activation: activation, eps: 1e-5)
+        self.text = CLIPTowerConfig(
+            hidden: textWidth, intermediate: Int(Double(textWidth) * textRatio), heads: textHeads,
+            layers: try int(text, "layers", "text_cfg.", 12), activation: activation, eps: 1e-5)
+        self.projection = try int(model, "embed_dim", "", nil)
+        self.vocabulary = try int(text, "vocab_size", "text_cfg.", 49408)
+        self.contextLength = try int(text, "context_length", "text_cfg.", 77)
+        // open_clip pools at the largest id (argmax), which is the end token for CLIP's tokenizer.
+        self.eosTokenID = self.vocabulary - 1
+        self.imageSize = try int(vision, "image_size", "vision_cfg.", 224)
+        self.patchSize = try int(vision, "patch_size", "vision_cfg.", 16)
+        guard imageSize % patchSize == 0 else {
+            throw WinnowError(.config, "\(path): model_cfg.vision_cfg.image_size is not a multiple of patch_size")
+        }
+    }
+}
+
 /// The JSON object in `path`, or an error naming the file.
 func readJSONObject(_ path: String) throws(WinnowError) -> [String: Any] {
     let data: Data

@@ -30,9 +30,15 @@ public final class CLIPEncoder: Sendable {
                     + "\(model.config.vocabulary)")
         }
         let preprocessorPath = directory + "/preprocessor_config.json"
-        preprocessor =
-            FileManager.default.fileExists(atPath: preprocessorPath)
-            ? try CLIPPreprocessor(path: preprocessorPath) : CLIPPreprocessor()
+        let openCLIPPath = directory + "/open_clip_config.json"
+        let side = model.config.imageSize
+        if FileManager.default.fileExists(atPath: preprocessorPath) {
+            preprocessor = try CLIPPreprocessor(path: preprocessorPath)
+        } else if FileManager.default.fileExists(atPath: openCLIPPath) {
+            preprocessor = try CLIPPreprocessor(openCLIPPath: openCLIPPath, imageSize: side)
+        } else {
+            preprocessor = CLIPPreprocessor(shortestEdge: side, cropSize: side)
+        }
         guard preprocessor.cropSize == model.config.imageSize else {
             throw WinnowError(
                 .config,

@@ -150,8 +150,18 @@ public final class CLIPModel: Sendable {
     let finalNorm: LayerNorm
     let textProjection: Linear
 
-    /// Loads `directory/config.json` and `directory/model.safetensors`.
+    /// Loads `directory/config.json` and `directory/model.safetensors` (Hugging Face), or
+    /// `directory/open_clip_config.json` and `directory/open_clip_model.safetensors` (OpenCLIP).
     public convenience init(directory: String, threads: Int? = nil) throws(WinnowError) {
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: directory + "/config.json"),
+            fm.fileExists(atPath: directory + "/open_clip_config.json")
+        {
+            let config = try CLIPConfig(openCLIPPath: directory + "/open_clip_config.json")
+            let tensors = try SafeTensors(path: directory + "/open_clip_model.safetensors")
+            try self.init(config: config, tensors: tensors, threads: threads)
+            return
+        }
         let config = try CLIPConfig(path: directory + "/config.json")
         let tensors = try SafeTensors(path: directory + "/model.safetensors")
         try self.init(config: config, tensors: tensors, threads: threads)
@@ -165,6 +175,8 @@ public final class CLIPModel: Sendable {
         if self.threads > 1 { BLAS.threads = 1 }
         let v = config.vision
         let t = config.text
+        // OpenCLIP names the same tensors differently, fuses q, k and v, and stores projections as [in, out].
+        let openCLIP = tensors.entries["visual.conv1.weight"] != nil
         func norm(_ name: String, _ width: Int, _ eps: Float) throws(WinnowError) -> LayerNorm {
             LayerNorm(
                 weight: try tensors.floats(name + ".weight", shape: [width]),
@@ -176,50 +188,71 @@ public final class CLIPModel: Sendable {
                 bias: bias ? try tensors.floats(name + ".bias", shape: [outputs]) : nil, inputs: inputs,
                 outputs: outputs)
         }
+        func projection(_ name: String, _ inputs: Int, _ outputs: Int) throws(WinnowError) -> Linear {
+            guard openCLIP else { return try linear(name, inputs, outputs, bias: false) }
+            let stored = try tensors.floats(name, shape: [inputs, outputs])
+            var weight = [Float](repeating: 0, count: stored.count)
+            for i in 0..<inputs { for o in 0..<outputs { weight[o * inputs + i] = stored[i * outputs + o] } }
+            return Linear(weight: weight, bias: nil, inputs: inputs, outputs: outputs)
+        }
+        func layer(_ p: String, _ c: CLIPTowerConfig) throws(WinnowError) -> EncoderLayer {
+            if openCLIP {
+                return EncoderLayer(
+                    norm1: try norm(p + ".ln_1", c.hidden, c.eps),
+                    qkv: Linear(
+                        weight: try tensors.floats(p + ".attn.in_proj_weight", shape: [3 * c.hidden, c.hidden]),
+                        bias: try tensors.floats(p + ".attn.in_proj_bias", shape: [3 * c.hidden]), inputs: c.hidden,
+                        outputs: 3 * c.hidden),
+                    out: try linear(p + ".attn.out_proj", c.hidden, c.hidden),
+                    norm2: try norm(p + ".ln_2", c.hidden, c.eps),
+                    fc1: try linear(p + ".mlp.c_fc", c.hidden, c.intermediate),
+                    fc2: try linear(p + ".mlp.c_proj", c.intermediate, c.hidden))
+            }
+            let q = try linear(p + ".self_attn.q_proj", c.hidden, c.hidden)
+            let k = try linear(p + ".self_attn.k_proj", c.hidden, c.hidden)
+            let v = try linear(p + ".self_attn.v_proj", c.hidden, c.hidden)
+            return EncoderLayer(
+                norm1: try norm(p + ".layer_norm1", c.hidden, c.eps),
+                qkv: Linear(
+                    weight: q.weight + k.weight + v.weight, bias: (q.bias ?? []) + (k.bias ?? []) + (v.bias ?? []),
+                    inputs: c.hidden, outputs: 3 * c.hidden),
+                out: try linear(p + ".self_attn.out_proj", c.hidden, c.hidden),
+                norm2: try norm(p + ".layer_norm2", c.hidden, c.eps),
+                fc1: try linear(p + ".mlp.fc1", c.hidden, c.intermediate),
+                fc2: try linear(p + ".mlp.fc2", c.intermediate, c.hidden))
+        }
         func transformer(_ prefix: String, _ c: CLIPTowerConfig) throws(WinnowError) -> Transformer {
             var layers: [EncoderLayer] = []
-            for i in 0..<c.layers {
-                let p = "\(prefix).encoder.layers.\(i)"
-                let q = try linear(p + ".self_attn.q_proj", c.hidden, c.hidden)
-                let k = try linear(p + ".self_attn.k_proj", c.hidden, c.hidden)
-                let vv = try linear(p + ".self_attn.v_proj", c.hidden, c.hidden)
-                let qkv = Linear(
-                    weight: q.weight + k.weight + vv.weight, bias: q.bias! + k.bias! + vv.bias!, inputs: c.hidden,
-                    outputs: 3 * c.hidden)
-                layers.append(
-                    EncoderLayer(
-                        norm1: try norm(p + ".layer_norm1", c.hidden, c.eps), qkv: qkv,
-                        out: try linear(p + ".self_attn.out_proj", c.hidden, c.hidden),
-                        norm2: try norm(p + ".layer_norm2", c.hidden, c.eps),
-                        fc1: try linear(p + ".mlp.fc1", c.hidden, c.intermediate),
-                        fc2: try linear(p + ".mlp.fc2", c.intermediate, c.hidden)))
-            }
-            let extra = tensors.entries.keys.filter { $0.hasPrefix("\(prefix).encoder.layers.\(c.layers).") }
-            if !extra.isEmpty {
+            for i in 0..<c.layers { layers.append(try layer("\(prefix).\(i)", c)) }
+            if tensors.entries.keys.contains(where: { $0.hasPrefix("\(prefix).\(c.layers).") }) {
                 throw WinnowError(
-                    .format,
-                    "\(tensors.path): has \(prefix) layer \(c.layers) but the config says \(c.layers) layers")
+                    .format, "\(tensors.path): has more \(prefix) layers than the config's \(c.layers)")
             }
             return Transformer(layers: layers, config: c)
         }
         let patch = config.patchSize
         let grid = config.gridSide
-        vision = try transformer("vision_model", v)
-        text = try transformer("text_model", t)
+        vision = try transformer(openCLIP ? "visual.transformer.resblocks" : "vision_model.encoder.layers", v)
+        text = try transformer(openCLIP ? "transformer.resblocks" : "text_model.encoder.layers", t)
         patchWeight = try tensors.floats(
-            "vision_model.embeddings.patch_embedding.weight", shape: [v.hidden, 3, patch, patch])
-        classEmbedding = try tensors.floats("vision_model.embeddings.class_embedding", shape: [v.hidden])
+            openCLIP ? "visual.conv1.weight" : "vision_model.embeddings.patch_embedding.weight",
+            shape: [v.hidden, 3, patch, patch])
+        classEmbedding = try tensors.floats(
+            openCLIP ? "visual.class_embedding" : "vision_model.embeddings.class_embedding", shape: [v.hidden])
         visionPositions = try tensors.floats(
-            "vision_model.embeddings.position_embedding.weight", shape: [1 + grid * grid, v.hidden])
-        preNorm = try norm("vision_model.pre_layrnorm", v.hidden, v.eps)
-        postNorm = try norm("vision_model.post_layernorm", v.hidden, v.eps)
-        visualProjection = try linear("visual_projection", v.hidden, config.projection, bias: false)
+            openCLIP ? "visual.positional_embedding" : "vision_model.embeddings.position_embedding.weight",
+            shape: [1 + grid * grid, v.hidden])
+        preNorm = try norm(openCLIP ? "visual.ln_pre" : "vision_model.pre_layrnorm", v.hidden, v.eps)
+        postNorm = try norm(openCLIP ? "visual.ln_post" : "vision_model.post_layernorm", v.hidden, v.eps)
+        visualProjection = try projection(openCLIP ? "visual.proj" : "visual_projection", v.hidden, config.projection)
         tokenEmbedding = try tensors.floats(
-            "text_model.embeddings.token_embedding.weight", shape: [config.vocabulary, t.hidden])
+            openCLIP ? "token_embedding.weight" : "text_model.embeddings.token_embedding.weight",
+            shape: [config.vocabulary, t.hidden])
         textPositions = try tensors.floats(
-            "text_model.embeddings.position_embedding.weight", shape: [config.contextLength, t.hidden])
-        finalNorm = try norm("text_model.final_layer_norm", t.hidden, t.eps)
-        textProjection = try linear("text_projection", t.hidden, config.projection, bias: false)
+            openCLIP ? "positional_embedding" : "text_model.embeddings.position_embedding.weight",
+            shape: [config.contextLength, t.hidden])
+        finalNorm = try norm(openCLIP ? "ln_final" : "text_model.final_layer_norm", t.hidden, t.eps)
+        textProjection = try projection("text_projection", t.hidden, config.projection)
         let scale = try tensors.floats("logit_scale")
         guard scale.count == 1 else {
             throw WinnowError(.format, "\(tensors.path): logit_scale has \(scale.count) values, not 1")

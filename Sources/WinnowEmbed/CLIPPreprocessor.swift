@@ -71,6 +71,28 @@ public struct CLIPPreprocessor: Sendable, Equatable {
         self = p
     }
 
+    /// The mean and standard deviation of OpenCLIP's `preprocess_cfg` (OpenAI's when absent), at `imageSize`.
+    /// open_clip's own pipeline differs in details this one does not copy: the crop offset is rounded half to even
+    /// and images become RGB after resizing (see docs: alpha and palette images).
+    public init(openCLIPPath path: String, imageSize: Int) throws(WinnowError) {
+        let root = try readJSONObject(path)
+        self.init(shortestEdge: imageSize, cropSize: imageSize)
+        guard let cfg = root["preprocess_cfg"] as? [String: Any] else { return }
+        for key in ["mean", "std"] {
+            guard let value = cfg[key] else { continue }
+            guard let list = value as? [Double], list.count == 3, key == "mean" || list.allSatisfy({ $0 > 0 }) else {
+                throw WinnowError(.config, "\(path): preprocess_cfg.\(key) must be three (positive) numbers")
+            }
+            if key == "mean" { mean = list.map { Float($0) } } else { std = list.map { Float($0) } }
+        }
+        if let mode = cfg["interpolation"] as? String, mode != "bicubic" {
+            throw WinnowError(.config, "\(path): preprocess_cfg.interpolation \"\(mode)\" is not supported (bicubic)")
+        }
+        if let mode = cfg["resize_mode"] as? String, mode != "shortest" {
+            throw WinnowError(.config, "\(path): preprocess_cfg.resize_mode \"\(mode)\" is not supported (shortest)")
+        }
+    }
+
     /// The size before the crop: short side `shortestEdge`, long side truncated.
     public func resizedSize(width: Int, height: Int) -> (width: Int, height: Int) {
         if width <= height {

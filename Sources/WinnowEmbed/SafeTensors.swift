@@ -112,4 +112,25 @@ public struct SafeTensors: @unchecked Sendable {
             }
         }
     }
+
+    /// The bytes of a safetensors file holding `tensors` as F32, in the given order.
+    public static func encode(_ tensors: [(name: String, shape: [Int], values: [Float])]) -> [UInt8] {
+        var header: [String] = []
+        var offset = 0
+        for t in tensors {
+            precondition(t.shape.reduce(1, *) == t.values.count, "shape does not match the values")
+            let shape = t.shape.map(String.init).joined(separator: ",")
+            header.append(
+                "\(JSONText.quote(t.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + 4 * t.values.count)]}"
+            )
+            offset += 4 * t.values.count
+        }
+        var json = Array(("{" + header.joined(separator: ",") + "}").utf8)
+        while json.count % 8 != 0 { json.append(0x20) }  // data aligned to 8 bytes, as the reference writer does
+        var out: [UInt8] = withUnsafeBytes(of: UInt64(json.count).littleEndian) { Array($0) }
+        out += json
+        out.reserveCapacity(out.count + offset)
+        for t in tensors { for v in t.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out += $0 } } }
+        return out
+    }
 }
