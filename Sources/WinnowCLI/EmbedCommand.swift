@@ -13,7 +13,8 @@ enum EmbedCommand {
 
             --model DIR is a Hugging Face CLIP checkpoint directory (config.json, model.safetensors in F32, F16 or
             BF16, vocab.json, merges.txt, preprocessor_config.json), such as models/sample-web-clip or
-            openai/clip-vit-base-patch32 saved with save_pretrained. Nothing is downloaded.
+            openai/clip-vit-base-patch32 saved with save_pretrained, or an OpenCLIP directory (open_clip_config.json,
+            open_clip_model.safetensors, vocab.json, merges.txt). Nothing is downloaded.
 
             --image and --text (together or alone): unit-length embeddings, and with both the cosine similarity of
             every image with every text. '--output -' (the default) prints one JSON object; '--output DIR' writes
