@@ -72,6 +72,6 @@ CREATE INDEX samples_sha1 ON samples (sha1);
 ALTER TABLE samples ADD COLUMN pdq TEXT;
 ALTER TABLE samples ADD COLUMN pdq_quality INTEGER;
 -- Version 6: the CLIP image-text cosine similarity of every sample the embed stage saw, and for kept samples
--- the row of their embeddings in the shard's embeddings/img_emb_NNNNN.npy and text_emb_NNNNN.npy.
+-- the row of their embeddings in the shard's img_emb/img_emb_NNNNN.npy and text_emb/text_emb_NNNNN.npy.
 ALTER TABLE samples ADD COLUMN similarity REAL;
 ALTER TABLE samples ADD COLUMN embedding_row INTEGER;

@@ -94,8 +94,8 @@ def main():
             by_shard.setdefault(shard, []).append((row, similarity))
         for shard, entries in by_shard.items():
             number = shard[:-len(".tar")]
-            image = np.load(os.path.join(out, "embeddings", f"img_emb_{number}.npy"))
-            text = np.load(os.path.join(out, "embeddings", f"text_emb_{number}.npy"))
+            image = np.load(os.path.join(out, "img_emb", f"img_emb_{number}.npy"))
+            text = np.load(os.path.join(out, "text_emb", f"text_emb_{number}.npy"))
             if image.dtype != np.float16 or image.shape != text.shape or image.shape[0] != len(entries):
                 fail(f"{shard}: embeddings {image.dtype} {image.shape} / {text.shape} for {len(entries)} samples")
             if [r for r, _ in entries] != list(range(len(entries))):

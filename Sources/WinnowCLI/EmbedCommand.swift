@@ -23,8 +23,8 @@ enum EmbedCommand {
             tokenized as transformers 5 does.
 
             --shards OUT: embeds the kept samples of a finished run in OUT (its stored images and captions) and
-            writes what the pipeline's embed stage writes: OUT/embeddings/img_emb_NNNNN.npy and
-            text_emb_NNNNN.npy per shard (float16 unless --dtype float32), and each sample's similarity and
+            writes what the pipeline's embed stage writes: OUT/img_emb/img_emb_NNNNN.npy and
+            OUT/text_emb/text_emb_NNNNN.npy per shard (float16 unless --dtype float32), and each sample's similarity and
             embedding_row in OUT/index.sqlite.
             """,
         run: run)
@@ -137,8 +137,6 @@ enum EmbedCommand {
         }
         let index = try ShardIndex(path: indexPath)
         let samples = try index.keptSamples()
-        let folder = ShardWriter.embeddingsDirectory(directory)
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let d = encoder.dimension
         var failed = 0
         var embedded = 0
@@ -179,12 +177,10 @@ enum EmbedCommand {
                 }
                 b += batchSize
             }
-            let number = (shard as NSString).deletingPathExtension
+            let paths = try ShardWriter.embeddingPaths(directory, shard: shard)
             let n = imageRows.count / d
-            try ShardWriter.writeAtomically(
-                NPY.encode(imageRows, shape: [n, d], dtype: dtype), to: folder + "/img_emb_\(number).npy")
-            try ShardWriter.writeAtomically(
-                NPY.encode(textRows, shape: [n, d], dtype: dtype), to: folder + "/text_emb_\(number).npy")
+            try ShardWriter.writeAtomically(NPY.encode(imageRows, shape: [n, d], dtype: dtype), to: paths.image)
+            try ShardWriter.writeAtomically(NPY.encode(textRows, shape: [n, d], dtype: dtype), to: paths.text)
             try index.db.execute("BEGIN")
             for u in updates { try index.setEmbedding(id: u.id, similarity: u.similarity, row: u.row) }
             try index.db.execute("COMMIT")
@@ -193,7 +189,7 @@ enum EmbedCommand {
         }
         try index.setRun("embed_model", encoder.directory)
         WinnowCLI.note(
-            "embedded \(embedded) samples of \(directory) into \(folder)"
+            "embedded \(embedded) samples of \(directory) into its img_emb/ and text_emb/"
                 + (failed > 0 ? " (\(failed) stored images did not decode)" : ""))
     }
 }

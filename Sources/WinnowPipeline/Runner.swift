@@ -84,9 +84,20 @@ public final class Runner: Sendable {
             $0.hasSuffix(".tar") || $0.hasSuffix(".tar.partial") || $0.hasPrefix("index.sqlite")
         }
         for n in ours { try fm.removeItem(atPath: (output as NSString).appendingPathComponent(n)) }
+        // The embed stage's per-shard files belong to the run too.
+        var embeddings = 0
+        for folder in ShardWriter.embeddingFolders {
+            let dir = (output as NSString).appendingPathComponent(folder)
+            for n in (try? fm.contentsOfDirectory(atPath: dir)) ?? []
+            where n.hasSuffix(".npy") || n.hasSuffix(".partial") {
+                try fm.removeItem(atPath: (dir as NSString).appendingPathComponent(n))
+                embeddings += 1
+            }
+        }
         if finished { return "\(output): removed the previous run (--overwrite)" }
-        if !ours.isEmpty {
-            return "\(output): found an unfinished run (killed?); removed its \(ours.count) files and starting clean"
+        if !ours.isEmpty || embeddings > 0 {
+            return
+                "\(output): found an unfinished run (killed?); removed its \(ours.count + embeddings) files and starting clean"
         }
         return nil
     }

@@ -91,16 +91,12 @@ public final class ShardWriter {
         guard let t = tar else { return }
         let digest = try t.finish()
         if embeddingWidth > 0 && !imageRows.isEmpty {
-            let folder = ShardWriter.embeddingsDirectory(directory)
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let number = String(format: "%05d", shardNumber)
+            let paths = try ShardWriter.embeddingPaths(directory, shard: (t.path as NSString).lastPathComponent)
             let n = imageRows.count / embeddingWidth
             try ShardWriter.writeAtomically(
-                NPY.encode(imageRows, shape: [n, embeddingWidth], dtype: embeddingType),
-                to: (folder as NSString).appendingPathComponent("img_emb_\(number).npy"))
+                NPY.encode(imageRows, shape: [n, embeddingWidth], dtype: embeddingType), to: paths.image)
             try ShardWriter.writeAtomically(
-                NPY.encode(textRows, shape: [n, embeddingWidth], dtype: embeddingType),
-                to: (folder as NSString).appendingPathComponent("text_emb_\(number).npy"))
+                NPY.encode(textRows, shape: [n, embeddingWidth], dtype: embeddingType), to: paths.text)
             imageRows.removeAll(keepingCapacity: true)
             textRows.removeAll(keepingCapacity: true)
         }
@@ -112,10 +108,21 @@ public final class ShardWriter {
         shardsWritten += 1
     }
 
-    /// Where the per-shard embedding files go: `DIR/embeddings/img_emb_NNNNN.npy` and `text_emb_NNNNN.npy`, one row
-    /// per kept sample of shard `NNNNN.tar` that has embeddings, in the order of the index's `embedding_row`.
-    public static func embeddingsDirectory(_ directory: String) -> String {
-        (directory as NSString).appendingPathComponent("embeddings")
+    /// The folders of the per-shard embedding files, as clip-retrieval lays them out.
+    public static let embeddingFolders = ["img_emb", "text_emb"]
+
+    /// Where shard `NNNNN.tar`'s embeddings go, creating the folders: `DIR/img_emb/img_emb_NNNNN.npy` and
+    /// `DIR/text_emb/text_emb_NNNNN.npy`, one row per kept sample that has embeddings, in the order of the index's
+    /// `embedding_row`.
+    public static func embeddingPaths(_ directory: String, shard: String) throws -> (image: String, text: String) {
+        let number = (shard as NSString).deletingPathExtension
+        var paths: [String] = []
+        for folder in embeddingFolders {
+            let dir = (directory as NSString).appendingPathComponent(folder)
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            paths.append((dir as NSString).appendingPathComponent("\(folder)_\(number).npy"))
+        }
+        return (paths[0], paths[1])
     }
 
     /// Writes `bytes` to `path.partial`, fsyncs, and renames it to `path`.

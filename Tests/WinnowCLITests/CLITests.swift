@@ -126,7 +126,7 @@ let winnow = TestSupport.winnowBinary
         }
         for (shard, n) in perShard {
             let number = (shard as NSString).deletingPathExtension
-            let npy = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out + "/embeddings/img_emb_\(number).npy")))
+            let npy = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out + "/img_emb/img_emb_\(number).npy")))
             #expect(npy.count == 128 + n * 24 * 4, "\(shard): \(n) float32 rows of 24")
         }
     }

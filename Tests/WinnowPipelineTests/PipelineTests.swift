@@ -173,7 +173,7 @@ import WinnowTestSupport
             let number = (shard as NSString).deletingPathExtension
             if files[shard] == nil {
                 func load(_ name: String) throws -> NPY.Array {
-                    let path = out + "/embeddings/\(name)_\(number).npy"
+                    let path = out + "/\(name)/\(name)_\(number).npy"
                     return try NPY.decode([UInt8](Data(contentsOf: URL(fileURLWithPath: path))), name: path)
                 }
                 files[shard] = (try load("img_emb"), try load("text_emb"))
@@ -215,9 +215,17 @@ import WinnowTestSupport
         let out = TestSupport.temporaryDirectory()
         try Data().write(to: URL(fileURLWithPath: out + "/00000.tar.partial"))
         try Data().write(to: URL(fileURLWithPath: out + "/index.sqlite.partial"))
+        for folder in ["img_emb", "text_emb"] {
+            try FileManager.default.createDirectory(atPath: out + "/" + folder, withIntermediateDirectories: true)
+            try Data().write(to: URL(fileURLWithPath: out + "/\(folder)/\(folder)_00007.npy"))
+        }
         let message = try Runner.prepareOutput(out, overwrite: false)
-        #expect(message?.contains("unfinished run") == true)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty)
+        #expect(message?.contains("unfinished run") == true && message?.contains("removed its 4 files") == true)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).allSatisfy { $0.hasSuffix("_emb") })
+        for folder in ["img_emb", "text_emb"] {
+            #expect(try FileManager.default.contentsOfDirectory(atPath: out + "/" + folder).isEmpty)
+            try FileManager.default.removeItem(atPath: out + "/" + folder)
+        }
         try Data().write(to: URL(fileURLWithPath: out + "/index.sqlite"))
         #expect(throws: WinnowError.self) { try Runner.prepareOutput(out, overwrite: false) }
         #expect(try Runner.prepareOutput(out, overwrite: true)?.contains("removed") == true)
