@@ -57,12 +57,15 @@ let package = Package(
         .target(name: "WinnowImage", dependencies: ["WinnowCore", "CJPEG", "CPNG", "CWebP", "CGIF"], exclude: readme),
         .target(name: "WinnowTensor", dependencies: ["CBLAS"], exclude: readme),
         .target(name: "WinnowEmbed", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),
+        .target(name: "WinnowDedup", dependencies: ["WinnowCore"], exclude: readme),
         .target(name: "WinnowShards", dependencies: ["WinnowCore", "WinnowSQLite"], exclude: readme),
         .target(
             name: "WinnowSampleWeb", dependencies: ["WinnowCore", "WinnowCrawl", "WinnowImage"], exclude: readme),
         .target(
             name: "WinnowPipeline",
-            dependencies: ["WinnowCore", "WinnowCrawl", "WinnowFetch", "WinnowImage", "WinnowEmbed", "WinnowShards"],
+            dependencies: [
+                "WinnowCore", "WinnowCrawl", "WinnowFetch", "WinnowImage", "WinnowEmbed", "WinnowDedup", "WinnowShards",
+            ],
             exclude: readme),
         .target(
             name: "WinnowCLI",
@@ -76,7 +79,7 @@ let package = Package(
             name: "winnow-bench",
             dependencies: [
                 "WinnowCore", "WinnowCrawl", "WinnowImage", "WinnowShards", "WinnowSampleWeb", "WinnowEmbed",
-                "WinnowTensor",
+                "WinnowTensor", "WinnowDedup",
             ],
             exclude: readme),
         .target(
@@ -93,6 +96,7 @@ let package = Package(
         .testTarget(
             name: "WinnowImageTests", dependencies: ["WinnowImage", "WinnowTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "WinnowTensorTests", dependencies: ["WinnowTensor"]),
+        .testTarget(name: "WinnowDedupTests", dependencies: ["WinnowDedup"]),
         .testTarget(
             name: "WinnowEmbedTests",
             dependencies: ["WinnowEmbed", "WinnowImage", "WinnowSampleWeb", "WinnowTestSupport"]),

@@ -25,6 +25,10 @@ enum RunCommand {
               --overwrite             replace a finished run in DIR
               --connect-to H:P:H2:P2  send connections for host H port P to H2:P2 (libcurl CONNECT_TO; repeatable)
               --allow-range CIDR      also allow fetching from this address range (e.g. 127.0.0.0/8; repeatable)
+              --against DIR...        count the images of these Winnow outputs or image folders as already seen:
+                                      identical bytes, PDQ near-duplicates and (outputs) their (url, caption) keys
+                                      are dropped with the match as duplicate_of (dedup across runs, or keeping
+                                      an evaluation set out)
             \(inputHelp)
 
             Progress goes to the terminal, or as JSON Lines to stdout when it is not a terminal; a summary ends the run.
@@ -34,7 +38,7 @@ enum RunCommand {
     static func run(_ args: [String]) throws {
         let a = try Arguments(
             args, command: "run", options: Set(["output", "shard"]).union(inputOptions),
-            multi: ["input", "connect-to", "allow-range"],
+            multi: ["input", "connect-to", "allow-range", "against"],
             flags: ["overwrite"])
         let pipeline = try a.positionals(["PIPELINE.json"], command: "run")[0]
         let inputs = a.all("input")
@@ -44,6 +48,7 @@ enum RunCommand {
         var config = try PipelineConfig.load(path: pipeline)
         try applyFetchOverrides(&config, a, command: "run")
         try applyInputOptions(&config, a, command: "run")
+        config.dedup.against += a.all("against")
         try execute(
             config: config, inputs: inputs, output: output, part: part, overwrite: a.flags.contains("overwrite"))
     }

@@ -35,6 +35,9 @@ public final class CandidateFilter {
         self.settings = settings
     }
 
+    /// Counts the `(url, caption)` key `hash64` as seen (a sample of another output, for `--against`).
+    public func remember(_ hash64: UInt64) { seen.insert(hash64) }
+
     /// Why the candidate is dropped, or nil if it passes.
     public func check(_ c: Candidate) -> Reason? {
         if settings.honourPageOptOuts, let s = c.optOutSignals.first(where: { settings.optOutSignals.contains($0) }) {

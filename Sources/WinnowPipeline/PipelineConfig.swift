@@ -18,8 +18,8 @@ public struct PipelineConfig: Sendable {
     public var fetch = FetchSettings()
     /// Image stage settings.
     public var image = ImageSettings()
-    /// Drop samples whose downloaded bytes equal an earlier sample's (SHA-256).
-    public var dedupExact = true
+    /// Duplicate removal: identical bytes, PDQ near-duplicates, other outputs to dedup against.
+    public var dedup = DedupSettings()
     /// Samples per tar shard.
     public var samplesPerShard = 1000
     /// Image worker threads (0: one per core).
@@ -186,14 +186,41 @@ public struct PipelineConfig: Sendable {
             }
         }
         if let d = try r.section("dedup") {
-            try d.allow(["exact"])
-            dedupExact = try d.bool("exact") ?? dedupExact
+            try d.allow(["exact", "perceptual", "pdq_threshold", "pdq_min_quality", "against"])
+            dedup.exact = try d.bool("exact") ?? dedup.exact
+            dedup.perceptual = try d.bool("perceptual") ?? dedup.perceptual
+            dedup.pdqThreshold = try d.int("pdq_threshold", min: 0, max: 31) ?? dedup.pdqThreshold
+            dedup.pdqMinQuality = try d.int("pdq_min_quality", min: 0, max: 100) ?? dedup.pdqMinQuality
+            let base = (file as NSString).deletingLastPathComponent
+            dedup.against =
+                try d.strings("against")?.map {
+                    $0.hasPrefix("/") || base.isEmpty
+                        ? $0 : ((base as NSString).appendingPathComponent($0) as NSString).standardizingPath
+                } ?? dedup.against
         }
         if let w = try r.section("write") {
             try w.allow(["samples_per_shard"])
             samplesPerShard = try w.int("samples_per_shard", min: 1) ?? samplesPerShard
         }
     }
+}
+
+/// Duplicate removal within a run and against other datasets.
+public struct DedupSettings: Sendable {
+    /// Drop samples whose downloaded bytes equal an earlier sample's (SHA-256).
+    public var exact = true
+    /// Drop samples whose PDQ hash is within `pdqThreshold` bits of an earlier sample's.
+    public var perceptual = true
+    /// Hamming radius for PDQ near-duplicates (its authors recommend 31; at most 31).
+    public var pdqThreshold = 31
+    /// PDQ hashes below this quality are neither matched nor remembered (its authors: 50).
+    public var pdqMinQuality = 50
+    /// Winnow outputs or folders of images whose images count as already seen (a dataset built before, or an
+    /// evaluation set to keep out: decontamination).
+    public var against: [String] = []
+
+    /// Defaults.
+    public init() {}
 }
 
 /// The embed stage: a CLIP checkpoint directory, and the image-text similarity filter.

@@ -134,7 +134,14 @@ public final class Runner: Sendable {
         let group = DispatchGroup()
 
         // Parse: read candidates, apply the candidate filters (a dropped candidate still flows on, to get its row).
-        let parseState = Handoff((reader, CandidateFilter(settings: config.parse)))
+        // Duplicates are judged against --against outputs too: their hashes, and their (url, caption) keys.
+        let deduplicator = try Deduplicator(settings: config.dedup)
+        if !config.dedup.against.isEmpty {
+            try writer.setRun("dedup_against", config.dedup.against.joined(separator: "\n"))
+        }
+        let filter = CandidateFilter(settings: config.parse)
+        if config.parse.dedupURLCaption { for k in deduplicator.againstKeys { filter.remember(k) } }
+        let parseState = Handoff((reader, filter))
         spawn(group) { [self] in
             let (reader, filter) = parseState.value
             defer { toFetch.producerDone() }
@@ -237,19 +244,11 @@ public final class Runner: Sendable {
             }
         }
 
-        // Write (this thread): exact dedup on the original bytes' SHA-256, then shards and index.
-        var firstBySHA: [String: String] = [:]
+        // Write (this thread): duplicates (identical bytes, PDQ near-duplicates), then shards and index.
         var writeError: Error?
         while var s = toWrite.pop() {
             if writeError != nil { continue }  // keep draining so that no producer blocks forever
-            if config.dedupExact, s.isKept, let sha = s.sha256 {
-                if let first = firstBySHA[sha] {
-                    s.duplicateOf = first
-                    s.drop("duplicate_sha256", "same bytes as \(first)")
-                } else {
-                    firstBySHA[sha] = s.candidate.key
-                }
-            }
+            deduplicator.apply(&s)
             do {
                 try writer.write(s)
                 counters.withLock { if s.isKept { $0.kept += 1 } else { $0.dropped += 1 } }

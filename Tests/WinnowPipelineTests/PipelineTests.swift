@@ -34,6 +34,8 @@ import WinnowTestSupport
         (#"{"fetch": {"allow_ranges": ["10.0.0.0/99"]}}"#, "fetch.allow_ranges"),
         (#"{"parse": {"honour_page_optouts": 1}}"#, "expected true or false"),
         (#"{"embed": {"min_similarity": 0.3}}"#, "embed.min_similarity needs embed.model"),
+        (#"{"dedup": {"pdq_threshold": 40}}"#, "dedup.pdq_threshold: must be at most 31"),
+        (#"{"dedup": {"against": "x"}}"#, "dedup.against: expected an array of strings"),
         (#"{"embed": {"model": "m", "dtype": "int8"}}"#, "embed.dtype"),
         (#"{"embed": {"model": "m", "min_similarity": 2}}"#, "embed.min_similarity"),
         (#"[1, 2]"#, "expected a JSON object"),
@@ -197,6 +199,75 @@ import WinnowTestSupport
             #expect(abs(Double(cosine) - similarity) < 1e-4)
         }
         for (shard, n) in rowsSeen { #expect(files[shard]?.0.shape.first == n, "\(shard): one row per kept sample") }
+    }
+
+    /// `--against`: a folder of images (an evaluation set) keeps their exact copies and their near-duplicates
+    /// (re-encoded at JPEG quality 60) out of the run; an earlier output keeps its samples out by key. (The sample
+    /// web's flat drawings are hard for PDQ: rescaled, many move more than 31 bits; docs/BENCHMARKS.md measures
+    /// PDQ on the near-duplicate benchmark.)
+    @Test func dedupAgainstAFolderAndAnOutput() throws {
+        let (web, manifest) = try TestSupport.sampleWeb(pages: 8)
+        let server = StaticServer(root: web)
+        try server.start()
+        defer { server.stop() }
+        var c = try config(server, manifest.sites)
+        c.embed = EmbedSettings()  // not what this test is about
+        let first = TestSupport.temporaryDirectory("first")
+        try Runner(config: c, inputs: manifest.watFiles.map { "\(web)/\($0)" }, output: first).run(progress: nil)
+        let db = try Connection(path: first + "/index.sqlite", readOnly: true)
+        let kept = try db.query("SELECT key, url, pdq_quality FROM samples WHERE status = 'kept' ORDER BY id")
+        #expect(kept.count > 10)
+
+        // An "evaluation set": two kept images byte for byte, two re-encoded at JPEG quality 60.
+        let eval = TestSupport.temporaryDirectory("eval")
+        var copied: [String: String] = [:]
+        var reencoded: [String: String] = [:]
+        for (i, row) in kept.filter({ ($0.int("pdq_quality") ?? 0) >= 80 }).prefix(4).enumerated() {
+            let url = row.string("url") ?? ""
+            let path = web + "/sites/" + url.dropFirst("http://".count)
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+            if i < 2 {
+                try Data(bytes).write(to: URL(fileURLWithPath: eval + "/copy-\(i).bin"))
+                copied[url] = row.string("key")
+            } else {
+                try Data(try Codec.encodeJPEG(try Codec.decode(bytes), quality: 60)).write(
+                    to: URL(fileURLWithPath: eval + "/near-\(i).jpg"))
+                reencoded[url] = row.string("key")
+            }
+        }
+        #expect(copied.count == 2 && reencoded.count == 2)
+        let second = TestSupport.temporaryDirectory("second")
+        var withEval = c
+        withEval.dedup.against = [eval]
+        try Runner(config: withEval, inputs: manifest.watFiles.map { "\(web)/\($0)" }, output: second).run(
+            progress: nil)
+        let db2 = try Connection(path: second + "/index.sqlite", readOnly: true)
+        for (url, _) in copied {
+            let row = try #require(
+                try db2.query("SELECT reason, duplicate_of FROM samples WHERE url = ?1", [url]).first)
+            #expect(row.string("reason") == "duplicate_sha256" && row.string("duplicate_of")?.hasPrefix(eval) == true)
+        }
+        for (url, _) in reencoded {
+            let row = try #require(
+                try db2.query("SELECT reason, reason_detail, duplicate_of FROM samples WHERE url = ?1", [url]).first)
+            #expect(row.string("reason") == "near_duplicate_pdq", "\(row.string("reason_detail") ?? "")")
+            #expect(row.string("duplicate_of")?.hasPrefix(eval + "/near-") == true)
+        }
+        let stats2 = try IndexReader(directory: second).stats()
+        #expect(stats2.kept == kept.count - 4)
+
+        // Against the first output itself: every candidate it kept is already there, by its (url, caption) key.
+        let third = TestSupport.temporaryDirectory("third")
+        var withFirst = c
+        withFirst.dedup.against = [first]
+        try Runner(config: withFirst, inputs: manifest.watFiles.map { "\(web)/\($0)" }, output: third).run(
+            progress: nil)
+        #expect(try IndexReader(directory: third).stats().kept == 0)
+        let db3 = try Connection(path: third + "/index.sqlite", readOnly: true)
+        for row in kept {
+            let r = try db3.query("SELECT reason FROM samples WHERE key = ?1", [row.string("key") ?? ""])
+            #expect(r.first?.string("reason") == "duplicate_url_caption")
+        }
     }
 
     @Test func partsAreDisjointAndCoverTheInput() {

@@ -1,0 +1,98 @@
+import Foundation
+import WinnowCore
+import WinnowDedup
+import WinnowImage
+import WinnowShards
+
+/// The run's duplicate decisions, made in arrival order on the writer thread: identical bytes (SHA-256) and
+/// perceptual near-duplicates (PDQ within the threshold, hashes of quality at least the minimum only), against
+/// what this run kept so far and against other outputs or folders of images named with `--against` (a dataset
+/// already built, or an evaluation set to keep out). The first sample of a group is kept; the others are dropped
+/// with the kept one as `duplicate_of`.
+final class Deduplicator {
+    private let settings: DedupSettings
+    private var firstBySHA: [String: String] = [:]
+    private var pdq = HammingIndex()
+    private var labels: [String] = []
+    /// `(url, caption)` keys of the `--against` outputs, for the parse stage's key check.
+    private(set) var againstKeys: [UInt64] = []
+    /// How many hashes came from `--against`.
+    private(set) var againstCount = 0
+
+    init(settings: DedupSettings) throws {
+        self.settings = settings
+        for dir in settings.against { try load(dir) }
+        againstCount = firstBySHA.count + pdq.count
+    }
+
+    /// Marks `s` as a duplicate if it is one; otherwise remembers it.
+    func apply(_ s: inout Sample) {
+        guard s.isKept else { return }
+        if settings.exact, let sha = s.sha256 {
+            if let first = firstBySHA[sha] {
+                s.duplicateOf = first
+                s.drop("duplicate_sha256", "same bytes as \(first)")
+                return
+            }
+        }
+        var hash: Hash256?
+        if settings.perceptual, let hex = s.image?.pdq, (s.image?.pdqQuality ?? 0) >= settings.pdqMinQuality,
+            let p = PDQ(hex: hex)
+        {
+            hash = Hash256(words: p.words)
+            if let m = pdq.nearest(hash!, radius: settings.pdqThreshold) {
+                s.duplicateOf = labels[m.id]
+                s.drop("near_duplicate_pdq", "PDQ distance \(m.distance) to \(labels[m.id])")
+                return
+            }
+        }
+        if settings.exact, let sha = s.sha256 { firstBySHA[sha] = s.candidate.key }
+        if let hash {
+            pdq.insert(hash)
+            labels.append(s.candidate.key)
+        }
+    }
+
+    /// Loads a Winnow output (its kept samples' hashes and keys, labelled `DIR:KEY`) or a folder of images
+    /// (hashed here, labelled by path).
+    private func load(_ dir: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw WinnowError(.usage, "\(dir): --against needs a Winnow output or a folder of images")
+        }
+        var hashes: [Hash256] = []
+        if FileManager.default.fileExists(atPath: ShardWriter.indexPath(dir)) {
+            let index = try ShardIndex(path: ShardWriter.indexPath(dir), readOnly: true)
+            for row in try index.db.query(
+                "SELECT key, sha256, pdq, pdq_quality FROM samples WHERE status = 'kept'")
+            {
+                let key = row.string("key") ?? ""
+                let label = "\(dir):\(key)"
+                if let sha = row.string("sha256"), firstBySHA[sha] == nil { firstBySHA[sha] = label }
+                if let hex = row.string("pdq"), Int(row.int("pdq_quality") ?? 0) >= settings.pdqMinQuality,
+                    let p = PDQ(hex: hex)
+                {
+                    hashes.append(Hash256(words: p.words))
+                    labels.append(label)
+                }
+                if let k = UInt64(key, radix: 16) { againstKeys.append(k) }
+            }
+        } else {
+            let files = (FileManager.default.enumerator(atPath: dir)?.allObjects as? [String] ?? []).sorted()
+            for name in files {
+                let path = (dir as NSString).appendingPathComponent(name)
+                guard let data = FileManager.default.contents(atPath: path), ImageFormat.sniff([UInt8](data)) != nil
+                else { continue }
+                let bytes = [UInt8](data)
+                if firstBySHA[SHA256.hexDigest(bytes)] == nil { firstBySHA[SHA256.hexDigest(bytes)] = path }
+                guard let image = try? Codec.decode(bytes) else { continue }
+                let p = PDQ.hash(image)
+                if p.quality >= settings.pdqMinQuality {
+                    hashes.append(Hash256(words: p.words))
+                    labels.append(path)
+                }
+            }
+        }
+        pdq.insert(contentsOf: hashes)
+    }
+}

@@ -1,0 +1,67 @@
+import Testing
+import WinnowDedup
+
+/// SplitMix64, for repeatable random hashes.
+struct Random {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func hash() -> Hash256 { Hash256(next(), next(), next(), next()) }
+    /// `h` with `n` distinct random bits flipped.
+    mutating func flip(_ h: Hash256, _ n: Int) -> Hash256 {
+        var words = [h.a, h.b, h.c, h.d]
+        var bits = Set<Int>()
+        while bits.count < n { bits.insert(Int(next() % 256)) }
+        for bit in bits { words[bit / 64] ^= 1 << UInt64(bit % 64) }
+        return Hash256(words[0], words[1], words[2], words[3])
+    }
+}
+
+@Suite struct HammingIndexTests {
+    /// Against a full scan, for radii where a chunk may differ in no bit (0-15) or in one (16-31), with hashes both
+    /// in the tables and appended since.
+    @Test func findsExactlyWhatAScanFinds() {
+        var rng = Random(state: 1)
+        var index = HammingIndex()
+        var all: [Hash256] = []
+        let bases = (0..<300).map { _ in rng.hash() }
+        // Each base with neighbours at many distances, some past 31.
+        for base in bases {
+            for d in [0, 1, 2, 7, 15, 16, 17, 24, 30, 31, 32, 40] {
+                all.append(d == 0 ? base : rng.flip(base, d))
+            }
+        }
+        index.insert(contentsOf: Array(all.prefix(3000)))
+        for h in all.dropFirst(3000) { index.insert(h) }
+        #expect(index.count == all.count)
+        for radius in [0, 5, 15, 16, 23, 31] {
+            for q in 0..<40 {
+                let query = q % 2 == 0 ? rng.flip(bases[q], Int(rng.next() % 20)) : rng.hash()
+                let expected = all.enumerated().compactMap { i, h in
+                    h.distance(to: query) <= radius ? (i, h.distance(to: query)) : nil
+                }
+                let got = index.search(query, radius: radius)
+                #expect(got.map(\.id) == expected.map(\.0), "radius \(radius), query \(q)")
+                #expect(got.map(\.distance) == expected.map(\.1))
+                let nearest = index.nearest(query, radius: radius)
+                let best = expected.min { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
+                #expect(nearest?.id == best?.0 && nearest?.distance == best?.1)
+            }
+        }
+    }
+
+    @Test func pdqWordsMapToBits() {
+        var words = [UInt16](repeating: 0, count: 16)
+        words[0] = 1
+        words[5] = 0x8000
+        words[15] = 0x0100
+        let h = Hash256(words: words)
+        #expect(h.a == 1 && h.b == 0x8000 << 16 && h.c == 0 && h.d == 0x0100 << 48)
+        #expect(h.distance(to: Hash256(0, 0, 0, 0)) == 3)
+    }
+}
