@@ -112,7 +112,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WinnowCLITests",
-            dependencies: ["WinnowTestSupport", "WinnowShards", "WinnowSampleWeb", "WinnowSQLite"]),
+            dependencies: ["WinnowTestSupport", "WinnowShards", "WinnowSampleWeb", "WinnowSQLite", "WinnowCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,7 +8,7 @@ import WinnowTestSupport
 let winnow = TestSupport.winnowBinary
 
 @Suite struct HelpAndUsageTests {
-    @Test(arguments: ["demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "sample-web"])
+    @Test(arguments: ["demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "hash", "sample-web"])
     func everyCommandHasHelp(command: String) throws {
         let r = try TestSupport.run(winnow, [command, "--help"])
         #expect(r.status == 0)
@@ -18,7 +18,7 @@ let winnow = TestSupport.winnowBinary
     @Test func overviewListsCommands() throws {
         let r = try TestSupport.run(winnow, ["--help"])
         #expect(r.status == 0)
-        for c in ["demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "sample-web"] {
+        for c in ["demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "hash", "sample-web"] {
             #expect(r.stdout.contains("  \(c) "))
         }
     }

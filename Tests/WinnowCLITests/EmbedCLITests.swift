@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WinnowCore
 import WinnowSQLite
 import WinnowShards
 import WinnowTestSupport
@@ -60,5 +61,25 @@ import WinnowTestSupport
         #expect(notImage.status == 1 && notImage.stderr.contains("config.json: not_image"))
         let neither = try TestSupport.run(winnow, ["embed", "--model", model])
         #expect(neither.status == 64)
+    }
+}
+
+@Suite struct HashCLITests {
+    /// `winnow hash` gives the byte digests and the PDQ the image stage computes; the reference PDQ of this image
+    /// (pdqhash, in Tests/WinnowImageTests/Fixtures/pdq_reference.json) is matched by the image tests.
+    @Test func hashesImagesAndNamesWhatIsNot() throws {
+        let image = TestSupport.shared("clip-tiny/images/03_rgba_288x216.png")
+        let notImage = TestSupport.shared("clip-tiny/model/config.json")
+        let r = try TestSupport.run(winnow, ["hash", image, notImage])
+        #expect(r.status == 1 && r.stderr.contains("1 of 2 files are not decodable images"))
+        let lines = r.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(lines.count == 2)
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: image)))
+        #expect(lines[0]["sha256"] as? String == SHA256.hexDigest(bytes))
+        #expect((lines[0]["pdq"] as? String)?.count == 64 && lines[0]["width"] as? Int == 288)
+        #expect(lines[1]["error"] as? String != nil && lines[1]["sha256"] as? String != nil)
+        #expect(try TestSupport.run(winnow, ["hash"]).status == 64)
     }
 }
