@@ -46,7 +46,7 @@ format:
 
 bench: setup
 	bash scripts/bench-setup.sh
-	$(SWIFT) build -c release --product winnow-bench
+	$(SWIFT) build -c release
 	.build/release/winnow-bench $(BENCH_ARGS)
 
 # Fetch + resize against img2dataset on a local nginx web of 5,000 images (installs nginx and img2dataset if missing).

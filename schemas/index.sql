@@ -75,3 +75,5 @@ ALTER TABLE samples ADD COLUMN pdq_quality INTEGER;
 -- the row of their embeddings in the shard's img_emb/img_emb_NNNNN.npy and text_emb/text_emb_NNNNN.npy.
 ALTER TABLE samples ADD COLUMN similarity REAL;
 ALTER TABLE samples ADD COLUMN embedding_row INTEGER;
+-- Version 7: the PDQ of the image inside a uniform border (frame, letterbox, padding), when it has one.
+ALTER TABLE samples ADD COLUMN pdq_trimmed TEXT;

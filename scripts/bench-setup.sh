@@ -14,3 +14,8 @@ if [ ! -x .venv-embed/bin/python ] || ! .venv-embed/bin/python -c "import torch,
         || .venv-embed/bin/pip install --quiet --disable-pip-version-check "torch==2.13.0"
     .venv-embed/bin/pip install --quiet --disable-pip-version-check "transformers==5.23.0" safetensors pillow numpy
 fi
+# imagededup (the near-duplicate benchmark's peer) and scikit-image (whose bundled photographs are its base images).
+if [ ! -x .venv-bench-dedup/bin/python ] || ! .venv-bench-dedup/bin/python -c "import imagededup, skimage" 2>/dev/null; then
+    python3 -m venv .venv-bench-dedup
+    .venv-bench-dedup/bin/pip install --quiet --disable-pip-version-check "imagededup==0.3.3.post2" "scikit-image==0.26.0"
+fi

@@ -10,7 +10,8 @@ enum HashCommand {
 
             Prints one JSON line per file: its SHA-256, MD5 and SHA-1 (of the bytes, as removal hash lists carry
             them) and, for an image, its PDQ perceptual hash and quality, computed as the image stage computes them
-            (decoded, turned upright by its EXIF orientation). A file that is not a decodable image gets the byte
+            (decoded, turned upright by its EXIF orientation), and pdq_trimmed, the PDQ inside a uniform border
+            when the image has one. A file that is not a decodable image gets the byte
             hashes and an "error"; the exit status is then 1.
             """,
         run: run)
@@ -41,6 +42,7 @@ enum HashCommand {
                 o.add("height", image.height)
                 o.add("pdq", pdq.hex)
                 o.add("pdq_quality", pdq.quality)
+                if let inner = PDQ.borderTrimmed(image) { o.add("pdq_trimmed", PDQ.hash(inner).hex) }
             } catch {
                 o.add("error", "\(error)")
                 failed += 1

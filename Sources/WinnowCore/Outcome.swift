@@ -80,6 +80,9 @@ public struct ImageInfo: Sendable, Equatable {
     public var pdq: String?
     /// PDQ quality.
     public var pdqQuality: Int?
+    /// PDQ of the image inside a uniform border (frame, letterbox, padding), when it has one: what dedup also
+    /// matches, since a border moves the whole-image hash far.
+    public var pdqTrimmed: String?
 
     /// Creates image information.
     public init(originalFormat: String, originalWidth: Int, originalHeight: Int, storedWidth: Int, storedHeight: Int) {

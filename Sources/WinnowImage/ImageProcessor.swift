@@ -157,6 +157,7 @@ public struct ImageProcessor: Sendable {
             sample.image = info(storedWidth: resized.width, storedHeight: resized.height)
             sample.image?.pdq = perceptual?.hex
             sample.image?.pdqQuality = perceptual?.quality
+            if settings.pdq, let inner = PDQ.borderTrimmed(upright) { sample.image?.pdqTrimmed = PDQ.hash(inner).hex }
             sample.original = nil
         } catch {
             sample.drop(error.code, error.message)

@@ -35,20 +35,24 @@ final class Deduplicator {
                 return
             }
         }
-        var hash: Hash256?
-        if settings.perceptual, let hex = s.image?.pdq, (s.image?.pdqQuality ?? 0) >= settings.pdqMinQuality,
-            let p = PDQ(hex: hex)
-        {
-            hash = Hash256(words: p.words)
-            if let m = pdq.nearest(hash!, radius: settings.pdqThreshold) {
+        // The whole image's PDQ, and the PDQ inside its border when it has one.
+        var hashes: [Hash256] = []
+        if settings.perceptual, (s.image?.pdqQuality ?? 0) >= settings.pdqMinQuality {
+            hashes = [s.image?.pdq, s.image?.pdqTrimmed].compactMap { $0.flatMap { PDQ(hex: $0) } }.map {
+                Hash256(words: $0.words)
+            }
+            let best = hashes.compactMap { pdq.nearest($0, radius: settings.pdqThreshold) }.min {
+                $0.distance < $1.distance || ($0.distance == $1.distance && $0.id < $1.id)
+            }
+            if let m = best {
                 s.duplicateOf = labels[m.id]
                 s.drop("near_duplicate_pdq", "PDQ distance \(m.distance) to \(labels[m.id])")
                 return
             }
         }
         if settings.exact, let sha = s.sha256 { firstBySHA[sha] = s.candidate.key }
-        if let hash {
-            pdq.insert(hash)
+        for h in hashes {
+            pdq.insert(h)
             labels.append(s.candidate.key)
         }
     }
@@ -64,16 +68,17 @@ final class Deduplicator {
         if FileManager.default.fileExists(atPath: ShardWriter.indexPath(dir)) {
             let index = try ShardIndex(path: ShardWriter.indexPath(dir), readOnly: true)
             for row in try index.db.query(
-                "SELECT key, sha256, pdq, pdq_quality FROM samples WHERE status = 'kept'")
+                "SELECT key, sha256, pdq, pdq_quality, pdq_trimmed FROM samples WHERE status = 'kept'")
             {
                 let key = row.string("key") ?? ""
                 let label = "\(dir):\(key)"
                 if let sha = row.string("sha256"), firstBySHA[sha] == nil { firstBySHA[sha] = label }
-                if let hex = row.string("pdq"), Int(row.int("pdq_quality") ?? 0) >= settings.pdqMinQuality,
-                    let p = PDQ(hex: hex)
-                {
-                    hashes.append(Hash256(words: p.words))
-                    labels.append(label)
+                if Int(row.int("pdq_quality") ?? 0) >= settings.pdqMinQuality {
+                    for hex in [row.string("pdq"), row.string("pdq_trimmed")].compactMap({ $0 }) {
+                        guard let p = PDQ(hex: hex) else { continue }
+                        hashes.append(Hash256(words: p.words))
+                        labels.append(label)
+                    }
                 }
                 if let k = UInt64(key, radix: 16) { againstKeys.append(k) }
             }
@@ -90,6 +95,10 @@ final class Deduplicator {
                 if p.quality >= settings.pdqMinQuality {
                     hashes.append(Hash256(words: p.words))
                     labels.append(path)
+                    if let inner = PDQ.borderTrimmed(image) {
+                        hashes.append(Hash256(words: PDQ.hash(inner).words))
+                        labels.append(path)
+                    }
                 }
             }
         }

@@ -96,6 +96,10 @@ public final class ShardIndex {
         ALTER TABLE samples ADD COLUMN similarity REAL;
         ALTER TABLE samples ADD COLUMN embedding_row INTEGER;
         """#,
+        #"""
+        -- Version 7: the PDQ of the image inside a uniform border (frame, letterbox, padding), when it has one.
+        ALTER TABLE samples ADD COLUMN pdq_trimmed TEXT;
+        """#,
     ]
 
     /// The database.
@@ -141,9 +145,9 @@ public final class ShardIndex {
                 INSERT INTO samples (key, status, reason, reason_detail, url, caption, page_url, input_file, record_offset,
                 record_id, page_date, opt_out_signals, http_status, content_type, attempts, original_format,
                 original_width, original_height, original_bytes, stored_width, stored_height, stored_bytes, stored_ext,
-                sha256, duplicate_of, shard, tar_offset, offset, size, laion_hash, uid, http_version, md5, sha1, exif_orientation, data_mining, c2pa, pdq, pdq_quality, similarity, embedding_row)
+                sha256, duplicate_of, shard, tar_offset, offset, size, laion_hash, uid, http_version, md5, sha1, exif_orientation, data_mining, c2pa, pdq, pdq_quality, similarity, embedding_row, pdq_trimmed)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41)
+                ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42)
                 """)
         }
         let c = s.candidate
@@ -158,7 +162,7 @@ public final class ShardIndex {
             s.duplicateOf, location?.shard, location.map { Int($0.tarOffset) }, location.map { Int($0.offset) },
             location?.size, c.laionHash, c.cc2datasetUID, s.fetch?.httpVersion, s.md5, s.sha1, s.image?.exifOrientation,
             s.image?.dataMining, s.image.map { $0.hasC2PA ? 1 : 0 }, s.image?.pdq, s.image?.pdqQuality,
-            s.similarity.map { (Double($0) * 1e6).rounded() / 1e6 }, embeddingRow,
+            s.similarity.map { (Double($0) * 1e6).rounded() / 1e6 }, embeddingRow, s.image?.pdqTrimmed,
         ]
         try insert!.run(args)  // ok: prepared just above
     }

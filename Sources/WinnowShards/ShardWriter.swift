@@ -189,6 +189,7 @@ public final class ShardWriter {
             if i.hasC2PA { m.add("c2pa", 1) }
             if let h = i.pdq { m.add("pdq", h) }
             if let q = i.pdqQuality { m.add("pdq_quality", q) }
+            if let t = i.pdqTrimmed { m.add("pdq_trimmed", t) }
         }
         if let f = s.fetch {
             m.add("http_status", f.httpStatus)

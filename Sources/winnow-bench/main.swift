@@ -538,6 +538,21 @@ if wanted("pdq-index") {
             baseline: [1000 / median(scanLatencies)]))
 }
 
+// 9. Near-duplicate precision and recall: scripts/near_dup_bench.py (in .venv-bench-dedup) makes 57 bases from
+//    scikit-image's photographs and 21 transformations of each, hashes them with `winnow hash` (this build) and with
+//    imagededup's pHash, and prints precision / recall per transformation. Not a speed: printed as its table.
+if wanted("near-dup") {
+    let python = packageRoot + "/.venv-bench-dedup/bin/python"
+    guard FileManager.default.isExecutableFile(atPath: python) else {
+        throw WinnowError(.io, "near-dup: .venv-bench-dedup is missing: run `make bench` (scripts/bench-setup.sh)")
+    }
+    let winnowBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path + "/winnow"
+    let (status, out) = try output(
+        of: python, [packageRoot + "/scripts/near_dup_bench.py", "--winnow", winnowBinary, "--out", work + "/near-dup"])
+    guard status == 0 else { throw WinnowError(.io, "near-dup: scripts/near_dup_bench.py failed (exit \(status))") }
+    print(out)
+}
+
 print("| benchmark | winnow (median, min-max) | baseline | baseline (median, min-max) | ratio |")
 print("|---|---|---|---|---|")
 for m in results {

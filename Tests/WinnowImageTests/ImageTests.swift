@@ -569,3 +569,34 @@ struct TestRandom {
         #expect(h.distance(to: PDQ.hash(try Codec.decodeJPEG(other))) > 64)
     }
 }
+
+@Suite struct PDQBorderTests {
+    /// A picture inside a frame, and inside letterbox bars, gives back exactly the picture, so its PDQ is the
+    /// picture's; a picture without a border, or one that would lose more than half, is left alone.
+    @Test func uniformBordersAreTrimmed() throws {
+        let bytes = try [UInt8](
+            Data(contentsOf: URL(fileURLWithPath: TestSupport.shared("clip-tiny/images/01_rgb_800x450.jpg"))))
+        let picture = try Codec.decode(bytes)
+        #expect(PDQ.borderTrimmed(picture) == nil)
+        for (left, top, right, bottom, colour) in [
+            (40, 40, 40, 40, UInt8(255)), (0, 60, 0, 90, UInt8(0)), (25, 0, 0, 0, UInt8(128)),
+        ] {
+            let w = picture.width + left + right
+            let h = picture.height + top + bottom
+            var framed = RGBImage(width: w, height: h, fill: (colour, colour, colour))
+            for y in 0..<picture.height {
+                for i in 0..<(picture.width * 3) {
+                    framed.pixels[((top + y) * w + left) * 3 + i] = picture.pixels[y * picture.width * 3 + i]
+                }
+            }
+            let inner = try #require(PDQ.borderTrimmed(framed), "border \(left) \(top) \(right) \(bottom)")
+            #expect(inner == picture)
+            #expect(PDQ.hash(inner) == PDQ.hash(picture))
+            #expect(PDQ.hash(framed).distance(to: PDQ.hash(picture)) > 31, "why the trimmed hash is needed")
+        }
+        // Mostly one colour: trimming would keep less than half, so nothing is trimmed.
+        var flat = RGBImage(width: 200, height: 200, fill: (10, 10, 10))
+        for y in 90..<110 { for x in 90..<110 { flat.pixels[(y * 200 + x) * 3] = 250 } }
+        #expect(PDQ.borderTrimmed(flat) == nil)
+    }
+}
