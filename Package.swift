@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "WinnowImage", dependencies: ["WinnowCore", "CJPEG", "CPNG", "CWebP", "CGIF"], exclude: readme),
         .target(name: "WinnowTensor", dependencies: ["CBLAS"], exclude: readme),
         .target(name: "WinnowEmbed", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),
-        .target(name: "WinnowDedup", dependencies: ["WinnowCore"], exclude: readme),
+        .target(name: "WinnowDedup", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),
         .target(name: "WinnowShards", dependencies: ["WinnowCore", "WinnowSQLite"], exclude: readme),
         .target(
             name: "WinnowSampleWeb", dependencies: ["WinnowCore", "WinnowCrawl", "WinnowImage"], exclude: readme),
@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "WinnowCLI",
             dependencies: [
-                "WinnowCore", "WinnowCrawl", "WinnowFetch", "WinnowImage", "WinnowEmbed", "WinnowShards",
+                "WinnowCore", "WinnowCrawl", "WinnowFetch", "WinnowImage", "WinnowEmbed", "WinnowDedup", "WinnowShards",
                 "WinnowPipeline", "WinnowSampleWeb",
             ],
             exclude: readme),

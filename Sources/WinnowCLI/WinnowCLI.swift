@@ -12,7 +12,8 @@ public enum WinnowCLI {
 
     static let commands: [Command] = [
         DemoCommand.command, RunCommand.command, ParseCommand.command, FetchCommand.command, QueryCommand.command,
-        GetCommand.command, StatsCommand.command, EmbedCommand.command, HashCommand.command, SampleWebCommand.command,
+        GetCommand.command, StatsCommand.command, EmbedCommand.command, DedupCommand.command, HashCommand.command,
+        SampleWebCommand.command,
     ]
 
     static var overview: String {

@@ -41,4 +41,37 @@ extension ShardIndex {
             "UPDATE samples SET similarity = ?1, embedding_row = ?2 WHERE id = ?3",
             [(Double(similarity) * 1e6).rounded() / 1e6, row, Int(id)])
     }
+
+    /// A kept sample with embeddings: where its row is.
+    public struct EmbeddedSample: Sendable {
+        /// Row id in `samples`.
+        public var id: Int64
+        /// Sample key.
+        public var key: String
+        /// Shard file name.
+        public var shard: String
+        /// Row in the shard's embedding files.
+        public var row: Int
+    }
+
+    /// Every kept sample that has embeddings, shard by shard, in row order.
+    public func embeddedSamples() throws -> [EmbeddedSample] {
+        try db.query(
+            "SELECT id, key, shard, embedding_row FROM samples WHERE status = 'kept' AND embedding_row IS NOT NULL "
+                + "ORDER BY shard, embedding_row"
+        ).map { r in
+            guard let id = r.int("id"), let key = r.string("key"), let shard = r.string("shard"),
+                let row = r.int("embedding_row")
+            else { throw WinnowError(.database, "a sample row with embeddings lacks its shard") }
+            return EmbeddedSample(id: id, key: key, shard: shard, row: Int(row))
+        }
+    }
+
+    /// Records a sample's semantic cluster and, for a duplicate, what it duplicates.
+    public func setSemantic(id: Int64, cluster: Int, duplicateOf: String?, similarity: Float?) throws {
+        try db.run(
+            "UPDATE samples SET semantic_cluster = ?1, semantic_duplicate_of = ?2, semantic_similarity = ?3 "
+                + "WHERE id = ?4",
+            [cluster, duplicateOf, similarity.map { (Double($0) * 1e6).rounded() / 1e6 }, Int(id)])
+    }
 }

@@ -100,6 +100,13 @@ public final class ShardIndex {
         -- Version 7: the PDQ of the image inside a uniform border (frame, letterbox, padding), when it has one.
         ALTER TABLE samples ADD COLUMN pdq_trimmed TEXT;
         """#,
+        #"""
+        -- Version 8: semantic near-duplicates (winnow dedup: SemDeDup over the CLIP image embeddings): the sample's
+        -- k-means cluster and, for a duplicate, the key of the kept sample it duplicates and their cosine.
+        ALTER TABLE samples ADD COLUMN semantic_cluster INTEGER;
+        ALTER TABLE samples ADD COLUMN semantic_duplicate_of TEXT;
+        ALTER TABLE samples ADD COLUMN semantic_similarity REAL;
+        """#,
     ]
 
     /// The database.

@@ -8,7 +8,7 @@ import WinnowTestSupport
 let winnow = TestSupport.winnowBinary
 
 @Suite struct HelpAndUsageTests {
-    @Test(arguments: ["demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "hash", "sample-web"])
+    @Test(arguments: ["demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "dedup", "hash", "sample-web"])
     func everyCommandHasHelp(command: String) throws {
         let r = try TestSupport.run(winnow, [command, "--help"])
         #expect(r.status == 0)
@@ -18,7 +18,7 @@ let winnow = TestSupport.winnowBinary
     @Test func overviewListsCommands() throws {
         let r = try TestSupport.run(winnow, ["--help"])
         #expect(r.status == 0)
-        for c in ["demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "hash", "sample-web"] {
+        for c in ["demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "dedup", "hash", "sample-web"] {
             #expect(r.stdout.contains("  \(c) "))
         }
     }
@@ -129,6 +129,39 @@ let winnow = TestSupport.winnowBinary
             let npy = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out + "/img_emb/img_emb_\(number).npy")))
             #expect(npy.count == 128 + n * 24 * 4, "\(shard): \(n) float32 rows of 24")
         }
+    }
+
+    /// `winnow dedup` (SemDeDup over the embed stage's embeddings): every sample with embeddings gets a cluster; each
+    /// duplicate points at a kept, non-duplicate sample of its cluster at cosine >= 1 - epsilon. The sample web
+    /// draws the same scenes many times, so the bundled encoder finds duplicates.
+    @Test func semanticDedupOfARun() throws {
+        let out = TestSupport.temporaryDirectory("cli-dedup")
+        #expect(try TestSupport.run(winnow, runArgs + ["--output", out]).status == 0)
+        let r = try TestSupport.run(winnow, ["dedup", out, "--epsilon", "0.1", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Int])
+        let db = try Connection(path: out + "/index.sqlite", readOnly: true)
+        let rows = try db.query(
+            "SELECT key, semantic_cluster, semantic_duplicate_of, semantic_similarity FROM samples "
+                + "WHERE embedding_row IS NOT NULL")
+        #expect(rows.count == summary["samples"] && rows.allSatisfy { $0.int("semantic_cluster") != nil })
+        let byKey = Dictionary(uniqueKeysWithValues: rows.map { ($0.string("key") ?? "", $0) })
+        let duplicates = rows.filter { $0.string("semantic_duplicate_of") != nil }
+        #expect(duplicates.count == summary["duplicates"] && duplicates.count > 0)
+        for d in duplicates {
+            let kept = try #require(byKey[d.string("semantic_duplicate_of") ?? ""])
+            #expect(kept.string("semantic_duplicate_of") == nil)
+            #expect(kept.int("semantic_cluster") == d.int("semantic_cluster"))
+            #expect((d.double("semantic_similarity") ?? 0) >= 0.9)
+        }
+        let plain = TestSupport.temporaryDirectory("cli-no-embed")
+        let noEmbed = TestSupport.temporaryDirectory() + "/no-embed.json"
+        try Data(#"{"write": {"samples_per_shard": 50}}"#.utf8).write(to: URL(fileURLWithPath: noEmbed))
+        var args = runArgs
+        args[1] = noEmbed
+        #expect(try TestSupport.run(winnow, args + ["--output", plain, "--allow-range", "127.0.0.0/8"]).status == 0)
+        let none = try TestSupport.run(winnow, ["dedup", plain])
+        #expect(none.status == 64 && none.stderr.contains("no sample has embeddings"), "\(none.stderr)")
     }
 
     @Test func parseWritesCandidateLines() throws {
