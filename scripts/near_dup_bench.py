@@ -2,7 +2,8 @@
 """Near-duplicate benchmark (development tool; run in .venv-bench-dedup, which scripts/bench-setup.sh makes).
 
 Generates a set with ground truth, then measures precision and recall per transformation for Winnow's duplicate
-levels (identical bytes; PDQ within 31 bits, as `winnow hash` computes it and the pipeline matches it) beside
+levels (identical bytes; PDQ within 31 bits, as `winnow hash` computes it and the pipeline matches it: the whole image's
+hash, the hash inside a uniform border, and the mirror image's hash as a query) beside
 imagededup 0.3's pHash (its default threshold, Hamming distance <= 10 of 64 bits) on the same files.
 
 Base images: tiles of 240x240 cut from the photographs scikit-image ships (astronaut, coffee, chelsea, rocket,
@@ -152,7 +153,7 @@ def main():
         # PDQ: bases within 31 bits, both hashes of quality >= 50 (as the pipeline matches)
         hits = set()
         if h.get("pdq") and h["pdq_quality"] >= 50:
-            for k in ("pdq", "pdq_trimmed"):
+            for k in ("pdq", "pdq_trimmed", "pdq_mirrored"):
                 if h.get(k):
                     d = (base_pdq != pdq_bits(h[k])).sum(axis=1)
                     hits |= {base_files[base_index[i]] for i in np.nonzero((d <= 31) & (base_q >= 50))[0]}
@@ -179,7 +180,7 @@ def main():
     print(f"near-dup: {len(base_files)} bases (240x240 tiles of scikit-image's photographs), "
           f"{len(truth)} variants; low-quality PDQ (< 50) among variants: "
           f"{sum(1 for v in truth if hashes[v]['pdq_quality'] < 50)}")
-    print("| transformation | variants | exact P / R | PDQ <= 31 (+ inside border) P / R | imagededup pHash <= 10 P / R |")
+    print("| transformation | variants | exact P / R | PDQ <= 31 (+ inside border, mirror) P / R | imagededup pHash <= 10 P / R |")
     print("|---|---|---|---|---|")
     totals = {"benign": {m: [0, 0, 0] for m in methods}, "all": {m: [0, 0, 0] for m in methods}}
     for t in sorted(stats):

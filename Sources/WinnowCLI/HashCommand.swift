@@ -36,12 +36,13 @@ enum HashCommand {
                 let format = try Codec.dimensions(bytes).format
                 let meta = ImageMetadata.scan(bytes, format: format)
                 let image = Resizer.orient(try Codec.decode(bytes), meta.orientation)
-                let pdq = PDQ.hash(image)
+                let (pdq, mirrored) = PDQ.hashWithMirror(image)
                 o.add("format", format.rawValue)
                 o.add("width", image.width)
                 o.add("height", image.height)
                 o.add("pdq", pdq.hex)
                 o.add("pdq_quality", pdq.quality)
+                o.add("pdq_mirrored", mirrored.hex)
                 if let inner = PDQ.borderTrimmed(image) { o.add("pdq_trimmed", PDQ.hash(inner).hex) }
             } catch {
                 o.add("error", "\(error)")

@@ -83,6 +83,8 @@ public struct ImageInfo: Sendable, Equatable {
     /// PDQ of the image inside a uniform border (frame, letterbox, padding), when it has one: what dedup also
     /// matches, since a border moves the whole-image hash far.
     public var pdqTrimmed: String?
+    /// PDQ of the left-right mirror image (not stored: dedup also matches mirrored copies with it).
+    public var pdqMirrored: String?
 
     /// Creates image information.
     public init(originalFormat: String, originalWidth: Int, originalHeight: Int, storedWidth: Int, storedHeight: Int) {

@@ -141,7 +141,7 @@ public struct ImageProcessor: Sendable {
                 decoded = try Codec.decodeGIF(bytes, maxPixels: settings.maxPixels)
             }
             let upright = settings.applyOrientation ? Resizer.orient(decoded, meta.orientation) : decoded
-            let perceptual = settings.pdq ? PDQ.hash(upright) : nil
+            let perceptual = settings.pdq ? PDQ.hashWithMirror(upright) : nil
             let resized = Resizer.apply(
                 upright, size: settings.imageSize, mode: settings.resizeMode, upscale: settings.upscale)
             if settings.encodeFormat == "png" {
@@ -155,8 +155,9 @@ public struct ImageProcessor: Sendable {
                 sample.storedExtension = "jpg"
             }
             sample.image = info(storedWidth: resized.width, storedHeight: resized.height)
-            sample.image?.pdq = perceptual?.hex
-            sample.image?.pdqQuality = perceptual?.quality
+            sample.image?.pdq = perceptual?.hash.hex
+            sample.image?.pdqQuality = perceptual?.hash.quality
+            sample.image?.pdqMirrored = perceptual?.mirrored.hex
             if settings.pdq, let inner = PDQ.borderTrimmed(upright) { sample.image?.pdqTrimmed = PDQ.hash(inner).hex }
             sample.original = nil
         } catch {

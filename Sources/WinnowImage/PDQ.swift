@@ -41,7 +41,12 @@ public struct PDQ: Sendable, Equatable {
     }
 
     /// The hash of `image`.
-    public static func hash(_ image: RGBImage) -> PDQ {
+    public static func hash(_ image: RGBImage) -> PDQ { hashWithMirror(image).hash }
+
+    /// The hash of `image`, and the hash of its left-right mirror image computed from the same DCT, as PDQ's
+    /// reference derives its dihedral hashes: mirroring negates the coefficients of odd horizontal frequency. (Close
+    /// to, not always equal to, hashing the mirrored pixels: the decimation grid is not exactly symmetric.)
+    public static func hashWithMirror(_ image: RGBImage) -> (hash: PDQ, mirrored: PDQ) {
         let rows = image.height
         let cols = image.width
         var a = [Float](repeating: 0, count: rows * cols)
@@ -100,6 +105,14 @@ public struct PDQ: Sendable, Equatable {
                 c[i * 16 + j] = s
             }
         }
+        // Coefficient (i, j) has horizontal frequency j + 1: odd ones change sign in the mirror image.
+        var mirrored = c
+        for i in 0..<16 { for j in stride(from: 0, to: 16, by: 2) { mirrored[i * 16 + j] = -c[i * 16 + j] } }
+        return (bits(c, quality), bits(mirrored, quality))
+    }
+
+    /// One bit per coefficient above their median.
+    private static func bits(_ c: [Float], _ quality: Int) -> PDQ {
         // The median as Torben's method gives it for an even count: the 128th smallest value.
         let median = c.sorted()[127]
         var words = [UInt16](repeating: 0, count: 16)

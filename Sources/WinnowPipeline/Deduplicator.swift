@@ -41,7 +41,13 @@ final class Deduplicator {
             hashes = [s.image?.pdq, s.image?.pdqTrimmed].compactMap { $0.flatMap { PDQ(hex: $0) } }.map {
                 Hash256(words: $0.words)
             }
-            let best = hashes.compactMap { pdq.nearest($0, radius: settings.pdqThreshold) }.min {
+            // A mirrored copy matches through the mirror image's hash (queried, not stored).
+            let queries =
+                hashes
+                + (settings.matchMirrored
+                    ? [s.image?.pdqMirrored].compactMap { $0.flatMap { PDQ(hex: $0) } }.map { Hash256(words: $0.words) }
+                    : [])
+            let best = queries.compactMap { pdq.nearest($0, radius: settings.pdqThreshold) }.min {
                 $0.distance < $1.distance || ($0.distance == $1.distance && $0.id < $1.id)
             }
             if let m = best {

@@ -186,7 +186,8 @@ public struct PipelineConfig: Sendable {
             }
         }
         if let d = try r.section("dedup") {
-            try d.allow(["exact", "perceptual", "pdq_threshold", "pdq_min_quality", "against"])
+            try d.allow(["exact", "perceptual", "pdq_threshold", "pdq_min_quality", "match_mirrored", "against"])
+            dedup.matchMirrored = try d.bool("match_mirrored") ?? dedup.matchMirrored
             dedup.exact = try d.bool("exact") ?? dedup.exact
             dedup.perceptual = try d.bool("perceptual") ?? dedup.perceptual
             dedup.pdqThreshold = try d.int("pdq_threshold", min: 0, max: 31) ?? dedup.pdqThreshold
@@ -213,6 +214,8 @@ public struct DedupSettings: Sendable {
     public var perceptual = true
     /// Hamming radius for PDQ near-duplicates (its authors recommend 31; at most 31).
     public var pdqThreshold = 31
+    /// Also match a left-right mirrored copy (through the PDQ of the mirror image).
+    public var matchMirrored = true
     /// PDQ hashes below this quality are neither matched nor remembered (its authors: 50).
     public var pdqMinQuality = 50
     /// Winnow outputs or folders of images whose images count as already seen (a dataset built before, or an

@@ -600,3 +600,28 @@ struct TestRandom {
         #expect(PDQ.borderTrimmed(flat) == nil)
     }
 }
+
+@Suite struct PDQMirrorTests {
+    /// The mirror hash, derived from the DCT, is (close to) the hash of the mirrored pixels, and far from the
+    /// original's: what lets dedup match a flipped copy.
+    @Test func mirrorHashMatchesTheMirroredImage() throws {
+        for name in ["01_rgb_800x450.jpg", "08_large_1150x1750.jpg", "06_wide_1100x190_422.jpg"] {
+            let image = try Codec.decode(
+                [UInt8](Data(contentsOf: URL(fileURLWithPath: TestSupport.shared("clip-tiny/images/" + name)))))
+            var flipped = image
+            for y in 0..<image.height {
+                for x in 0..<image.width {
+                    for c in 0..<3 {
+                        flipped.pixels[(y * image.width + x) * 3 + c] =
+                            image.pixels[(y * image.width + image.width - 1 - x) * 3 + c]
+                    }
+                }
+            }
+            let (hash, mirrored) = PDQ.hashWithMirror(image)
+            #expect(hash == PDQ.hash(image))
+            let direct = PDQ.hash(flipped)
+            #expect(mirrored.distance(to: direct) <= 16, "\(name): \(mirrored.distance(to: direct))")
+            #expect(hash.distance(to: direct) > 31, "\(name)")
+        }
+    }
+}
