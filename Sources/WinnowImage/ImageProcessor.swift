@@ -9,6 +9,8 @@ public struct ImageSettings: Sendable, Equatable {
     /// How to fit the target size.
     public var resizeMode: ResizeMode = .keepRatio
     /// Enlarge images smaller than the target.
+    /// The filter for shrinking (img2dataset's `downscale_interpolation`): area, as img2dataset, or bicubic.
+    public var downscaleFilter: ResampleFilter = .area
     public var upscale = false
     /// Stored format: `jpg`, `png` or `webp`.
     public var encodeFormat = "jpg"
@@ -126,7 +128,8 @@ public struct ImageProcessor: Sendable {
             switch header.format {
             case .jpeg:
                 let d = Resizer.jpegScaleDenominator(
-                    width: w, height: h, size: settings.imageSize, mode: settings.resizeMode)
+                    width: w, height: h, size: settings.imageSize, mode: settings.resizeMode,
+                    filter: settings.downscaleFilter)
                 let (image, warnings) = try Codec.decodeJPEGCountingWarnings(bytes, scaleDenominator: d)
                 if warnings > 0 && !settings.allowTruncated {
                     sample.drop("truncated_image", "JPEG with corrupt or missing data (\(warnings) libjpeg warnings)")
@@ -143,7 +146,8 @@ public struct ImageProcessor: Sendable {
             let upright = settings.applyOrientation ? Resizer.orient(decoded, meta.orientation) : decoded
             let perceptual = settings.pdq ? PDQ.hashWithMirror(upright) : nil
             let resized = Resizer.apply(
-                upright, size: settings.imageSize, mode: settings.resizeMode, upscale: settings.upscale)
+                upright, size: settings.imageSize, mode: settings.resizeMode, upscale: settings.upscale,
+                filter: settings.downscaleFilter)
             if settings.encodeFormat == "png" {
                 sample.stored = try Codec.encodePNG(resized)
                 sample.storedExtension = "png"

@@ -12,8 +12,17 @@ public enum ResizeMode: String, Sendable, CaseIterable {
     case centerCrop = "center_crop"
 }
 
-/// Resampling: an area (box) filter when shrinking, which averages every source pixel an output pixel covers,
-/// and bilinear interpolation when enlarging.
+/// The filter used when shrinking.
+public enum ResampleFilter: String, Sendable, CaseIterable {
+    /// Averages every source pixel an output pixel covers (OpenCV's INTER_AREA, img2dataset's default): fastest.
+    case area
+    /// Cubic convolution (a = -0.5) stretched over the reduction, as Pillow's BICUBIC: sharper, within 40 dB PSNR
+    /// of Pillow's LANCZOS on natural photographs where the area filter is not.
+    case bicubic
+}
+
+/// Resampling: an area (box) filter or an antialiased bicubic when shrinking, bilinear interpolation when
+/// enlarging.
 public enum Resizer {
     /// The size `mode` scales a `width` x `height` image to before any crop or pad.
     public static func scaledSize(width: Int, height: Int, size: Int, mode: ResizeMode, upscale: Bool) -> (Int, Int) {
@@ -38,20 +47,27 @@ public enum Resizer {
         }
     }
 
-    /// The largest JPEG DCT scale denominator (8, 4, 2 or 1) whose output still covers what `mode` needs.
-    public static func jpegScaleDenominator(width: Int, height: Int, size: Int, mode: ResizeMode) -> Int {
+    /// The largest JPEG DCT scale denominator (8, 4, 2 or 1) whose output still covers what `mode` needs: at least
+    /// the target size for the area filter, and twice it for the bicubic one, whose quality needs detail the DCT's
+    /// own reduction removes.
+    public static func jpegScaleDenominator(
+        width: Int, height: Int, size: Int, mode: ResizeMode, filter: ResampleFilter = .area
+    ) -> Int {
         let side: Int
         switch mode {
         case .no: return 1
         case .keepRatio, .centerCrop: side = min(width, height)
         case .keepRatioLargest, .border: side = max(width, height)
         }
-        for d in [8, 4, 2] where (side + d - 1) / d >= size { return d }
+        let needed = filter == .bicubic ? 2 * size : size
+        for d in [8, 4, 2] where (side + d - 1) / d >= needed { return d }
         return 1
     }
 
     /// Applies `mode` to `image`. A centre crop only computes the pixels it keeps.
-    public static func apply(_ image: RGBImage, size: Int, mode: ResizeMode, upscale: Bool) -> RGBImage {
+    public static func apply(
+        _ image: RGBImage, size: Int, mode: ResizeMode, upscale: Bool, filter: ResampleFilter = .area
+    ) -> RGBImage {
         let (w, h) = scaledSize(width: image.width, height: image.height, size: size, mode: mode, upscale: upscale)
         switch mode {
         case .centerCrop:
@@ -60,12 +76,13 @@ public enum Resizer {
             if w == image.width && h == image.height {
                 return crop(image, x: window.x, y: window.y, width: side, height: side)
             }
-            return resize(image, width: w, height: h, window: window)
+            return resize(image, width: w, height: h, window: window, filter: filter)
         case .border:
-            let out = (w == image.width && h == image.height) ? image : resize(image, width: w, height: h)
+            let out =
+                (w == image.width && h == image.height) ? image : resize(image, width: w, height: h, filter: filter)
             return pad(out, to: max(out.width, out.height, size))
         default:
-            return (w == image.width && h == image.height) ? image : resize(image, width: w, height: h)
+            return (w == image.width && h == image.height) ? image : resize(image, width: w, height: h, filter: filter)
         }
     }
 
@@ -86,8 +103,10 @@ public enum Resizer {
     }
 
     /// Resamples `image` to `width` x `height`.
-    public static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
-        resize(image, width: width, height: height, window: Window(x: 0, y: 0, width: width, height: height))
+    public static func resize(_ image: RGBImage, width: Int, height: Int, filter: ResampleFilter = .area) -> RGBImage {
+        resize(
+            image, width: width, height: height, window: Window(x: 0, y: 0, width: width, height: height),
+            filter: filter)
     }
 
     /// Resamples `image` to `width` x `height` and returns the `window` of the result, computing only its pixels.
@@ -95,12 +114,16 @@ public enum Resizer {
     /// Separable: a vertical pass per output row accumulates the source rows it covers (contiguous, vectorised) over
     /// just the columns the window needs, then a horizontal pass reads that one float row, a pixel at a time as a
     /// 4-lane vector (r, g, b and the next pixel's r, which is ignored).
-    public static func resize(_ image: RGBImage, width: Int, height: Int, window: Window) -> RGBImage {
+    public static func resize(
+        _ image: RGBImage, width: Int, height: Int, window: Window, filter: ResampleFilter = .area
+    ) -> RGBImage {
         precondition(
             window.x >= 0 && window.y >= 0 && window.x + window.width <= width
                 && window.y + window.height <= height, "window outside the resized image")
-        let xs = PaddedTaps(FlatTaps(from: image.width, to: width), sourceCount: image.width)
-        let ys = FlatTaps(from: image.height, to: height)
+        let xs = PaddedTaps(FlatTaps(from: image.width, to: width, filter: filter), sourceCount: image.width)
+        let ys = FlatTaps(from: image.height, to: height, filter: filter)
+        // The integer sums of the vertical pass need the area filter's equal middle weights.
+        let uniformMiddle = filter == .area && image.height >= height
         let outWidth = window.width
         let outHeight = window.height
         var out = [UInt8](repeating: 0, count: outWidth * outHeight * 3)
@@ -130,7 +153,7 @@ public enum Resizer {
                                             first: src.baseAddress! + firstColumn * 3 + yStart[y] * inStride,
                                             stride: inStride, weights: yWeight + yOffset[y], count: yCount[y],
                                             span: spanFloats, acc: rowBuffer.baseAddress!,
-                                            sums: integerBuffer.baseAddress!)
+                                            sums: integerBuffer.baseAddress!, uniformMiddle: uniformMiddle)
                                         horizontalPass(
                                             row: UnsafeRawPointer(rowBuffer.baseAddress!),
                                             offsets: offsetBuffer.baseAddress!,
@@ -155,12 +178,12 @@ public enum Resizer {
     @inline(never)
     static func verticalPass(
         first: UnsafePointer<UInt8>, stride: Int, weights: UnsafePointer<Float>, count: Int, span: Int,
-        acc: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<UInt16>
+        acc: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<UInt16>, uniformMiddle: Bool = true
     ) {
         let w0 = weights[0]
         for i in 0..<span { acc[i] = Float(first[i]) * w0 }
         var k = 1
-        if count - 2 >= 2 && count - 2 <= 257 {
+        if uniformMiddle && count - 2 >= 2 && count - 2 <= 257 {
             let a = first + stride
             for i in 0..<span { sums[i] = UInt16(a[i]) }
             for r in 2..<(count - 1) {
@@ -202,10 +225,12 @@ public enum Resizer {
             }
             if t < taps { sum1 += row.loadUnaligned(fromByteOffset: p + t * step, as: SIMD4<Float>.self) * w[t] }
             w += taps
-            // Weights are non-negative and sum to 1, so the sum lies in [0, 255] up to rounding. Round to nearest by
-            // adding 1.5 * 2^23: the integer lands in the low mantissa bits (no float-to-int conversion, which Swift
-            // checks lane by lane).
-            let bits = unsafeBitCast(sum0 + sum1 + 12_582_912, to: SIMD4<UInt32>.self) & 0x3ff
+            // Clamped to [0, 255] (a cubic's negative lobes can leave it), then rounded to nearest by adding
+            // 1.5 * 2^23: the integer lands in the low mantissa bits (no float-to-int conversion, which Swift checks
+            // lane by lane).
+            var sum = sum0 + sum1
+            sum = sum.replacing(with: 0, where: sum .< 0)
+            let bits = unsafeBitCast(sum + 12_582_912, to: SIMD4<UInt32>.self) & 0x3ff
             let r = min(bits[0], 255)
             let g = min(bits[1], 255)
             let b = min(bits[2], 255)
@@ -227,11 +252,11 @@ public enum Resizer {
         var offset: [Int] = []
         var weight: [Float] = []
 
-        init(from n: Int, to m: Int) {
+        init(from n: Int, to m: Int, filter: ResampleFilter = .area) {
             start.reserveCapacity(m)
             count.reserveCapacity(m)
             offset.reserveCapacity(m)
-            Resizer.forEachTap(from: n, to: m) { _, first, w in
+            Resizer.forEachTap(from: n, to: m, filter: filter) { _, first, w in
                 start.append(first)
                 count.append(w.count)
                 offset.append(weight.count)
@@ -286,18 +311,39 @@ public enum Resizer {
     }
 
     /// The most taps an output index can have.
-    static func maxTaps(from n: Int, to m: Int) -> Int {
-        n >= m ? Int((Double(n) / Double(m)).rounded(.up)) + 1 : 2
+    static func maxTaps(from n: Int, to m: Int, filter: ResampleFilter = .area) -> Int {
+        if n < m { return 2 }
+        if filter == .bicubic { return Int((4 * Double(n) / Double(m)).rounded(.up)) + 3 }
+        return Int((Double(n) / Double(m)).rounded(.up)) + 1
     }
 
     /// Calls `body(j, first, weights)` for each output index `j` in order: the source indices `first...` it reads and
     /// their weights (summing to 1). Shrinking uses the area filter, enlarging bilinear interpolation.
-    static func forEachTap(from n: Int, to m: Int, _ body: (Int, Int, UnsafeBufferPointer<Float>) -> Void) {
+    static func forEachTap(
+        from n: Int, to m: Int, filter: ResampleFilter = .area, _ body: (Int, Int, UnsafeBufferPointer<Float>) -> Void
+    ) {
         let scale = Double(n) / Double(m)
-        var scratch = [Float](repeating: 0, count: maxTaps(from: n, to: m))
+        var scratch = [Float](repeating: 0, count: maxTaps(from: n, to: m, filter: filter))
         scratch.withUnsafeMutableBufferPointer { w in
             for j in 0..<m {
-                if scale >= 1 {
+                if scale >= 1 && filter == .bicubic {
+                    // The cubic (a = -0.5) stretched by the scale, its window clipped to the source and the weights
+                    // renormalised, as Pillow computes its BICUBIC taps.
+                    let center = (Double(j) + 0.5) * scale
+                    let support = 2 * scale
+                    let lo = max(0, Int(center - support + 0.5))
+                    let hi = min(n, Int(center + support + 0.5))
+                    var total = 0.0
+                    var raw = [Double](repeating: 0, count: hi - lo)
+                    for i in lo..<hi {
+                        let x = abs((Double(i) - center + 0.5) / scale)
+                        let v = x < 1 ? (1.5 * x - 2.5) * x * x + 1 : (x < 2 ? ((-0.5 * x + 2.5) * x - 4) * x + 2 : 0)
+                        raw[i - lo] = v
+                        total += v
+                    }
+                    for i in lo..<hi { w[i - lo] = Float(raw[i - lo] / total) }
+                    body(j, lo, UnsafeBufferPointer(rebasing: w[0..<(hi - lo)]))
+                } else if scale >= 1 {
                     // Area: output pixel j covers [j*scale, (j+1)*scale) of the source.
                     let lo = Double(j) * scale
                     let hi = min(Double(n), lo + scale)

@@ -120,7 +120,7 @@ public struct PipelineConfig: Sendable {
                 "process", "image_size", "resize_mode", "upscale", "encode_format", "encode_quality", "min_bytes",
                 "min_side",
                 "max_pixels", "max_aspect_ratio", "workers", "md5_and_sha1", "apply_orientation", "honour_data_mining",
-                "allow_truncated", "keep_original_if_unchanged", "decode_gif", "pdq",
+                "allow_truncated", "keep_original_if_unchanged", "decode_gif", "pdq", "downscale_interpolation",
             ])
             image.process = try i.bool("process") ?? image.process
             image.imageSize = try i.int("image_size", min: 1) ?? image.imageSize
@@ -134,6 +134,13 @@ public struct PipelineConfig: Sendable {
                 image.resizeMode = mode
             }
             image.upscale = try i.bool("upscale") ?? image.upscale
+            if let f = try i.string("downscale_interpolation") {
+                guard let filter = ResampleFilter(rawValue: f) else {
+                    throw WinnowError(
+                        .config, "\(file): image.downscale_interpolation: \(f.debugDescription) is not area or bicubic")
+                }
+                image.downscaleFilter = filter
+            }
             if let e = try i.string("encode_format") {
                 guard e == "jpg" || e == "png" || e == "webp" else {
                     throw WinnowError(

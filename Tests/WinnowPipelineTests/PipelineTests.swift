@@ -35,6 +35,7 @@ import WinnowTestSupport
         (#"{"parse": {"honour_page_optouts": 1}}"#, "expected true or false"),
         (#"{"embed": {"min_similarity": 0.3}}"#, "embed.min_similarity needs embed.model"),
         (#"{"dedup": {"pdq_threshold": 40}}"#, "dedup.pdq_threshold: must be at most 31"),
+        (#"{"image": {"downscale_interpolation": "lanczos"}}"#, "image.downscale_interpolation"),
         (#"{"dedup": {"against": "x"}}"#, "dedup.against: expected an array of strings"),
         (#"{"embed": {"model": "m", "dtype": "int8"}}"#, "embed.dtype"),
         (#"{"embed": {"model": "m", "min_similarity": 2}}"#, "embed.min_similarity"),
