@@ -16,10 +16,14 @@ static void fuzz_jpeg(const uint8_t *data, size_t size) {
     char err[256];
     if (winnow_jpeg_read_header(data, size, &w, &h, &n, err, sizeof err) != 0) return;
     if ((long)w * h > 4000000) return;  // the pipeline refuses these before decoding
+    size_t capacity = (size_t)w * (size_t)h * 3;
+    unsigned char *out = malloc(capacity ? capacity : 1);
+    if (!out) return;
     for (int scale = 1; scale <= 8; scale *= 2) {
-        unsigned char *out = NULL;
-        if (winnow_jpeg_decode(data, size, scale, &out, &w, &h, &warnings, err, sizeof err) == 0) winnow_jpeg_free(out);
+        int ow, oh;
+        winnow_jpeg_decode(data, size, scale, out, capacity, &ow, &oh, &warnings, err, sizeof err);
     }
+    free(out);
 }
 
 static void fuzz_png(const uint8_t *data, size_t size) {

@@ -69,19 +69,17 @@ int winnow_jpeg_read_header(const unsigned char *data, size_t len, int *width, i
     return 0;
 }
 
-int winnow_jpeg_decode(const unsigned char *data, size_t len, int scale_denom, unsigned char **out, int *width,
-                       int *height, int *warnings, char *err, size_t errlen) {
+int winnow_jpeg_decode(const unsigned char *data, size_t len, int scale_denom, unsigned char *dst, size_t capacity,
+                       int *width, int *height, int *warnings, char *err, size_t errlen) {
     struct jpeg_decompress_struct cinfo;
     struct winnow_error_mgr jerr;
-    // volatile: these change between setjmp and a possible longjmp.
-    unsigned char *volatile rgb = NULL;
+    // volatile: it changes between setjmp and a possible longjmp.
     unsigned char *volatile row = NULL;
+    unsigned char *rgb = dst;
     winnow_error_init(&jerr, err, errlen);
     cinfo.err = &jerr.pub;
-    *out = NULL;
     if (setjmp(jerr.jump)) {
         jpeg_destroy_decompress(&cinfo);
-        free(rgb);
         free(row);
         return -1;
     }
@@ -94,14 +92,18 @@ int winnow_jpeg_decode(const unsigned char *data, size_t len, int scale_denom, u
     cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     int w = (int)cinfo.output_width, h = (int)cinfo.output_height, n = cinfo.output_components;
-    rgb = malloc((size_t)w * (size_t)h * 3);
-    row = malloc((size_t)w * (size_t)n);
-    if (!rgb || !row) {
-        snprintf(err, errlen, "out of memory for %dx%d", w, h);
+    if ((size_t)w * (size_t)h * 3 > capacity) {
+        snprintf(err, errlen, "output %dx%d is larger than the %zu-byte buffer", w, h, capacity);
         jpeg_destroy_decompress(&cinfo);
-        free(rgb);
-        free(row);
         return -1;
+    }
+    if (cmyk) {
+        row = malloc((size_t)w * (size_t)n);
+        if (!row) {
+            snprintf(err, errlen, "out of memory for a row of %d", w);
+            jpeg_destroy_decompress(&cinfo);
+            return -1;
+        }
     }
     while (cinfo.output_scanline < cinfo.output_height) {
         unsigned char *dst = rgb + (size_t)cinfo.output_scanline * (size_t)w * 3;
@@ -123,7 +125,6 @@ int winnow_jpeg_decode(const unsigned char *data, size_t len, int scale_denom, u
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(row);
-    *out = rgb;
     *width = w;
     *height = h;
     return 0;

@@ -71,18 +71,24 @@ public enum Codec {
     public static func decodeJPEGCountingWarnings(_ bytes: [UInt8], scaleDenominator: Int = 1) throws(ImageError) -> (
         image: RGBImage, warnings: Int
     ) {
-        var out: UnsafeMutablePointer<UInt8>?
+        // Decoded straight into the image's own array: its size follows from the header and the scale.
+        let header = try dimensions(bytes)
+        let d = max(1, scaleDenominator)
+        let capacity = ((header.width + d - 1) / d) * ((header.height + d - 1) / d) * 3
         var w: Int32 = 0
         var h: Int32 = 0
         var warnings: Int32 = 0
         var err = [CChar](repeating: 0, count: 256)
-        let rc = bytes.withUnsafeBufferPointer { b in
-            winnow_jpeg_decode(
-                b.baseAddress, b.count, Int32(scaleDenominator), &out, &w, &h, &warnings, &err, err.count)
+        var rc: Int32 = -1
+        let pixels = [UInt8](unsafeUninitializedCapacity: max(1, capacity)) { buffer, count in
+            rc = bytes.withUnsafeBufferPointer { b in
+                winnow_jpeg_decode(
+                    b.baseAddress, b.count, Int32(d), buffer.baseAddress, capacity, &w, &h, &warnings, &err,
+                    err.count)
+            }
+            count = rc == 0 ? Int(w) * Int(h) * 3 : 0
         }
-        guard rc == 0, let p = out else { throw ImageError("decode_error", "JPEG: \(text(err))") }
-        defer { winnow_jpeg_free(p) }
-        let pixels = Array(UnsafeBufferPointer(start: p, count: Int(w) * Int(h) * 3))
+        guard rc == 0 else { throw ImageError("decode_error", "JPEG: \(text(err))") }
         return (RGBImage(width: Int(w), height: Int(h), pixels: pixels), Int(warnings))
     }
 
@@ -115,9 +121,8 @@ public enum Codec {
         if winnow_png_image_has_alpha(&image) == 0 {
             // No alpha channel and no tRNS: libpng writes RGB straight into the result.
             image.format = winnow_png_format_rgb()
-            var rgb = [UInt8](repeating: 0, count: w * h * 3)
-            let done = rgb.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-            guard done != 0 else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
+            let rgb = filled(w * h * 3) { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) != 0 }
+            guard let rgb else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
             return RGBImage(width: w, height: h, pixels: rgb)
         }
         image.format = winnow_png_format_rgba()
@@ -143,8 +148,7 @@ public enum Codec {
     /// RGBA composited over white, in 8-bit sRGB as transformers' CLIP preprocessing does.
     static func overWhite(_ rgba: UnsafePointer<UInt8>, width: Int, height: Int) -> RGBImage {
         let n = width * height
-        var rgb = [UInt8](repeating: 0, count: n * 3)
-        rgb.withUnsafeMutableBufferPointer { out in
+        let rgb = filled(n * 3) { out in
             let o = out.baseAddress!
             for i in 0..<n {
                 let a = UInt32(rgba[4 * i + 3])
@@ -153,8 +157,21 @@ public enum Codec {
                 o[3 * i + 1] = UInt8((UInt32(rgba[4 * i + 1]) * a + white) / 255)
                 o[3 * i + 2] = UInt8((UInt32(rgba[4 * i + 2]) * a + white) / 255)
             }
+            return true
         }
-        return RGBImage(width: width, height: height, pixels: rgb)
+        return RGBImage(width: width, height: height, pixels: rgb ?? [])
+    }
+
+    /// `count` bytes written by `fill`, which writes every one of them when it returns true (nil otherwise). Not
+    /// zeroed first: a decoder's output is written once, straight into the image.
+    static func filled(_ count: Int, _ fill: (UnsafeMutableBufferPointer<UInt8>) -> Bool) -> [UInt8]? {
+        var ok = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: max(1, count)) { buffer, initialized in
+            let view = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
+            ok = fill(view)
+            initialized = ok ? count : 0
+        }
+        return ok ? bytes : nil
     }
 
     private static func pngMessage(_ image: inout png_image) -> String {
@@ -177,13 +194,12 @@ public enum Codec {
         let (w, h) = (Int(features.width), Int(features.height))
         if features.has_alpha == 0 {
             // No alpha: libwebp writes RGB straight into the result.
-            var rgb = [UInt8](repeating: 0, count: w * h * 3)
-            let ok = rgb.withUnsafeMutableBufferPointer { out in
+            let rgb = filled(w * h * 3) { out in
                 bytes.withUnsafeBufferPointer {
                     WebPDecodeRGBInto($0.baseAddress, $0.count, out.baseAddress, out.count, Int32(w * 3))
-                }
+                } != nil
             }
-            guard ok != nil else { throw ImageError("decode_error", "WebP: cannot decode (corrupt data)") }
+            guard let rgb else { throw ImageError("decode_error", "WebP: cannot decode (corrupt data)") }
             return RGBImage(width: w, height: h, pixels: rgb)
         }
         var pw: Int32 = 0
