@@ -6,7 +6,8 @@
 Natural images: three photographs that scikit-image ships (astronaut: NASA, public domain; coffee and chelsea:
 CC0), saved as JPEG quality 92, and each one downscaled by Pillow's LANCZOS from the same decoded pixels (Pillow's
 libjpeg-turbo decodes them to exactly the pixels Winnow's does), saved as PNG: what the resizer's quality is
-measured against. Interlaced PNG (Adam7), which Pillow cannot write: written with pypng.
+measured against. Interlaced PNG (Adam7), which Pillow cannot write: written with pypng. An animated WebP (two
+lossless frames: the quadrants with a transparent band, then all black), whose first frame the image stage decodes.
 """
 
 import importlib.util
@@ -41,6 +42,15 @@ def main():
         rows.append(row)
     with open(os.path.join(OUT, "png_interlaced_adam7_rgb_40x20.png"), "wb") as f:
         png.Writer(40, 20, greyscale=False, bitdepth=8, interlace=True).write(f, rows)
+    # Animated WebP: frame 1 the quadrants with the top two rows transparent, frame 2 black.
+    first = Image.new("RGBA", (40, 20))
+    for y in range(20):
+        for x in range(40):
+            r, g, b = colours[(2 if y >= 10 else 0) + (1 if x >= 20 else 0)]
+            first.putpixel((x, y), (r, g, b, 0 if y < 2 else 255))
+    second = Image.new("RGBA", (40, 20), (0, 0, 0, 255))
+    first.save(os.path.join(OUT, "webp_animated_2frames_40x20.webp"), save_all=True, append_images=[second],
+               lossless=True, duration=100, loop=0)
     # And a 16-bit grey + alpha one, interlaced: the left half opaque white, the right half fully transparent black.
     rows = [[v for x in range(40) for v in ((65535, 65535) if x < 20 else (0, 0))] for _ in range(20)]
     with open(os.path.join(OUT, "png_interlaced_adam7_grey16_alpha_40x20.png"), "wb") as f:

@@ -188,9 +188,7 @@ public enum Codec {
         guard status == VP8_STATUS_OK, features.width > 0, features.height > 0 else {
             throw ImageError("decode_error", "WebP: bad header")
         }
-        if features.has_animation != 0 {
-            throw ImageError("decode_error", "WebP: an animation (only still WebP images are decoded)")
-        }
+        if features.has_animation != 0 { return try decodeWebPFirstFrame(bytes) }
         let (w, h) = (Int(features.width), Int(features.height))
         if features.has_alpha == 0 {
             // No alpha: libwebp writes RGB straight into the result.
@@ -209,6 +207,31 @@ public enum Codec {
         }
         defer { WebPFree(p) }
         return overWhite(p, width: Int(pw), height: Int(ph))
+    }
+
+    /// The first frame of an animated WebP on its canvas, alpha composited over white.
+    /// The corresponding C functions are `WebPAnimDecoderNew` and `WebPAnimDecoderGetNext`.
+    static func decodeWebPFirstFrame(_ bytes: [UInt8]) throws(ImageError) -> RGBImage {
+        var options = WebPAnimDecoderOptions()
+        guard WebPAnimDecoderOptionsInit(&options) != 0 else {
+            throw ImageError("decode_error", "WebP: libwebpdemux version mismatch")
+        }
+        options.color_mode = MODE_RGBA
+        options.use_threads = 0
+        let image: RGBImage? = bytes.withUnsafeBufferPointer { b in
+            var data = WebPData(bytes: b.baseAddress, size: b.count)
+            guard let decoder = WebPAnimDecoderNew(&data, &options) else { return nil }
+            defer { WebPAnimDecoderDelete(decoder) }
+            var info = WebPAnimInfo()
+            var frame: UnsafeMutablePointer<UInt8>?
+            var timestamp: Int32 = 0
+            guard WebPAnimDecoderGetInfo(decoder, &info) != 0, info.canvas_width > 0, info.canvas_height > 0,
+                WebPAnimDecoderGetNext(decoder, &frame, &timestamp) != 0, let frame
+            else { return nil }
+            return overWhite(frame, width: Int(info.canvas_width), height: Int(info.canvas_height))
+        }
+        guard let image else { throw ImageError("decode_error", "WebP: cannot decode the animation's first frame") }
+        return image
     }
 
     /// Decodes the first frame of a GIF (the only one of an animation) onto its logical screen; transparent and

@@ -167,10 +167,7 @@ public struct PipelineConfig: Sendable {
             if let m = try e.string("model") {
                 // A relative model path is relative to the pipeline file, so that a pipeline and its model travel
                 // together.
-                let base = (file as NSString).deletingLastPathComponent
-                embed.model =
-                    m.hasPrefix("/") || base.isEmpty
-                    ? m : ((base as NSString).appendingPathComponent(m) as NSString).standardizingPath
+                embed.model = relativeToConfig(m, file)
             }
             if let v = e.object["min_similarity"] {
                 if !(v is NSNull) {
@@ -199,12 +196,7 @@ public struct PipelineConfig: Sendable {
             dedup.perceptual = try d.bool("perceptual") ?? dedup.perceptual
             dedup.pdqThreshold = try d.int("pdq_threshold", min: 0, max: 31) ?? dedup.pdqThreshold
             dedup.pdqMinQuality = try d.int("pdq_min_quality", min: 0, max: 100) ?? dedup.pdqMinQuality
-            let base = (file as NSString).deletingLastPathComponent
-            dedup.against =
-                try d.strings("against")?.map {
-                    $0.hasPrefix("/") || base.isEmpty
-                        ? $0 : ((base as NSString).appendingPathComponent($0) as NSString).standardizingPath
-                } ?? dedup.against
+            dedup.against = try d.strings("against")?.map { relativeToConfig($0, file) } ?? dedup.against
         }
         if let w = try r.section("write") {
             try w.allow(["samples_per_shard"])
@@ -248,6 +240,24 @@ public struct EmbedSettings: Sendable {
 
     /// Off.
     public init() {}
+}
+
+/// `path` as named in the config `file`: absolute as it is, relative to the file's folder otherwise, with `.` and
+/// `..` resolved (pipelines/../models/x is models/x).
+func relativeToConfig(_ path: String, _ file: String) -> String {
+    let base = (file as NSString).deletingLastPathComponent
+    if path.hasPrefix("/") || base.isEmpty { return path }
+    var parts: [Substring] = []
+    for part in (base + "/" + path).split(separator: "/", omittingEmptySubsequences: true) {
+        if part == "." { continue }
+        if part == "..", let last = parts.last, last != ".." {
+            parts.removeLast()
+        } else {
+            parts.append(part)
+        }
+    }
+    let joined = parts.joined(separator: "/")
+    return base.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)
 }
 
 /// Typed access to one JSON object of a config, with errors that name the file and the field.

@@ -709,3 +709,24 @@ struct TestRandom {
         #expect(grey.pixels.allSatisfy { $0 == 255 })
     }
 }
+
+@Suite struct AnimatedWebPTests {
+    /// An animated WebP gives its first frame (the quadrants, its transparent top rows over white); the second frame
+    /// (black) is not mixed in. Cut short, it is an error, not a crash.
+    @Test func firstFrameOfAnAnimation() throws {
+        let bytes = try fixture("webp_animated_2frames_40x20.webp")
+        let image = try Codec.decodeWebP(bytes)
+        #expect(image.width == 40 && image.height == 20)
+        func at(_ x: Int, _ y: Int) -> [UInt8] { Array(image.pixels[((y * 40 + x) * 3)..<((y * 40 + x) * 3 + 3)]) }
+        #expect(at(0, 0) == [255, 255, 255] && at(39, 1) == [255, 255, 255])
+        #expect(at(0, 5) == [255, 0, 0] && at(39, 5) == [0, 255, 0] && at(0, 19) == [0, 0, 255])
+        #expect(at(39, 19) == [255, 255, 0])
+        var s = sample(bytes)
+        var settings = ImageSettings()
+        settings.minBytes = 0
+        settings.imageSize = 20
+        ImageProcessor(settings: settings).process(&s)
+        #expect(s.isKept, "\(s.outcome)")
+        #expect(throws: ImageError.self) { try Codec.decodeWebP(Array(bytes.prefix(100))) }
+    }
+}

@@ -17,6 +17,15 @@ import WinnowTestSupport
         return try PipelineConfig.load(path: path)
     }
 
+    @Test func pathsInAConfigAreRelativeToIt() {
+        #expect(relativeToConfig("../models/m", "pipelines/demo.json") == "models/m")
+        #expect(relativeToConfig("../models/m", "/srv/p/demo.json") == "/srv/models/m")
+        #expect(relativeToConfig("/abs/m", "pipelines/demo.json") == "/abs/m")
+        #expect(relativeToConfig("m", "demo.json") == "m")
+        #expect(relativeToConfig("../../m", "a/demo.json") == "../m")
+        #expect(relativeToConfig("./x/../m", "a/b/demo.json") == "a/b/m")
+    }
+
     @Test func bundledPipelinesLoad() throws {
         let c = try PipelineConfig.load(path: TestSupport.packageRoot + "/pipelines/demo.json")
         #expect(c.name == "demo" && c.image.imageSize == 256 && c.samplesPerShard == 100)
