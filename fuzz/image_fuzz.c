@@ -54,6 +54,22 @@ static void fuzz_webp(const uint8_t *data, size_t size) {
     int w, h;
     uint8_t *rgba = WebPDecodeRGBA(data, size, &w, &h);
     if (rgba) WebPFree(rgba);
+    if (features.has_animation) {
+        // The first frame of an animation, as the image stage decodes it.
+        WebPAnimDecoderOptions options;
+        if (!WebPAnimDecoderOptionsInit(&options)) return;
+        options.color_mode = MODE_RGBA;
+        options.use_threads = 0;
+        WebPData webp = {data, size};
+        WebPAnimDecoder *decoder = WebPAnimDecoderNew(&webp, &options);
+        if (!decoder) return;
+        WebPAnimInfo info;
+        uint8_t *frame;
+        int timestamp;
+        if (WebPAnimDecoderGetInfo(decoder, &info) && (long)info.canvas_width * info.canvas_height <= 4000000)
+            WebPAnimDecoderGetNext(decoder, &frame, &timestamp);
+        WebPAnimDecoderDelete(decoder);
+    }
 }
 
 static void fuzz_gif(const uint8_t *data, size_t size) {
