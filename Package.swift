@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(
             name: "WinnowImageTests", dependencies: ["WinnowImage", "WinnowTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "WinnowTensorTests", dependencies: ["WinnowTensor"]),
-        .testTarget(name: "WinnowDedupTests", dependencies: ["WinnowDedup"]),
+        .testTarget(name: "WinnowDedupTests", dependencies: ["WinnowDedup", "WinnowCore"]),
         .testTarget(
             name: "WinnowEmbedTests",
             dependencies: ["WinnowEmbed", "WinnowImage", "WinnowSampleWeb", "WinnowTestSupport"]),

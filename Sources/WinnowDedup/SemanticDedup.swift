@@ -1,3 +1,4 @@
+import WinnowCore
 import WinnowTensor
 
 /// SemDeDup (Abbas et al., 2023): spherical k-means over unit-length image embeddings, then within each cluster
@@ -41,7 +42,7 @@ public struct SemanticDedup: Sendable {
     public func run(_ rows: [Float], count: Int, dimension d: Int) -> [Outcome] {
         precondition(rows.count == count * d, "rows do not match count x dimension")
         guard count > 0 else { return [] }
-        var rng = SplitMix(state: seed)
+        var rng = SplitMix64(seed: seed)
         let k = max(1, min(count, clusters > 0 ? clusters : Int(Double(count).squareRoot().rounded())))
         // Training sample and initial centroids: distinct random rows.
         var sampleRows = Array(0..<count)
@@ -162,17 +163,5 @@ public struct SemanticDedup: Sendable {
             start += n
         }
         return out
-    }
-}
-
-/// SplitMix64.
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,3 +1,4 @@
+import WinnowCore
 import WinnowImage
 
 /// What a sample-web image shows: `count` shapes of one kind and colour on a background.

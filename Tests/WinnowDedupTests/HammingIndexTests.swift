@@ -1,16 +1,12 @@
 import Testing
+import WinnowCore
 import WinnowDedup
 
-/// SplitMix64, for repeatable random hashes.
+/// Repeatable random hashes.
 struct Random {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var generator: SplitMix64
+    init(state: UInt64) { generator = SplitMix64(seed: state) }
+    mutating func next() -> UInt64 { generator.next() }
     mutating func hash() -> Hash256 { Hash256(next(), next(), next(), next()) }
     /// `h` with `n` distinct random bits flipped.
     mutating func flip(_ h: Hash256, _ n: Int) -> Hash256 {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WinnowCore
 import WinnowEmbed
 import WinnowImage
 import WinnowSampleWeb

@@ -517,17 +517,11 @@ func fixture(_ name: String) throws -> [UInt8] {
     }
 }
 
-/// A deterministic generator for the mutation test (SplitMix64 steps).
+/// A deterministic generator for the mutation test.
 struct TestRandom {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
+    var generator: SplitMix64
+    init(state: UInt64) { generator = SplitMix64(seed: state) }
+    mutating func next() -> UInt64 { generator.next() }
 }
 
 @Suite struct PDQTests {
