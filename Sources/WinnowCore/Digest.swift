@@ -35,9 +35,9 @@ public final class Digest: @unchecked Sendable {
     /// Starts a digest.
     public init(_ algorithm: DigestAlgorithm) {
         guard let c = winnow_digest_new(algorithm.rawValue) else {
-            // ok: fails only when malloc does, or when libcrypto lacks SHA-256/SHA-1/MD5 (its default provider
-            // always has them); no input can cause it.
-            fatalError("libcrypto could not start \(algorithm)")
+            // Fails only when malloc does, or when libcrypto lacks SHA-256/SHA-1/MD5 (its default provider always
+            // has them); no input can cause it.
+            fatalError("libcrypto could not start \(algorithm)")  // ok: an invariant of the library, not of input
         }
         context = c
     }
