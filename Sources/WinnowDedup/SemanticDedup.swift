@@ -104,13 +104,7 @@ public struct SemanticDedup: Sendable {
             var start = 0
             while start < n {
                 let rowsHere = min(stripe, n - start)
-                block.withUnsafeBufferPointer { b in
-                    sims.withUnsafeMutableBufferPointer { s in
-                        BLAS.sgemm(
-                            transB: true, m: rowsHere, n: n, k: d, a: b.baseAddress! + start * d, lda: d,
-                            b: b.baseAddress!, ldb: d, c: s.baseAddress!, ldc: n)
-                    }
-                }
+                Self.products(block, from: start, rows: rowsHere, against: block, count: n, dimension: d, into: &sims)
                 for local in 0..<rowsHere {
                     let j = start + local
                     // The closest earlier member at the threshold or above; pointing at a kept one.
@@ -132,6 +126,21 @@ public struct SemanticDedup: Sendable {
         return out
     }
 
+    /// `out[i * count + j]` = row `from + i` of `a` · row `j` of `b` (rows of `dimension` floats), one product.
+    private static func products(
+        _ a: [Float], from: Int, rows: Int, against b: [Float], count: Int, dimension d: Int, into out: inout [Float]
+    ) {
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                out.withUnsafeMutableBufferPointer { op in
+                    BLAS.sgemm(
+                        transB: true, m: rows, n: count, k: d, a: ap.baseAddress! + from * d, lda: d,
+                        b: bp.baseAddress!, ldb: d, c: op.baseAddress!, ldc: count)
+                }
+            }
+        }
+    }
+
     /// The nearest centroid of each row, and the cosine to it, in blocks of rows.
     private func assign(_ x: [Float], count: Int, dimension d: Int, centroids: [Float], k: Int) -> [(
         cluster: Int, similarity: Float
@@ -142,15 +151,7 @@ public struct SemanticDedup: Sendable {
         var start = 0
         while start < count {
             let n = min(blockRows, count - start)
-            x.withUnsafeBufferPointer { xp in
-                centroids.withUnsafeBufferPointer { cp in
-                    scores.withUnsafeMutableBufferPointer { sp in
-                        BLAS.sgemm(
-                            transB: true, m: n, n: k, k: d, a: xp.baseAddress! + start * d, lda: d,
-                            b: cp.baseAddress!, ldb: d, c: sp.baseAddress!, ldc: k)
-                    }
-                }
-            }
+            Self.products(x, from: start, rows: n, against: centroids, count: k, dimension: d, into: &scores)
             for i in 0..<n {
                 var best = 0
                 var bestScore = scores[i * k]
