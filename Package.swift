@@ -59,19 +59,21 @@ let package = Package(
         .target(name: "WinnowEmbed", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),
         .target(name: "WinnowDedup", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),
         .target(name: "WinnowShards", dependencies: ["WinnowCore", "WinnowSQLite"], exclude: readme),
+        .target(name: "WinnowOptOut", dependencies: ["WinnowCore", "WinnowSQLite"], exclude: readme),
         .target(
             name: "WinnowSampleWeb", dependencies: ["WinnowCore", "WinnowCrawl", "WinnowImage"], exclude: readme),
         .target(
             name: "WinnowPipeline",
             dependencies: [
                 "WinnowCore", "WinnowCrawl", "WinnowFetch", "WinnowImage", "WinnowEmbed", "WinnowDedup", "WinnowShards",
+                "WinnowOptOut",
             ],
             exclude: readme),
         .target(
             name: "WinnowCLI",
             dependencies: [
                 "WinnowCore", "WinnowCrawl", "WinnowFetch", "WinnowImage", "WinnowEmbed", "WinnowDedup", "WinnowShards",
-                "WinnowPipeline", "WinnowSampleWeb",
+                "WinnowPipeline", "WinnowSampleWeb", "WinnowOptOut",
             ],
             exclude: readme),
         .executableTarget(name: "winnow", dependencies: ["WinnowCLI", "WinnowTensor"], exclude: readme),
@@ -79,7 +81,7 @@ let package = Package(
             name: "winnow-bench",
             dependencies: [
                 "WinnowCore", "WinnowCrawl", "WinnowImage", "WinnowShards", "WinnowSampleWeb", "WinnowEmbed",
-                "WinnowTensor", "WinnowDedup",
+                "WinnowTensor", "WinnowDedup", "WinnowOptOut",
             ],
             exclude: readme),
         .target(
@@ -97,6 +99,7 @@ let package = Package(
             name: "WinnowImageTests", dependencies: ["WinnowImage", "WinnowTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "WinnowTensorTests", dependencies: ["WinnowTensor"]),
         .testTarget(name: "WinnowDedupTests", dependencies: ["WinnowDedup", "WinnowCore"]),
+        .testTarget(name: "WinnowOptOutTests", dependencies: ["WinnowOptOut", "WinnowCore"]),
         .testTarget(
             name: "WinnowEmbedTests",
             dependencies: ["WinnowEmbed", "WinnowImage", "WinnowSampleWeb", "WinnowTestSupport"]),

@@ -193,6 +193,20 @@ public final class Statement {
         return nil
     }
 
+    /// Binds `arguments` and calls `body` with the first column of every row as an integer, without building rows:
+    /// the fast path for loading millions of keys. The corresponding C function is `sqlite3_column_int64`.
+    public func forEachInt64(_ arguments: [SQLiteBindable] = [], _ body: (Int64) -> Void) throws(SQLiteError) {
+        try bind(arguments)
+        while true {
+            let rc = sqlite3_step(handle)
+            guard rc == SQLITE_ROW else {
+                try connection.check(rc, sql)
+                return
+            }
+            body(sqlite3_column_int64(handle, 0))
+        }
+    }
+
     /// Binds and runs to completion (for inserts and updates).
     public func run(_ arguments: [SQLiteBindable]) throws(SQLiteError) {
         try bind(arguments)
