@@ -17,8 +17,11 @@ public enum EntryKind: String, CaseIterable, Sendable, Codable {
     /// A sample key: one (url, caption) pair, in any run.
     case key
 
-    /// The seed that keeps fingerprints of different kinds apart.
-    var seed: UInt64 { UInt64(EntryKind.allCases.firstIndex(of: self)! + 1) &* 0x9e37_79b9_7f4a_7c15 }  // ok: self is a case
+    /// The seed that keeps fingerprints of different kinds apart (fixed per kind: fingerprints are stored).
+    var seed: UInt64 {
+        let ordinal = EntryKind.allCases.firstIndex(of: self) ?? 0
+        return UInt64(ordinal + 1) &* 0x9e37_79b9_7f4a_7c15
+    }
 
     /// The 64-bit fingerprint of a (normalised) value of this kind.
     public func fingerprint(_ value: String) -> UInt64 {
