@@ -48,6 +48,8 @@ let package = Package(
         .target(
             name: "CJPEG",
             linkerSettings: [.linkedLibrary("jpeg")]),
+        // Embedding scans with F16C + FMA, chosen at run time (see winnow_kernels.c).
+        .target(name: "CKernels"),
 
         // Swift modules.
         .target(name: "WinnowCore", dependencies: ["CCrypto"], exclude: readme),
@@ -55,7 +57,7 @@ let package = Package(
         .target(name: "WinnowCrawl", dependencies: ["WinnowCore", "CZlib", "CDeflate"], exclude: readme),
         .target(name: "WinnowFetch", dependencies: ["WinnowCore", "WinnowSQLite", "CCurl"], exclude: readme),
         .target(name: "WinnowImage", dependencies: ["WinnowCore", "CJPEG", "CPNG", "CWebP", "CGIF"], exclude: readme),
-        .target(name: "WinnowTensor", dependencies: ["CBLAS"], exclude: readme),
+        .target(name: "WinnowTensor", dependencies: ["CBLAS", "CKernels"], exclude: readme),
         .target(name: "WinnowEmbed", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),
         .target(name: "WinnowDedup", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),
         .target(name: "WinnowShards", dependencies: ["WinnowCore", "WinnowSQLite"], exclude: readme),
@@ -97,7 +99,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WinnowImageTests", dependencies: ["WinnowImage", "WinnowTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "WinnowTensorTests", dependencies: ["WinnowTensor"]),
+        .testTarget(name: "WinnowTensorTests", dependencies: ["WinnowTensor", "WinnowCore"]),
         .testTarget(name: "WinnowDedupTests", dependencies: ["WinnowDedup", "WinnowCore"]),
         .testTarget(name: "WinnowOptOutTests", dependencies: ["WinnowOptOut", "WinnowCore"]),
         .testTarget(

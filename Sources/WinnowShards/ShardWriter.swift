@@ -115,12 +115,22 @@ public final class ShardWriter {
     /// `DIR/text_emb/text_emb_NNNNN.npy`, one row per kept sample that has embeddings, in the order of the index's
     /// `embedding_row`.
     public static func embeddingPaths(_ directory: String, shard: String) throws -> (image: String, text: String) {
-        let number = (shard as NSString).deletingPathExtension
-        var paths: [String] = []
-        for folder in embeddingFolders {
-            let dir = (directory as NSString).appendingPathComponent(folder)
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            paths.append((dir as NSString).appendingPathComponent("\(folder)_\(number).npy"))
+        let paths = embeddingFiles(directory, shard: shard)
+        for p in [paths.image, paths.text] {
+            try FileManager.default.createDirectory(
+                atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        }
+        return paths
+    }
+
+    /// Where shard `NNNNN.tar`'s embedding files are (without creating anything). A shard named with a folder
+    /// (`part-1/00000.tar`, in a merged index) has them in that folder's `img_emb` and `text_emb`.
+    public static func embeddingFiles(_ directory: String, shard: String) -> (image: String, text: String) {
+        let folder = (shard as NSString).deletingLastPathComponent
+        let base = folder.isEmpty ? directory : (directory as NSString).appendingPathComponent(folder)
+        let number = ((shard as NSString).lastPathComponent as NSString).deletingPathExtension
+        let paths = embeddingFolders.map {
+            ((base as NSString).appendingPathComponent($0) as NSString).appendingPathComponent("\($0)_\(number).npy")
         }
         return (paths[0], paths[1])
     }
@@ -128,6 +138,12 @@ public final class ShardWriter {
     /// Writes `bytes` to `path.partial`, fsyncs, and renames it to `path`.
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         let partial = path + ".partial"
+        try writeSynced(bytes, to: partial)
+        if rename(partial, path) != 0 { throw WinnowError(.io, "\(path): rename failed (errno \(errno))") }
+    }
+
+    /// Writes `bytes` to `path` (created or truncated) and fsyncs it.
+    public static func writeSynced(_ bytes: [UInt8], to partial: String) throws {
         let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw WinnowError(.io, "\(partial): cannot create (errno \(errno))") }
         var written = 0
@@ -142,12 +158,13 @@ public final class ShardWriter {
         guard fsync(fd) == 0, close(fd) == 0 else {
             throw WinnowError(.io, "\(partial): fsync failed (errno \(errno))")
         }
-        if rename(partial, path) != 0 { throw WinnowError(.io, "\(path): rename failed (errno \(errno))") }
     }
 
     /// Closes the last shard, commits, and renames the index into place.
     public func finish() throws {
         try closeShard()
+        // The captions' full-text index is built once, at the end: cheaper than a trigger per row.
+        try index.db.execute("INSERT INTO samples_fts (samples_fts) VALUES ('rebuild')")
         try index.db.execute("COMMIT")
         index.db.close()
         let final = ShardWriter.indexPath(directory)

@@ -1,0 +1,16 @@
+#ifndef WINNOW_KERNELS_H
+#define WINNOW_KERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// out[i] = dot(rows[i], query) for `count` rows of `dim` IEEE half floats (little-endian), in float32 arithmetic.
+/// Uses F16C + FMA (AVX2) when the CPU has them, portable C otherwise; the results are the same up to rounding.
+void winnow_dot_rows_f16(const uint16_t *rows, size_t count, size_t dim, const float *query, float *out);
+
+/// out[i] = dot(rows[i], query) for `count` rows of `dim` floats.
+void winnow_dot_rows_f32(const float *rows, size_t count, size_t dim, const float *query, float *out);
+
+/// 1 when the F16C + FMA path is used on this CPU.
+int winnow_kernels_have_f16c(void);
+
+#endif

@@ -1,0 +1,120 @@
+internal import CKernels
+import Dispatch
+
+/// Embeddings (one row each) held as float16 or float32, searched exactly: every row's dot product with the query,
+/// then the k largest. For unit-length rows and query that is the cosine similarity. The scan streams the matrix once
+/// (1M x 512 float16 is 1 GiB), split over threads; half floats are widened with F16C where the CPU has it.
+public struct EmbeddingMatrix: Sendable {
+    /// Width of a row.
+    public let dimension: Int
+    /// Whether rows are stored as float16 (else float32).
+    public let half: Bool
+    private var halves: [UInt16] = []
+    private var floats: [Float] = []
+
+    /// An empty matrix of `dimension`-wide rows.
+    public init(dimension: Int, half: Bool) {
+        self.dimension = dimension
+        self.half = half
+    }
+
+    /// Rows stored.
+    public var count: Int { dimension == 0 ? 0 : (half ? halves.count : floats.count) / dimension }
+
+    /// Reserves room for `rows` rows.
+    public mutating func reserve(rows: Int) {
+        if half { halves.reserveCapacity(rows * dimension) } else { floats.reserveCapacity(rows * dimension) }
+    }
+
+    /// Appends rows given as little-endian IEEE half floats (the data of a float16 `.npy` file).
+    public mutating func appendHalf(_ bytes: UnsafeRawBufferPointer) {
+        precondition(half && bytes.count % (2 * dimension) == 0, "whole float16 rows")
+        let n = bytes.count / 2
+        let start = halves.count
+        halves.append(contentsOf: repeatElement(0, count: n))
+        halves.withUnsafeMutableBytes { dst in
+            dst.baseAddress!.advanced(by: start * 2).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)  // ok: n > 0 or a no-op copy
+        }
+        #if _endian(big)
+            for i in start..<halves.count { halves[i] = UInt16(littleEndian: halves[i]) }
+        #endif
+    }
+
+    /// Appends rows of floats (rounded to float16 when the matrix is half).
+    public mutating func append(_ values: [Float]) {
+        precondition(values.count % max(1, dimension) == 0, "whole rows")
+        if half { halves += values.map { Float16($0).bitPattern } } else { floats += values }
+    }
+
+    /// The `k` rows with the largest dot product with `query` (best first; ties by row), scanning with `threads`
+    /// threads.
+    public func nearest(_ query: [Float], k: Int, threads: Int = 1) -> [(row: Int, score: Float)] {
+        precondition(query.count == dimension, "query width")
+        let n = count
+        guard n > 0, k > 0 else { return [] }
+        var scores = [Float](repeating: 0, count: n)
+        let parts = max(1, min(threads, n / 4096 + 1))
+        let chunk = (n + parts - 1) / parts
+        scores.withUnsafeMutableBufferPointer { out in
+            let o = SendablePointer(out.baseAddress!)  // ok: n > 0
+            query.withUnsafeBufferPointer { q in
+                let qp = SendableConstPointer(q.baseAddress!)  // ok: dimension > 0 when n > 0
+                if half {
+                    halves.withUnsafeBufferPointer { m in
+                        let mp = SendableConstPointer(m.baseAddress!)  // ok: n > 0
+                        DispatchQueue.concurrentPerform(iterations: parts) { p in
+                            let lo = p * chunk
+                            let hi = min(n, lo + chunk)
+                            if lo < hi {
+                                winnow_dot_rows_f16(
+                                    mp.p + lo * dimension, hi - lo, dimension, qp.p, o.p + lo)
+                            }
+                        }
+                    }
+                } else {
+                    floats.withUnsafeBufferPointer { m in
+                        let mp = SendableConstPointer(m.baseAddress!)  // ok: n > 0
+                        DispatchQueue.concurrentPerform(iterations: parts) { p in
+                            let lo = p * chunk
+                            let hi = min(n, lo + chunk)
+                            if lo < hi {
+                                winnow_dot_rows_f32(mp.p + lo * dimension, hi - lo, dimension, qp.p, o.p + lo)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return EmbeddingMatrix.top(scores, k: k)
+    }
+
+    /// The `k` largest scores with their indices, best first (ties: lower index first).
+    static func top(_ scores: [Float], k: Int) -> [(row: Int, score: Float)] {
+        var best: [(row: Int, score: Float)] = []
+        best.reserveCapacity(k + 1)
+        var floor = -Float.infinity
+        for (i, s) in scores.enumerated() where best.count < k || s > floor {
+            var at = best.count
+            while at > 0 && best[at - 1].score < s { at -= 1 }
+            best.insert((i, s), at: at)
+            if best.count > k { best.removeLast() }
+            if best.count == k { floor = best[k - 1].score }
+        }
+        return best
+    }
+
+    /// Whether the F16C + FMA scan is in use on this CPU.
+    public static var usesF16C: Bool { winnow_kernels_have_f16c() != 0 }
+}
+
+// Raw pointers handed to the scan's worker threads: each writes a disjoint range of the output and only reads the
+// inputs, which outlive the concurrentPerform call.
+private struct SendablePointer: @unchecked Sendable {
+    let p: UnsafeMutablePointer<Float>
+    init(_ p: UnsafeMutablePointer<Float>) { self.p = p }
+}
+
+private struct SendableConstPointer<T>: @unchecked Sendable {
+    let p: UnsafePointer<T>
+    init(_ p: UnsafePointer<T>) { self.p = p }
+}
