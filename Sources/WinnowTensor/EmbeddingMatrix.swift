@@ -33,7 +33,8 @@ public struct EmbeddingMatrix: Sendable {
         let start = halves.count
         halves.append(contentsOf: repeatElement(0, count: n))
         halves.withUnsafeMutableBytes { dst in
-            dst.baseAddress!.advanced(by: start * 2).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)  // ok: n > 0 or a no-op copy
+            guard let to = dst.baseAddress, let from = bytes.baseAddress else { return }
+            to.advanced(by: start * 2).copyMemory(from: from, byteCount: bytes.count)
         }
         #if _endian(big)
             for i in start..<halves.count { halves[i] = UInt16(littleEndian: halves[i]) }
