@@ -68,7 +68,7 @@ let package = Package(
             name: "WinnowPipeline",
             dependencies: [
                 "WinnowCore", "WinnowCrawl", "WinnowFetch", "WinnowImage", "WinnowEmbed", "WinnowDedup", "WinnowShards",
-                "WinnowOptOut",
+                "WinnowOptOut", "WinnowTensor",
             ],
             exclude: readme),
         .target(

@@ -22,10 +22,7 @@ enum HashCommand {
         if files.isEmpty { throw UsageError("winnow hash: missing FILE...") }
         var failed = 0
         for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw WinnowError(.io, "\(file): cannot read")
-            }
-            let bytes = [UInt8](data)
+            let bytes = try readBytes(file)
             var o = JSONObject()
             o.add("file", file)
             o.add("bytes", bytes.count)
@@ -34,8 +31,7 @@ enum HashCommand {
             o.add("sha1", DigestAlgorithm.sha1.hexDigest(bytes))
             do {
                 let format = try Codec.dimensions(bytes).format
-                let meta = ImageMetadata.scan(bytes, format: format)
-                let image = Resizer.orient(try Codec.decode(bytes), meta.orientation)
+                let image = try upright(bytes)
                 let (pdq, mirrored) = PDQ.hashWithMirror(image)
                 o.add("format", format.rawValue)
                 o.add("width", image.width)
@@ -52,4 +48,28 @@ enum HashCommand {
         }
         if failed > 0 { throw WinnowError(.image, "\(failed) of \(files.count) files are not decodable images") }
     }
+
+    /// The bytes of `file`, or an error naming it.
+    static func readBytes(_ file: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw WinnowError(.io, "\(file): cannot read")
+        }
+        return [UInt8](data)
+    }
+
+    /// The image in `bytes` decoded and turned upright by its EXIF orientation, as the image stage sees it.
+    static func upright(_ bytes: [UInt8]) throws -> RGBImage {
+        let meta = ImageMetadata.scan(bytes, format: try Codec.dimensions(bytes).format)
+        return Resizer.orient(try Codec.decode(bytes), meta.orientation)
+    }
+
+    /// `upright`, with an error naming `file` when it is not a decodable image.
+    static func uprightImage(_ bytes: [UInt8], file: String) throws -> RGBImage {
+        do { return try upright(bytes) } catch {
+            throw WinnowError(.image, "\(file): not a decodable image (\(error))")
+        }
+    }
+
+    /// The upright image in `file`.
+    static func readImage(_ file: String) throws -> RGBImage { try uprightImage(readBytes(file), file: file) }
 }

@@ -1,33 +1,81 @@
 import Foundation
+import WinnowCore
+import WinnowEmbed
+import WinnowImage
+import WinnowPipeline
 import WinnowShards
 
 enum QueryCommand {
     static let command = WinnowCLI.Command(
-        name: "query", summary: "find samples in an output directory's index",
+        name: "query", summary: "find samples in output directories' indexes, by field, caption text or CLIP",
         help: """
-            Usage: winnow query DIR [--key K] [--url U] [--caption-contains TEXT] [--status kept|dropped]
-                                    [--reason CODE] [--limit N] [--json]
+            Usage: winnow query DIR... [CONDITIONS] [--limit N] [--json]
+                   winnow query DIR... (--similar-text TEXT | --similar-image FILE) [--k N] [--model DIR] [CONDITIONS]
 
-            Prints matching index rows (all conditions must hold) as a table, or one JSON object per line with --json.
+            Conditions (all must hold):
+              --key K  --url U  --domain D (and its subdomains)  --status kept|dropped  --reason CODE
+              --caption QUERY          full-text search of captions (SQLite FTS5: words, "phrases", AND/OR/NOT, pre*)
+              --caption-contains TEXT  substring of the caption
+              --min-similarity X  --max-similarity X    image-text cosine recorded by the embed stage
+              --min-width N  --min-height N  --max-width N  --max-height N    original image size
+
+            --similar-text / --similar-image rank the kept samples by the cosine of their CLIP image embedding with
+            the text's or image's embedding (an exact scan of every stored embedding), best first; the model is
+            --model DIR, else the one the run used. Several DIRs are searched as one (parts of a partitioned run).
+            Prints a table, or one JSON object per line with --json.
             """,
         run: run)
 
     static func run(_ args: [String]) throws {
         let a = try Arguments(
-            args, command: "query", options: ["key", "url", "caption-contains", "status", "reason", "limit"],
+            args, command: "query",
+            options: [
+                "key", "url", "domain", "caption", "caption-contains", "status", "reason", "limit", "min-similarity",
+                "max-similarity", "min-width", "min-height", "max-width", "max-height", "similar-text",
+                "similar-image", "k", "model",
+            ],
             flags: ["json"])
-        let dir = try a.positionals(["DIR"], command: "query")[0]
+        let dirs = a.positionals
+        if dirs.isEmpty { throw UsageError("winnow query: missing DIR (see 'winnow query --help')") }
         var q = IndexReader.Query()
         q.key = a.value("key")
         q.url = a.value("url")
+        q.domain = a.value("domain")
+        q.captionMatch = a.value("caption")
         q.captionContains = a.value("caption-contains")
         q.status = a.value("status")
         if let s = q.status, s != "kept" && s != "dropped" {
             throw UsageError("winnow query: --status expects kept or dropped, got \(s.debugDescription)")
         }
         q.reason = a.value("reason")
+        func number(_ name: String) throws -> Double? {
+            guard let v = a.value(name) else { return nil }
+            guard let d = Double(v) else { throw UsageError("winnow query: --\(name) expects a number, got \(v)") }
+            return d
+        }
+        q.minSimilarity = try number("min-similarity")
+        q.maxSimilarity = try number("max-similarity")
+        q.minWidth = try a.int("min-width", command: "query", min: 0)
+        q.minHeight = try a.int("min-height", command: "query", min: 0)
+        q.maxWidth = try a.int("max-width", command: "query", min: 0)
+        q.maxHeight = try a.int("max-height", command: "query", min: 0)
         q.limit = try a.int("limit", command: "query", min: 0) ?? 50
-        let rows = try IndexReader(directory: dir).find(q)
+        let readers = try dirs.map { try IndexReader(directory: $0) }
+
+        var rows: [[String: String]] = []
+        if a.value("similar-text") != nil || a.value("similar-image") != nil {
+            rows = try similar(a, dirs: dirs, readers: readers, query: q)
+        } else {
+            for (i, r) in readers.enumerated() where rows.count < q.limit {
+                var part = q
+                part.limit = q.limit - rows.count
+                rows += try r.find(part).map { row in
+                    var row = row
+                    if dirs.count > 1 { row["directory"] = dirs[i] }
+                    return row
+                }
+            }
+        }
         if a.flags.contains("json") {
             for r in rows {
                 let d = try JSONSerialization.data(withJSONObject: r, options: [.sortedKeys])
@@ -42,17 +90,71 @@ enum QueryCommand {
         print(table(rows))
     }
 
+    /// The k kept samples nearest to a text or an image, filtered by the other conditions.
+    static func similar(_ a: Arguments, dirs: [String], readers: [IndexReader], query: IndexReader.Query) throws
+        -> [[String: String]]
+    {
+        if a.value("similar-text") != nil && a.value("similar-image") != nil {
+            throw UsageError("winnow query: give --similar-text or --similar-image, not both")
+        }
+        let k = try a.int("k", command: "query", min: 1) ?? 10
+        guard let model = try a.value("model") ?? readers[0].runValue("embed_model") else {
+            throw UsageError("winnow query: --similar-* needs --model DIR (\(dirs[0]) was not embedded)")
+        }
+        let encoder = try CLIPEncoder(directory: model)
+        let vector: [Float]
+        if let text = a.value("similar-text") {
+            vector = encoder.embedTexts([text])
+        } else {
+            let image = try HashCommand.readImage(a.value("similar-image") ?? "")
+            vector = encoder.embedImages([(image.pixels, image.width, image.height)])
+        }
+        let search = try EmbeddingSearch(directories: dirs)
+        guard search.dimension == vector.count else {
+            throw WinnowError(.usage, "\(model): \(vector.count)-wide embeddings; the index has \(search.dimension)")
+        }
+        // Ask for more while the other conditions filter some out.
+        var want = k
+        while true {
+            let hits = search.nearest(vector, k: want)
+            var rows: [[String: String]] = []
+            for h in hits {
+                var cond = query
+                cond.key = h.key
+                cond.status = "kept"
+                cond.limit = 1
+                guard var row = try readers[h.directory].find(cond).first else { continue }
+                row["score"] = String(format: "%.4f", h.score)
+                if dirs.count > 1 { row["directory"] = dirs[h.directory] }
+                rows.append(row)
+                if rows.count == k { return rows }
+            }
+            if hits.count < want { return rows }
+            want *= 4
+        }
+    }
+
     static func table(_ rows: [[String: String]]) -> String {
         // The similarity column appears when the run had an embed stage.
         let similarity = rows.contains { $0["similarity"] != nil }
-        let columns = ["key", "status", "reason", "size"] + (similarity ? ["similarity"] : []) + ["caption", "url"]
+        let scored = rows.contains { $0["score"] != nil }
+        let many = rows.contains { $0["directory"] != nil }
+        let columns =
+            (many ? ["directory"] : []) + (scored ? ["score"] : []) + ["key", "status", "reason", "size"]
+            + (similarity ? ["similarity"] : []) + ["caption", "url"]
         let cells: [[String]] = rows.map { r in
             let size = r["stored_width"].map { "\($0)x\(r["stored_height"] ?? "?")" } ?? ""
-            let score = r["similarity"].flatMap(Double.init).map { String(format: "%.3f", $0) } ?? ""
-            return [r["key"] ?? "", r["status"] ?? "", r["reason"] ?? "", size] + (similarity ? [score] : []) + [
-                clip(r["caption"] ?? "", 40), clip(r["url"] ?? "", 60),
-            ]
+            let sim = r["similarity"].flatMap(Double.init).map { String(format: "%.3f", $0) } ?? ""
+            return (many ? [r["directory"] ?? ""] : []) + (scored ? [r["score"] ?? ""] : [])
+                + [r["key"] ?? "", r["status"] ?? "", r["reason"] ?? "", size] + (similarity ? [sim] : []) + [
+                    clip(r["caption"] ?? "", 40), clip(r["url"] ?? "", 60),
+                ]
         }
+        return render(columns, cells)
+    }
+
+    /// A table: columns padded to their widest cell, two spaces apart.
+    static func render(_ columns: [String], _ cells: [[String]]) -> String {
         var widths = columns.map(\.count)
         for c in cells { for (i, v) in c.enumerated() { widths[i] = max(widths[i], v.count) } }
         func line(_ v: [String]) -> String {

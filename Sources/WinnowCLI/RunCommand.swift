@@ -29,6 +29,9 @@ enum RunCommand {
                                       identical bytes, PDQ near-duplicates and (outputs) their (url, caption) keys
                                       are dropped with the match as duplicate_of (dedup across runs, or keeping
                                       an evaluation set out)
+              --registry FILE         the opt-out registry to consult (default: the pipeline's optout.registry,
+                                      else $WINNOW_OPTOUT_REGISTRY or ~/.local/share/winnow/optout.sqlite if it
+                                      exists): what it names is dropped as opt_out_registry, URLs before download
             \(inputHelp)
 
             Progress goes to the terminal, or as JSON Lines to stdout when it is not a terminal; a summary ends the run.
@@ -37,7 +40,7 @@ enum RunCommand {
 
     static func run(_ args: [String]) throws {
         let a = try Arguments(
-            args, command: "run", options: Set(["output", "shard"]).union(inputOptions),
+            args, command: "run", options: Set(["output", "shard", "registry"]).union(inputOptions),
             multi: ["input", "connect-to", "allow-range", "against"],
             flags: ["overwrite"])
         let pipeline = try a.positionals(["PIPELINE.json"], command: "run")[0]
@@ -49,6 +52,7 @@ enum RunCommand {
         try applyFetchOverrides(&config, a, command: "run")
         try applyInputOptions(&config, a, command: "run")
         config.dedup.against += a.all("against")
+        if let r = a.value("registry") { config.optOutRegistry = r }
         try execute(
             config: config, inputs: inputs, output: output, part: part, overwrite: a.flags.contains("overwrite"))
     }

@@ -13,6 +13,7 @@ public enum WinnowCLI {
     static let commands: [Command] = [
         DemoCommand.command, RunCommand.command, ParseCommand.command, FetchCommand.command, QueryCommand.command,
         GetCommand.command, StatsCommand.command, EmbedCommand.command, DedupCommand.command, HashCommand.command,
+        OptOutCommand.command, IndexCommand.command,
         SampleWebCommand.command,
     ]
 

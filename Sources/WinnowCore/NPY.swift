@@ -51,8 +51,11 @@ public enum NPY {
         return out
     }
 
-    /// Parses a `.npy` file of little-endian float32 or float16 in C order; `name` is for messages.
-    public static func decode(_ bytes: [UInt8], name: String) throws(WinnowError) -> Array {
+    /// The element type, shape and data offset of a `.npy` file of little-endian float32 or float16 in C order,
+    /// checked against the file's size; `name` is for messages.
+    public static func header(_ bytes: [UInt8], name: String) throws(WinnowError) -> (
+        dtype: DType, shape: [Int], dataOffset: Int
+    ) {
         guard bytes.count >= 10, bytes[0] == 0x93, Swift.Array(bytes[1..<6]) == Swift.Array("NUMPY".utf8) else {
             throw WinnowError(.format, "\(name): not a .npy file")
         }
@@ -94,6 +97,13 @@ public enum NPY {
                 .format,
                 "\(name): .npy shape \(shape) needs \(count * dtype.size) bytes, file has \(bytes.count - start)")
         }
+        return (dtype, shape, start)
+    }
+
+    /// Parses a `.npy` file of little-endian float32 or float16 in C order; `name` is for messages.
+    public static func decode(_ bytes: [UInt8], name: String) throws(WinnowError) -> Array {
+        let (dtype, shape, start) = try header(bytes, name: name)
+        let count = shape.reduce(1, *)
         var values = [Float](repeating: 0, count: count)
         bytes.withUnsafeBytes { raw in
             for i in 0..<count {

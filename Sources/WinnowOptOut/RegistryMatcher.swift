@@ -12,6 +12,13 @@ public struct OptOutHit: Sendable, Equatable {
     /// The request that filed it.
     public var requestID: String
 
+    /// Creates a hit.
+    public init(kind: EntryKind, value: String, requestID: String) {
+        self.kind = kind
+        self.value = value
+        self.requestID = requestID
+    }
+
     /// The reason detail recorded on a dropped or removed sample: `R000003 domain example.com`.
     public var detail: String { "\(requestID) \(kind.rawValue) \(value)" }
 }

@@ -26,6 +26,10 @@ public struct PipelineConfig: Sendable {
     public var imageWorkers = 0
     /// Embed stage settings (off unless a model is named).
     public var embed = EmbedSettings()
+    /// The opt-out registry to consult: nil means the default one, when it exists.
+    public var optOutRegistry: String?
+    /// Whether to consult a registry at all.
+    public var optOutEnabled = true
 
     /// Defaults.
     public init() {}
@@ -48,7 +52,9 @@ public struct PipelineConfig: Sendable {
     /// Builds a config from parsed JSON.
     public init(json root: [String: Any], file: String) throws {
         let r = ConfigReader(file: file, path: "", object: root)
-        try r.allow(["$schema", "name", "description", "input", "parse", "fetch", "image", "embed", "dedup", "write"])
+        try r.allow([
+            "$schema", "name", "description", "input", "parse", "fetch", "image", "embed", "dedup", "write", "optout",
+        ])
         name = try r.string("name") ?? name
         if let i = try r.section("input") {
             try i.allow(["format", "url_col", "caption_col"])
@@ -197,6 +203,11 @@ public struct PipelineConfig: Sendable {
             dedup.pdqThreshold = try d.int("pdq_threshold", min: 0, max: 31) ?? dedup.pdqThreshold
             dedup.pdqMinQuality = try d.int("pdq_min_quality", min: 0, max: 100) ?? dedup.pdqMinQuality
             dedup.against = try d.strings("against")?.map { relativeToConfig($0, file) } ?? dedup.against
+        }
+        if let o = try r.section("optout") {
+            try o.allow(["registry", "enabled"])
+            optOutRegistry = try o.string("registry").map { relativeToConfig($0, file) }
+            optOutEnabled = try o.bool("enabled") ?? optOutEnabled
         }
         if let w = try r.section("write") {
             try w.allow(["samples_per_shard"])

@@ -5,6 +5,7 @@ import WinnowCrawl
 import WinnowEmbed
 import WinnowFetch
 import WinnowImage
+import WinnowOptOut
 import WinnowShards
 
 /// Live counters of a run, shared by the stage threads and the progress reporter.
@@ -139,6 +140,12 @@ public final class Runner: Sendable {
         if !config.dedup.against.isEmpty {
             try writer.setRun("dedup_against", config.dedup.against.joined(separator: "\n"))
         }
+        // The opt-out registry: URLs and keys before download, images after hashing.
+        let gate = try OptOutGate.forRun(config)
+        if let gate {
+            try writer.setRun("optout_registry", gate.path)
+            try writer.setRun("optout_entries", String(gate.matcher.count))
+        }
         let filter = CandidateFilter(settings: config.parse)
         if config.parse.dedupURLCaption { for k in deduplicator.againstKeys { filter.remember(k) } }
         let parseState = Handoff((reader, filter))
@@ -152,6 +159,9 @@ public final class Runner: Sendable {
                         var s = Sample(candidate: c)
                         if let r = filter.check(c) {
                             s.drop(r.code, r.detail)
+                            counters.withLock { $0.parseDropped += 1 }
+                        } else if let hit = gate?.check(candidate: c) {
+                            s.drop("opt_out_registry", hit.detail)
                             counters.withLock { $0.parseDropped += 1 }
                         }
                         counters.withLock {
@@ -248,6 +258,9 @@ public final class Runner: Sendable {
         var writeError: Error?
         while var s = toWrite.pop() {
             if writeError != nil { continue }  // keep draining so that no producer blocks forever
+            if s.isKept, let (hit, how) = gate?.check(sample: s) {
+                s.drop("opt_out_registry", "\(hit.requestID) \(how) \(hit.value)")
+            }
             deduplicator.apply(&s)
             do {
                 try writer.write(s)

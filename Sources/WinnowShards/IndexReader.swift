@@ -46,7 +46,69 @@ public final class IndexReader {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
             throw WinnowError(.io, "\(directory): no such output directory")
         }
-        index = try ShardIndex(path: ShardWriter.indexPath(directory), readOnly: true)
+        let path = ShardWriter.indexPath(directory)
+        var index = try ShardIndex(path: path, readOnly: true)
+        // An index written by an older winnow is brought up to date once (its captions' full-text index is built),
+        // when the directory is writable; otherwise it is read as it is.
+        if (try? index.db.userVersion) ?? 0 < ShardIndex.migrations.count, access(path, W_OK) == 0 {
+            index.db.close()
+            _ = try ShardIndex(path: path)
+            index = try ShardIndex(path: path, readOnly: true)
+        }
+        self.index = index
+        if try index.db.query("SELECT name FROM sqlite_master WHERE name = 'pending_renames'").first != nil,
+            try index.db.query("SELECT 1 FROM pending_renames LIMIT 1").first != nil
+        {
+            throw WinnowError(
+                .usage,
+                "\(directory): an opt-out apply was interrupted; run 'winnow optout apply \(directory)' to finish it")
+        }
+    }
+
+    /// A run property (`embed_model`, `pipeline`, ...), if recorded.
+    public func runValue(_ name: String) throws -> String? {
+        try q("SELECT value FROM run WHERE name = ?1", [name]).first?.string("value")
+    }
+
+    /// What the opt-out registry is matched against: a kept sample's key, URL and hashes.
+    public struct KeptHashes: Sendable {
+        /// Sample key, URL, and caption.
+        public var key: String, url: String, caption: String
+        /// Hex digests of the bytes as fetched, and the PDQ hashes (whole image, inside its border).
+        public var md5: String?, sha1: String?, sha256: String?, pdq: [String]
+    }
+
+    /// Every kept sample's key, URL and hashes, in index order.
+    public func keptHashes() throws -> [KeptHashes] {
+        try q(
+            "SELECT key, url, caption, md5, sha1, sha256, pdq, pdq_trimmed FROM samples WHERE status = 'kept' ORDER BY id"
+        )
+        .map { r in
+            KeptHashes(
+                key: r.string("key") ?? "", url: r.string("url") ?? "", caption: r.string("caption") ?? "",
+                md5: r.string("md5"), sha1: r.string("sha1"), sha256: r.string("sha256"),
+                pdq: [r.string("pdq"), r.string("pdq_trimmed")].compactMap { $0 })
+        }
+    }
+
+    /// The status of each of `keys` that is in the index (absent keys are unknown here).
+    public func statuses(of keys: [String]) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for k in keys {
+            if let r = try q("SELECT status FROM samples WHERE key = ?1 ORDER BY status = 'kept' DESC LIMIT 1", [k])
+                .first
+            {
+                out[k] = r.string("status")
+            }
+        }
+        return out
+    }
+
+    /// Kept samples with embeddings, in shard and row order (see `ShardIndex.embeddedSamples`).
+    public func embeddedSamples() throws -> [ShardIndex.EmbeddedSample] {
+        do { return try index.embeddedSamples() } catch let e as SQLiteError {
+            throw WinnowError(.database, "\(directory)/index.sqlite: \(e)")
+        }
     }
 
     private func q(_ sql: String, _ args: [SQLiteBindable] = []) throws -> [Row] {
@@ -91,6 +153,14 @@ public final class IndexReader {
         public var status: String?
         /// Drop reason code.
         public var reason: String?
+        /// Host or parent domain of the image URL (`example.com` matches `cdn.example.com`).
+        public var domain: String?
+        /// An FTS5 full-text query over captions (`cat AND "black dog"`, `sunset*`).
+        public var captionMatch: String?
+        /// Image-text similarity range (inclusive).
+        public var minSimilarity: Double?, maxSimilarity: Double?
+        /// Original image size range in pixels (inclusive).
+        public var minWidth: Int?, minHeight: Int?, maxWidth: Int?, maxHeight: Int?
         /// Most rows returned.
         public var limit = 50
 
@@ -100,25 +170,61 @@ public final class IndexReader {
 
     /// Rows matching the query, in index order, as column-name -> text.
     public func find(_ query: Query) throws -> [[String: String]] {
-        var clauses: [String] = []
-        var args: [SQLiteBindable] = []
-        if let k = query.key { clauses.append("key = ?\(args.count + 1)"); args.append(k) }
-        if let u = query.url { clauses.append("url = ?\(args.count + 1)"); args.append(u) }
+        var conditions: [(sql: String, value: SQLiteBindable)] = []
+        if let k = query.key { conditions.append(("key = ?", k)) }
+        if let u = query.url { conditions.append(("url = ?", u)) }
         if let c = query.captionContains {
             let escaped = c.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
                 .replacingOccurrences(of: "_", with: "\\_")
-            clauses.append("caption LIKE ?\(args.count + 1) ESCAPE '\\'")
-            args.append("%\(escaped)%")
+            conditions.append(("caption LIKE ? ESCAPE '\\'", "%\(escaped)%"))
         }
-        if let s = query.status { clauses.append("status = ?\(args.count + 1)"); args.append(s) }
-        if let r = query.reason { clauses.append("reason = ?\(args.count + 1)"); args.append(r) }
+        if let m = query.captionMatch {
+            guard try q("SELECT name FROM sqlite_master WHERE name = 'samples_fts'").first != nil else {
+                throw WinnowError(
+                    .usage, "\(directory): this index has no full-text index (written by an older winnow, read-only)")
+            }
+            conditions.append(("id IN (SELECT rowid FROM samples_fts WHERE samples_fts MATCH ?)", m))
+        }
+        if let s = query.status { conditions.append(("status = ?", s)) }
+        if let r = query.reason { conditions.append(("reason = ?", r)) }
+        if let d = query.domain?.lowercased() { conditions.append(("instr(lower(url), ?) > 0", d)) }
+        if let v = query.minSimilarity { conditions.append(("similarity >= ?", v)) }
+        if let v = query.maxSimilarity { conditions.append(("similarity <= ?", v)) }
+        if let v = query.minWidth { conditions.append(("original_width >= ?", v)) }
+        if let v = query.minHeight { conditions.append(("original_height >= ?", v)) }
+        if let v = query.maxWidth { conditions.append(("original_width <= ?", v)) }
+        if let v = query.maxHeight { conditions.append(("original_height <= ?", v)) }
+        var clauses: [String] = []
+        var args: [SQLiteBindable] = []
+        for c in conditions {
+            args.append(c.value)
+            clauses.append(c.sql.replacingOccurrences(of: "?", with: "?\(args.count)"))
+        }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
-        let rows = try q("SELECT * FROM samples \(whereSQL) ORDER BY id LIMIT \(max(0, query.limit))", args)
-        return rows.map { row in
-            var d: [String: String] = [:]
-            for n in row.names where n != "id" { if let v = row.string(n) { d[n] = v } }
-            return d
+        var out: [[String: String]] = []
+        do {
+            let stmt = try index.db.prepare("SELECT * FROM samples \(whereSQL) ORDER BY id")
+            try stmt.bind(args)
+            while out.count < query.limit, let row = try stmt.step() {
+                // The domain is checked on the URL's host: the SQL only narrowed the rows down.
+                if let d = query.domain?.lowercased() {
+                    guard let host = URLComponents(string: row.string("url") ?? "")?.host?.lowercased(),
+                        host == d || host.hasSuffix("." + d)
+                    else { continue }
+                }
+                var r: [String: String] = [:]
+                for n in row.names where n != "id" { if let v = row.string(n) { r[n] = v } }
+                out.append(r)
+            }
+        } catch let e {
+            if query.captionMatch != nil && (e.message.contains("fts5") || e.message.contains("unterminated")) {
+                throw WinnowError(
+                    .usage,
+                    "--caption \(query.captionMatch?.debugDescription ?? ""): not a full-text query (\(e.message))")
+            }
+            throw WinnowError(.database, "\(directory)/index.sqlite: \(e)")
         }
+        return out
     }
 
     /// The files of a kept sample: member name -> bytes, read by offset from its shard.

@@ -167,6 +167,11 @@ public final class ShardWriter {
         try index.db.execute("INSERT INTO samples_fts (samples_fts) VALUES ('rebuild')")
         try index.db.execute("COMMIT")
         index.db.close()
+        try ShardWriter.commitPartialIndex(directory)
+    }
+
+    /// Syncs `DIR/index.sqlite.partial` and renames it to `DIR/index.sqlite`.
+    public static func commitPartialIndex(_ directory: String) throws {
         let final = ShardWriter.indexPath(directory)
         let fd = open(final + ".partial", O_RDONLY)
         guard fd >= 0, fsync(fd) == 0 else {

@@ -42,13 +42,20 @@ public enum TestSupport {
         return (dir, m)
     }
 
-    /// Runs a program; returns its exit status, stdout and stderr.
-    public static func run(_ executable: String, _ arguments: [String], cwd: String? = nil) throws -> (
-        status: Int32, stdout: String, stderr: String
-    ) {
+    /// Runs a program; returns its exit status, stdout and stderr. `environment` is added to this process's; the
+    /// default opt-out registry is pointed at a path that does not exist, so that a developer's own registry never
+    /// changes what a test run keeps.
+    public static func run(
+        _ executable: String, _ arguments: [String], cwd: String? = nil, environment: [String: String] = [:]
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["WINNOW_OPTOUT_REGISTRY"] = (NSTemporaryDirectory() as NSString).appendingPathComponent(
+            "winnow-no-registry-\(getpid()).sqlite")
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let out = Pipe()
         let err = Pipe()

@@ -1,0 +1,106 @@
+import Foundation
+import WinnowCore
+import WinnowSQLite
+import WinnowShards
+
+enum IndexCommand {
+    static let command = WinnowCLI.Command(
+        name: "index", summary: "merge the indexes of a partitioned run into one",
+        help: """
+            Usage: winnow index merge OUT PART... [--overwrite]
+
+            Writes OUT/index.sqlite with every row of the PART output directories' indexes (the parts of a run split
+            with --shard I/N, or any Winnow outputs). Shards stay where they are: the merged index names them by their
+            path relative to OUT (part-0/00000.tar), so 'winnow query', 'get' and 'stats' work on OUT as on one run.
+            Opt-out removals are applied to the parts; merge again afterwards.
+            """,
+        run: run)
+
+    static func run(_ args: [String]) throws {
+        let a = try Arguments(args, command: "index", flags: ["overwrite"])
+        guard a.positionals.first == "merge" else {
+            throw UsageError("winnow index: expected 'merge OUT PART...' (see 'winnow index --help')")
+        }
+        guard a.positionals.count >= 3 else { throw UsageError("winnow index merge: needs OUT and at least one PART") }
+        let out = a.positionals[1]
+        let parts = Array(a.positionals[2...])
+        let n = try merge(output: out, parts: parts, overwrite: a.flags.contains("overwrite"))
+        print("merged \(parts.count) indexes (\(n) samples) into \(ShardWriter.indexPath(out))")
+    }
+
+    /// `path` relative to `base` (both made absolute): `part-0`, `../other/part-1`.
+    static func relative(_ path: String, to base: String) -> String {
+        func parts(_ p: String) -> [String] {
+            let abs = p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+            return URL(fileURLWithPath: abs).standardizedFileURL.pathComponents.filter { $0 != "/" }
+        }
+        let p = parts(path)
+        let b = parts(base)
+        var common = 0
+        while common < min(p.count, b.count) && p[common] == b[common] { common += 1 }
+        let up = [String](repeating: "..", count: b.count - common)
+        return (up + p[common...]).joined(separator: "/")
+    }
+
+    static func merge(output: String, parts: [String], overwrite: Bool) throws -> Int {
+        let final = ShardWriter.indexPath(output)
+        if FileManager.default.fileExists(atPath: final) && !overwrite {
+            throw WinnowError(.usage, "\(final): exists; pass --overwrite to replace it")
+        }
+        for p in parts {
+            // Each part must be a finished, consistent output (this also brings an older index up to date).
+            _ = try IndexReader(directory: p)
+        }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let partial = final + ".partial"
+        try? FileManager.default.removeItem(atPath: partial)
+        let index = try ShardIndex(path: partial)
+        let db = index.db
+        do {
+            let columns = try db.query("PRAGMA table_info(samples)").compactMap { $0.string("name") }.filter {
+                $0 != "id"
+            }
+            let list = columns.joined(separator: ", ")
+            let select = columns.map { $0 == "shard" ? "CASE WHEN shard IS NULL THEN NULL ELSE ?1 || shard END" : $0 }
+                .joined(separator: ", ")
+            var inputs: [String] = []
+            for p in parts {
+                let prefix = relative(p, to: output)
+                let slash = prefix.isEmpty || prefix == "." ? "" : prefix + "/"
+                try db.run("ATTACH DATABASE ?1 AS part", [ShardWriter.indexPath(p)])
+                try db.execute("BEGIN")
+                try db.run("INSERT INTO samples (\(list)) SELECT \(select) FROM part.samples ORDER BY id", [slash])
+                try db.run(
+                    "INSERT INTO shards (name, samples, bytes, sha256) SELECT ?1 || name, samples, bytes, sha256 FROM part.shards",
+                    [slash])
+                try db.execute(
+                    "INSERT INTO input_errors (input_file, record_offset, code, message) SELECT input_file, record_offset, code, message FROM part.input_errors"
+                )
+                if let v = try db.query("SELECT value FROM part.run WHERE name = 'inputs'").first?.string("value") {
+                    inputs.append(v)
+                }
+                if let v = try db.query("SELECT value FROM part.run WHERE name = 'pipeline'").first?.string("value") {
+                    try db.run("INSERT OR IGNORE INTO run (name, value) VALUES ('pipeline', ?1)", [v])
+                }
+                try db.execute("COMMIT")
+                try db.execute("DETACH DATABASE part")
+            }
+            try db.execute("BEGIN")
+            try db.run(
+                "INSERT OR REPLACE INTO run (name, value) VALUES ('merged_from', ?1)", [parts.joined(separator: "\n")])
+            try db.run(
+                "INSERT OR REPLACE INTO run (name, value) VALUES ('inputs', ?1)", [inputs.joined(separator: "\n")])
+            try db.run(
+                "INSERT OR REPLACE INTO run (name, value) VALUES ('finished', ?1)",
+                [ISO8601DateFormatter().string(from: Date())])
+            try db.execute("INSERT INTO samples_fts (samples_fts) VALUES ('rebuild')")
+            try db.execute("COMMIT")
+            let n = Int(try db.query("SELECT count(*) AS n FROM samples")[0].int("n") ?? 0)
+            db.close()
+            try ShardWriter.commitPartialIndex(output)
+            return n
+        } catch let e as SQLiteError {
+            throw WinnowError(.database, "\(partial): \(e)")
+        }
+    }
+}
