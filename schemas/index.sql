@@ -83,10 +83,10 @@ ALTER TABLE samples ADD COLUMN semantic_cluster INTEGER;
 ALTER TABLE samples ADD COLUMN semantic_duplicate_of TEXT;
 ALTER TABLE samples ADD COLUMN semantic_similarity REAL;
 -- Version 9: opt-out removals (winnow optout apply): the request that removed a kept sample and when, and the
--- renames and audit entry an interrupted apply still owes; the captions' full-text index (FTS5).
+-- renames and audit entry an interrupted apply still owes; the captions' full-text index (FTS5, Porter stemming: circle finds circles).
 ALTER TABLE samples ADD COLUMN removed_by TEXT;
 ALTER TABLE samples ADD COLUMN removed_at TEXT;
 CREATE TABLE pending_renames (partial TEXT PRIMARY KEY, final TEXT NOT NULL);
 CREATE TABLE pending_audit (id INTEGER PRIMARY KEY, apply_id TEXT NOT NULL, entry TEXT NOT NULL);
-CREATE VIRTUAL TABLE samples_fts USING fts5(caption, content='samples', content_rowid='id');
+CREATE VIRTUAL TABLE samples_fts USING fts5(caption, content='samples', content_rowid='id', tokenize='porter unicode61');
 INSERT INTO samples_fts (samples_fts) VALUES ('rebuild');

@@ -79,9 +79,10 @@ enum IndexCommand {
                 if let v = try db.query("SELECT value FROM part.run WHERE name = 'inputs'").first?.string("value") {
                     inputs.append(v)
                 }
-                if let v = try db.query("SELECT value FROM part.run WHERE name = 'pipeline'").first?.string("value") {
-                    try db.run("INSERT OR IGNORE INTO run (name, value) VALUES ('pipeline', ?1)", [v])
-                }
+                // The run's settings (pipeline, embed model, registry...) as the first part recorded them.
+                try db.execute(
+                    "INSERT OR IGNORE INTO run (name, value) SELECT name, value FROM part.run WHERE name NOT IN ('inputs', 'started', 'finished')"
+                )
                 try db.execute("COMMIT")
                 try db.execute("DETACH DATABASE part")
             }

@@ -8,7 +8,9 @@ import WinnowTestSupport
 let winnow = TestSupport.winnowBinary
 
 @Suite struct HelpAndUsageTests {
-    @Test(arguments: ["demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "dedup", "hash", "sample-web"])
+    @Test(arguments: [
+        "demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "dedup", "hash", "optout", "index", "sample-web",
+    ])
     func everyCommandHasHelp(command: String) throws {
         let r = try TestSupport.run(winnow, [command, "--help"])
         #expect(r.status == 0)
@@ -18,7 +20,9 @@ let winnow = TestSupport.winnowBinary
     @Test func overviewListsCommands() throws {
         let r = try TestSupport.run(winnow, ["--help"])
         #expect(r.status == 0)
-        for c in ["demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "dedup", "hash", "sample-web"] {
+        for c in [
+            "demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "dedup", "hash", "optout", "index", "sample-web",
+        ] {
             #expect(r.stdout.contains("  \(c) "))
         }
     }

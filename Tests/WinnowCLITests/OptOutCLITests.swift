@@ -16,7 +16,8 @@ enum OptOutFixture {
     }
 
     static let base: Result<Base, Error> = Result {
-        let web = try TestSupport.sampleWeb(pages: 8)
+        // 24 pages: two WAT files, so that a run can be split in two parts.
+        let web = try TestSupport.sampleWeb(pages: 24)
         // The server lives as long as the test process: future runs in the tests fetch from it too.
         let server = StaticServer(root: web.dir)
         try server.start()
