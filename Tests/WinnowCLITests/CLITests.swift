@@ -9,7 +9,8 @@ let winnow = TestSupport.winnowBinary
 
 @Suite struct HelpAndUsageTests {
     @Test(arguments: [
-        "demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "dedup", "hash", "optout", "index", "sample-web",
+        "demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "dedup", "hash", "optout", "index",
+        "sample-web",
     ])
     func everyCommandHasHelp(command: String) throws {
         let r = try TestSupport.run(winnow, [command, "--help"])
@@ -21,7 +22,8 @@ let winnow = TestSupport.winnowBinary
         let r = try TestSupport.run(winnow, ["--help"])
         #expect(r.status == 0)
         for c in [
-            "demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "dedup", "hash", "optout", "index", "sample-web",
+            "demo", "run", "parse", "fetch", "query", "get", "stats", "embed", "dedup", "hash", "optout", "index",
+            "sample-web",
         ] {
             #expect(r.stdout.contains("  \(c) "))
         }
