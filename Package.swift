@@ -83,7 +83,7 @@ let package = Package(
             name: "winnow-bench",
             dependencies: [
                 "WinnowCore", "WinnowCrawl", "WinnowImage", "WinnowShards", "WinnowSampleWeb", "WinnowEmbed",
-                "WinnowTensor", "WinnowDedup", "WinnowOptOut",
+                "WinnowTensor", "WinnowDedup", "WinnowOptOut", "WinnowSQLite",
             ],
             exclude: readme),
         .target(

@@ -125,3 +125,30 @@ void winnow_dot_rows_f32(const float *rows, size_t count, size_t dim, const floa
         out[i] = s;
     }
 }
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+__attribute__((target("avx2"))) static uint64_t read_all_avx2(const void *bytes, size_t count) {
+    const __m256i *p = (const __m256i *)bytes;
+    __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+    size_t n = count / 32, i = 0;
+    for (; i + 1 < n; i += 2) {
+        a0 = _mm256_xor_si256(a0, _mm256_loadu_si256(p + i));
+        a1 = _mm256_xor_si256(a1, _mm256_loadu_si256(p + i + 1));
+    }
+    if (i < n) a0 = _mm256_xor_si256(a0, _mm256_loadu_si256(p + i));
+    a0 = _mm256_xor_si256(a0, a1);
+    uint64_t w[4];
+    _mm256_storeu_si256((__m256i *)w, a0);
+    return w[0] ^ w[1] ^ w[2] ^ w[3];
+}
+#endif
+
+uint64_t winnow_read_all(const void *bytes, size_t count) {
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    if (use_fast()) return read_all_avx2(bytes, count);
+#endif
+    const uint64_t *p = (const uint64_t *)bytes;
+    uint64_t x = 0;
+    for (size_t i = 0; i < count / 8; i++) x ^= p[i];
+    return x;
+}

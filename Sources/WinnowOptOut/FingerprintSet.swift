@@ -17,17 +17,21 @@ public enum EntryKind: String, CaseIterable, Sendable, Codable {
     /// A sample key: one (url, caption) pair, in any run.
     case key
 
-    /// The seed that keeps fingerprints of different kinds apart (fixed per kind: fingerprints are stored).
-    var seed: UInt64 {
-        let ordinal = EntryKind.allCases.firstIndex(of: self) ?? 0
-        return UInt64(ordinal + 1) &* 0x9e37_79b9_7f4a_7c15
-    }
+    /// The kind's place in `allCases`. New kinds go at the end: the seeds below derive from it and fingerprints
+    /// are stored in registries.
+    var ordinal: Int { EntryKind.allCases.firstIndex(of: self) ?? 0 }
+
+    /// The seed that keeps fingerprints of different kinds apart.
+    var seed: UInt64 { UInt64(ordinal + 1) &* 0x9e37_79b9_7f4a_7c15 }
 
     /// The 64-bit fingerprint of a (normalised) value of this kind.
     public func fingerprint(_ value: String) -> UInt64 {
         var v = value
-        return v.withUTF8 { Murmur3.hash64(UnsafeRawBufferPointer($0), seed: seed) }
+        return v.withUTF8 { fingerprint(bytes: UnsafeRawBufferPointer($0)) }
     }
+
+    /// The fingerprint of a value given as UTF-8 bytes (no String is made: the URL lookups' hot path).
+    @inline(__always) func fingerprint(bytes: UnsafeRawBufferPointer) -> UInt64 { Murmur3.hash64(bytes, seed: seed) }
 
     /// Hash kinds: the hex length each takes.
     var hexLength: Int? {

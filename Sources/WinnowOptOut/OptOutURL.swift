@@ -63,6 +63,35 @@ public enum OptOutURL {
         return i + 3
     }
 
+    /// Whether `normalize` would return these bytes unchanged (most URLs of a crawl): then lookups use them as
+    /// they are, without building a new string.
+    static func isNormalized(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let authority = authorityStart(b), let (hostStart, hostEnd) = hostRange(b) else { return false }
+        for i in 0..<authority where b[i] >= UInt8(ascii: "A") && b[i] <= UInt8(ascii: "Z") { return false }
+        for i in hostStart..<hostEnd where b[i] >= UInt8(ascii: "A") && b[i] <= UInt8(ascii: "Z") { return false }
+        var i = hostEnd
+        while i < b.count, b[i] != UInt8(ascii: "/") {
+            // A port (kept only when it is not the default), or a query right after the host: not normal.
+            guard b[i] == UInt8(ascii: ":") || (b[i] >= UInt8(ascii: "0") && b[i] <= UInt8(ascii: "9")) else {
+                return false
+            }
+            i += 1
+        }
+        guard i < b.count else { return false }
+        let port = UnsafeBufferPointer(rebasing: b[hostEnd..<i])
+        if port.count == 1 { return false }
+        if port.count > 1 {
+            let scheme = UnsafeBufferPointer(rebasing: b[0..<(authority - 3)])
+            if (lowerEquals(scheme, "http") && lowerEquals(port, ":80"))
+                || (lowerEquals(scheme, "https") && lowerEquals(port, ":443"))
+            {
+                return false
+            }
+        }
+        for j in i..<b.count where b[j] == UInt8(ascii: "#") { return false }
+        return true
+    }
+
     static func normalize(bytes b: UnsafeBufferPointer<UInt8>) -> String? {
         guard let authority = authorityStart(b), let (hostStart, hostEnd) = hostRange(b) else { return nil }
         var end = b.count

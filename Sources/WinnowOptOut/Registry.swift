@@ -179,7 +179,10 @@ public final class Registry {
     public func file(requester: String, reason: String, subject: String, entries: [OptOutEntry]) throws -> OptOutRequest
     {
         try wrap {
-            try db.transaction {
+            // A big hash list grows the fingerprint index at random places: keep its pages in memory meanwhile.
+            if entries.count > 100_000 { try db.execute("PRAGMA cache_size = -524288") }
+            defer { try? db.execute("PRAGMA cache_size = -2000") }
+            return try db.transaction {
                 let next = (try db.query("SELECT coalesce(max(rowid), 0) + 1 AS n FROM requests")[0].int("n")) ?? 1
                 let id = String(format: "R%06lld", next)
                 let filed = ISO8601DateFormatter().string(from: Date())

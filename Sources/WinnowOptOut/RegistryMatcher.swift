@@ -27,9 +27,14 @@ public struct OptOutHit: Sendable, Equatable {
 /// keys), URL prefixes by host, and the PDQ entries. A fingerprint hit is confirmed against the database (hits are
 /// rare, misses never touch it), so a lookup costs one or a few probes.
 public final class RegistryMatcher: Sendable {
-    private let set: FingerprintSet
+    // One set per kind: the few URLs and domains a URL lookup probes sit in small tables that stay in cache,
+    // apart from millions of image hashes.
+    private let sets: [FingerprintSet]
     private let kinds: Set<EntryKind>
-    private let prefixes: [String: [(prefix: String, requestID: String)]]
+    // Which lookups a URL needs, decided once: the hot path allocates nothing for kinds the registry lacks.
+    private let hasURL: Bool, hasDomain: Bool, hasPrefix: Bool, hasURLHash: Bool, hasImageHash: Bool, hasKey: Bool
+    /// URL prefixes by the fingerprint of their host.
+    private let prefixes: [UInt64: [(prefix: String, requestID: String)]]
     /// The PDQ entries: hash (hex), largest matching distance, request.
     public let pdqEntries: [(hash: String, threshold: Int, requestID: String)]
     private let confirm: Mutex<Statement>
@@ -43,14 +48,29 @@ public final class RegistryMatcher: Sendable {
             if let k = EntryKind(rawValue: r.string("kind") ?? "") { kinds.insert(k) }
         }
         self.kinds = kinds
+        hasURL = kinds.contains(.url)
+        hasDomain = kinds.contains(.domain)
+        hasPrefix = kinds.contains(.urlPrefix)
+        hasURLHash = !kinds.isDisjoint(with: [.urlMD5, .urlSHA1, .urlSHA256])
+        hasImageHash = !kinds.isDisjoint(with: [.md5, .sha1, .sha256])
+        hasKey = kinds.contains(.key)
         let total = Int(try db.query("SELECT count(*) AS n FROM entries")[0].int("n") ?? 0)
         count = total
-        var set = FingerprintSet(capacity: total)
-        try db.prepare("SELECT fingerprint FROM entries WHERE kind NOT IN ('url_prefix', 'pdq')").forEachInt64 {
-            set.insert(UInt64(bitPattern: $0))
+        var counts = [Int](repeating: 0, count: EntryKind.allCases.count)
+        for r in try db.query("SELECT kind, count(*) AS n FROM entries GROUP BY kind") {
+            if let k = EntryKind(rawValue: r.string("kind") ?? "") { counts[k.ordinal] = Int(r.int("n") ?? 0) }
         }
-        self.set = set
-        var prefixes: [String: [(prefix: String, requestID: String)]] = [:]
+        var sets = counts.map { FingerprintSet(capacity: $0) }
+        let ordinalSQL =
+            "CASE kind "
+            + EntryKind.allCases.map { "WHEN '\($0.rawValue)' THEN \($0.ordinal)" }.joined(separator: " ")
+            + " ELSE -1 END"
+        try db.prepare("SELECT fingerprint, \(ordinalSQL) FROM entries WHERE kind NOT IN ('url_prefix', 'pdq')")
+            .forEachInt64Pair { fp, kind in
+                if kind >= 0 { sets[Int(kind)].insert(UInt64(bitPattern: fp)) }
+            }
+        self.sets = sets
+        var prefixes: [UInt64: [(prefix: String, requestID: String)]] = [:]
         var pdq: [(hash: String, threshold: Int, requestID: String)] = []
         for r in try db.query(
             "SELECT kind, value, request_id, threshold FROM entries WHERE kind IN ('url_prefix', 'pdq')")
@@ -60,7 +80,7 @@ public final class RegistryMatcher: Sendable {
             if r.string("kind") == "pdq" {
                 pdq.append((value, Int(r.int("threshold") ?? 31), id))
             } else if let host = OptOutURL.hostOfNormalized(value) {
-                prefixes[host, default: []].append((value, id))
+                prefixes[EntryKind.urlPrefix.fingerprint(host), default: []].append((value, id))
             }
         }
         self.prefixes = prefixes
@@ -81,7 +101,7 @@ public final class RegistryMatcher: Sendable {
 
     /// The exact entry of this kind and value, if filed.
     public func lookup(_ kind: EntryKind, _ value: String) -> OptOutHit? {
-        guard set.contains(kind.fingerprint(value)) else { return nil }
+        guard sets[kind.ordinal].contains(kind.fingerprint(value)) else { return nil }
         return confirmed(kind, value)
     }
 
@@ -103,45 +123,100 @@ public final class RegistryMatcher: Sendable {
     /// The entry a URL matches, checked before it is fetched: the URL itself, a prefix of it, its host or a parent
     /// domain, or a hash of the URL string.
     public func match(url: String) -> OptOutHit? {
-        guard !isEmpty, has(.url, .urlPrefix, .domain, .urlMD5, .urlSHA1, .urlSHA256) else { return nil }
-        if has(.url, .urlPrefix, .domain) {
-            guard let n = OptOutURL.normalize(url) else { return nil }
-            if has(.url), let h = lookup(.url, n) { return h }
-            if has(.domain, .urlPrefix), let host = OptOutURL.hostOfNormalized(n) {
-                if has(.domain) {
-                    // The host, then each parent domain: a.b.example.com, b.example.com, example.com, com.
-                    var d = Substring(host)
-                    while true {
-                        if let h = lookup(.domain, String(d)) { return h }
-                        guard let dot = d.firstIndex(of: ".") else { break }
-                        d = d[d.index(after: dot)...]
+        guard hasURL || hasDomain || hasPrefix || hasURLHash else { return nil }
+        var n = url
+        // Most URLs are in normal form already: their own bytes are probed, with no new string.
+        if !n.withUTF8({ OptOutURL.isNormalized($0) }) { n = OptOutURL.normalize(url) ?? "" }
+        if hasURL || hasDomain || hasPrefix, !n.isEmpty {
+            // Fingerprints of the URL and of each domain suffix of its host, on the bytes; a String is made only
+            // to confirm a probe that hit.
+            var hit: (EntryKind, Int, Int)?
+            let urls = sets[EntryKind.url.ordinal]
+            let domains = sets[EntryKind.domain.ordinal]
+            n.withUTF8 { b in
+                let raw = UnsafeRawBufferPointer(b)
+                if hasURL, urls.contains(EntryKind.url.fingerprint(bytes: raw)) {
+                    hit = (.url, 0, b.count)
+                    return
+                }
+                guard hasDomain || hasPrefix, let (start, end) = OptOutURL.hostRange(b) else { return }
+                if hasDomain {
+                    var s = start
+                    while s < end {
+                        if domains.contains(
+                            EntryKind.domain.fingerprint(bytes: UnsafeRawBufferPointer(rebasing: raw[s..<end])))
+                        {
+                            hit = (.domain, s, end)
+                            return
+                        }
+                        while s < end && b[s] != UInt8(ascii: ".") { s += 1 }
+                        s += 1
                     }
                 }
-                if let list = prefixes[host], let p = list.first(where: { n.hasPrefix($0.prefix) }) {
-                    return OptOutHit(kind: .urlPrefix, value: p.prefix, requestID: p.requestID)
+                if hasPrefix,
+                    prefixes[EntryKind.urlPrefix.fingerprint(bytes: UnsafeRawBufferPointer(rebasing: raw[start..<end]))]
+                        != nil
+                {
+                    hit = (.urlPrefix, start, end)
+                }
+            }
+            if let (kind, lo, hi) = hit {
+                let u = n.utf8
+                let value = String(
+                    Substring(u[u.index(u.startIndex, offsetBy: lo)..<u.index(u.startIndex, offsetBy: hi)]))
+                if kind == .urlPrefix {
+                    if let p = prefixes[EntryKind.urlPrefix.fingerprint(value)]?.first(where: { n.hasPrefix($0.prefix) }
+                    ) {
+                        return OptOutHit(kind: .urlPrefix, value: p.prefix, requestID: p.requestID)
+                    }
+                } else if let h = confirmed(kind, value) {
+                    return h
+                } else if kind == .url || kind == .domain {
+                    // A fingerprint collision (or a URL hit that leaves the domains unchecked): the slow path.
+                    return slowMatch(normalized: n)
                 }
             }
         }
+        guard hasURLHash else { return nil }
         let bytes = Array(url.utf8)
         for (kind, algorithm) in [(EntryKind.urlMD5, DigestAlgorithm.md5), (.urlSHA1, .sha1), (.urlSHA256, .sha256)]
-        where has(kind) {
+        where kinds.contains(kind) {
             if let h = lookup(kind, algorithm.hexDigest(bytes)) { return h }
+        }
+        return nil
+    }
+
+    /// Every check of `match(url:)` one by one with Strings: taken only after a probe hit that did not confirm.
+    private func slowMatch(normalized n: String) -> OptOutHit? {
+        if hasURL, let h = lookup(.url, n) { return h }
+        guard let host = OptOutURL.hostOfNormalized(n) else { return nil }
+        if hasDomain {
+            var d = Substring(host)
+            while true {
+                if let h = lookup(.domain, String(d)) { return h }
+                guard let dot = d.firstIndex(of: ".") else { break }
+                d = d[d.index(after: dot)...]
+            }
+        }
+        if hasPrefix, let p = prefixes[EntryKind.urlPrefix.fingerprint(host)]?.first(where: { n.hasPrefix($0.prefix) })
+        {
+            return OptOutHit(kind: .urlPrefix, value: p.prefix, requestID: p.requestID)
         }
         return nil
     }
 
     /// The entry an image's hashes match (MD5, SHA-1, SHA-256 of its bytes as fetched, lowercase hex).
     public func match(md5: String?, sha1: String?, sha256: String?) -> OptOutHit? {
-        guard !isEmpty else { return nil }
-        for (kind, value) in [(EntryKind.sha256, sha256), (.md5, md5), (.sha1, sha1)] where has(kind) {
-            if let v = value, let h = lookup(kind, v) { return h }
-        }
+        guard hasImageHash else { return nil }
+        if let v = sha256, kinds.contains(.sha256), let h = lookup(.sha256, v) { return h }
+        if let v = md5, kinds.contains(.md5), let h = lookup(.md5, v) { return h }
+        if let v = sha1, kinds.contains(.sha1), let h = lookup(.sha1, v) { return h }
         return nil
     }
 
     /// The entry a sample key matches.
     public func match(key: String) -> OptOutHit? {
-        guard has(.key) else { return nil }
+        guard hasKey else { return nil }
         return lookup(.key, key)
     }
 }

@@ -207,6 +207,21 @@ public final class Statement {
         }
     }
 
+    /// Like `forEachInt64`, with the first two columns.
+    public func forEachInt64Pair(_ arguments: [SQLiteBindable] = [], _ body: (Int64, Int64) -> Void)
+        throws(SQLiteError)
+    {
+        try bind(arguments)
+        while true {
+            let rc = sqlite3_step(handle)
+            guard rc == SQLITE_ROW else {
+                try connection.check(rc, sql)
+                return
+            }
+            body(sqlite3_column_int64(handle, 0), sqlite3_column_int64(handle, 1))
+        }
+    }
+
     /// Binds and runs to completion (for inserts and updates).
     public func run(_ arguments: [SQLiteBindable]) throws(SQLiteError) {
         try bind(arguments)

@@ -1,5 +1,6 @@
 internal import CKernels
 import Dispatch
+import Synchronization
 
 /// Embeddings (one row each) held as float16 or float32, searched exactly: every row's dot product with the query,
 /// then the k largest. For unit-length rows and query that is the cosine similarity. The scan streams the matrix once
@@ -104,6 +105,26 @@ public struct EmbeddingMatrix: Sendable {
         return best
     }
 
+    /// Reads every byte of the matrix once with `threads` threads and nothing else: the memory-speed limit a scan is
+    /// measured against (winnow-bench). Returns a checksum so that the read is not optimised away.
+    public func readAll(threads: Int) -> UInt64 {
+        let parts = max(1, threads)
+        let result = Mutex<UInt64>(0)
+        func run(_ raw: UnsafeRawBufferPointer) {
+            guard let base = raw.baseAddress else { return }
+            let p = SendableRaw(base)
+            let count = raw.count
+            let chunk = (count / parts) & ~31
+            DispatchQueue.concurrentPerform(iterations: parts) { i in
+                let n = i == parts - 1 ? (count - i * chunk) & ~31 : chunk
+                let x = winnow_read_all(p.p + i * chunk, n)
+                result.withLock { $0 ^= x }
+            }
+        }
+        if half { halves.withUnsafeBytes { run($0) } } else { floats.withUnsafeBytes { run($0) } }
+        return result.withLock { $0 }
+    }
+
     /// Whether the F16C + FMA scan is in use on this CPU.
     public static var usesF16C: Bool { winnow_kernels_have_f16c() != 0 }
 }
@@ -113,6 +134,11 @@ public struct EmbeddingMatrix: Sendable {
 private struct SendablePointer: @unchecked Sendable {
     let p: UnsafeMutablePointer<Float>
     init(_ p: UnsafeMutablePointer<Float>) { self.p = p }
+}
+
+private struct SendableRaw: @unchecked Sendable {
+    let p: UnsafeRawPointer
+    init(_ p: UnsafeRawPointer) { self.p = p }
 }
 
 private struct SendableConstPointer<T>: @unchecked Sendable {

@@ -5,6 +5,8 @@ import WinnowCrawl
 import WinnowDedup
 import WinnowEmbed
 import WinnowImage
+import WinnowOptOut
+import WinnowSQLite
 import WinnowSampleWeb
 import WinnowTensor
 
@@ -622,6 +624,131 @@ if wanted("semdedup") {
             ours: [Double(n) / seconds],
             baselineName: "its matrix products at OpenBLAS's sgemm rate", baseline: [Double(n) / (flops / median(rate))]
         ))
+}
+
+if wanted("optout-lookup") {
+    // A registry the size of the largest hash lists: 9M image hashes (MD5, as hotlines supply them), 500k URLs and
+    // 500k domains, filed through the registry's own code; then the matcher runs and `optout apply` use.
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("winnow-bench-registry-\(getpid())")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let registry = try Registry(path: dir.appendingPathComponent("optout.sqlite").path, create: true)
+    var rng = SplitMix64(seed: 21)
+    func hex(_ words: Int) -> String { (0..<words).map { _ in String(format: "%016llx", rng.next()) }.joined() }
+    let hashes = (0..<9_000_000).map { _ in hex(2) }
+    let urls = (0..<500_000).map { i in "https://site\(i % 50_000).example/images/\(hex(1)).jpg" }
+    let domains = (0..<500_000).map { i in "blocked\(i).example.org" }
+    var entries = hashes.map { OptOutEntry(kind: .md5, value: $0) }
+    entries += urls.map { OptOutEntry(kind: .url, value: $0) }
+    entries += domains.map { OptOutEntry(kind: .domain, value: $0) }
+    let n = entries.count
+    let fileStart = DispatchTime.now().uptimeNanoseconds
+    _ = try registry.file(requester: "bench", reason: "bench", subject: "bench", entries: entries)
+    let fileSeconds = Double(DispatchTime.now().uptimeNanoseconds - fileStart) / 1e9
+    entries = []
+    let loadStart = DispatchTime.now().uptimeNanoseconds
+    let matcher = try registry.matcher()
+    let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
+    // Queries: 1 in 100 is filed; the rest are new. URL queries go through normalisation, the URL, every parent
+    // domain of the host and the prefix table, as a run's candidates do.
+    let q = 1_000_000
+    let hashQueries = (0..<q).map { i in i % 100 == 0 ? hashes[Int(rng.next() % UInt64(hashes.count))] : hex(2) }
+    let urlQueries = (0..<q).map { i in
+        i % 100 == 0
+            ? urls[Int(rng.next() % UInt64(urls.count))]
+            : "https://cdn\(i % 7).site\(rng.next() % 100_000).example/p/\(hex(1)).jpg"
+    }
+    var hashHits = 0
+    var urlHits = 0
+    let hashRate = measure(runs: runs, units: Double(q)) {
+        hashHits = 0
+        for h in hashQueries where matcher.match(md5: h, sha1: nil, sha256: nil) != nil { hashHits += 1 }
+    }
+    let urlRate = measure(runs: runs, units: Double(q)) {
+        urlHits = 0
+        for u in urlQueries where matcher.match(url: u) != nil { urlHits += 1 }
+    }
+    // The baseline: the same questions asked of SQLite through its index, one point query each (a URL asks for the
+    // URL and each parent domain of its host), 100k of them.
+    let db = try Connection(path: registry.path, readOnly: true)
+    let stmt = try db.prepare("SELECT request_id FROM entries WHERE fingerprint = ?1 AND kind = ?2 AND value = ?3")
+    func sqlHas(_ kind: EntryKind, _ value: String) throws -> Bool {
+        try stmt.bind([Int64(bitPattern: kind.fingerprint(value)), kind.rawValue, value])
+        return try stmt.step() != nil
+    }
+    let b = 100_000
+    var sqlHashHits = 0
+    let sqlHashRate = try measure(runs: runs, units: Double(b)) {
+        sqlHashHits = 0
+        for h in hashQueries.prefix(b) where try sqlHas(.md5, h) { sqlHashHits += 1 }
+    }
+    let sqlURLRate = try measure(runs: runs, units: Double(b)) {
+        for u in urlQueries.prefix(b) {
+            guard let norm = OptOutURL.normalize(u), let host = OptOutURL.hostOfNormalized(norm) else { continue }
+            if try sqlHas(.url, norm) { continue }
+            var d = Substring(host)
+            while true {
+                if try sqlHas(.domain, String(d)) { break }
+                guard let dot = d.firstIndex(of: ".") else { break }
+                d = d[d.index(after: dot)...]
+            }
+        }
+    }
+    let expectedHashHits = hashQueries.prefix(b).enumerated().filter { $0.offset % 100 == 0 }.count
+    guard sqlHashHits == expectedHashHits, hashHits >= q / 100, urlHits >= q / 100 else {
+        throw WinnowError(.io, "optout-lookup: hits disagree (\(hashHits), \(urlHits), \(sqlHashHits))")
+    }
+    FileHandle.standardError.write(
+        Data(
+            String(
+                format:
+                    "optout-lookup: %d entries filed in %.1f s (%.0f/s), loaded in %.1f s; %d of %d hash and %d of %d URL queries hit\n",
+                n, fileSeconds, Double(n) / fileSeconds, loadSeconds, hashHits, q, urlHits, q
+            ).utf8))
+    results.append(
+        Measurement(
+            name: "opt-out registry, image hash lookups, 10M entries (1 core)", unit: "lookups/s", ours: hashRate,
+            baselineName: "SQLite indexed point query on the same registry", baseline: sqlHashRate))
+    results.append(
+        Measurement(
+            name: "opt-out registry, URL lookups (URL, domains, prefixes), 10M entries (1 core)", unit: "lookups/s",
+            ours: urlRate, baselineName: "SQLite indexed point queries (URL, each parent domain)", baseline: sqlURLRate
+        ))
+}
+
+if wanted("knn") {
+    // 1M x 512 unit-length float16 embeddings (1 GiB), as a run's img_emb files hold them; an exact top-10 scan.
+    let n = 1_000_000
+    let d = 512
+    var rng = SplitMix64(seed: 31)
+    var matrix = EmbeddingMatrix(dimension: d, half: true)
+    matrix.reserve(rows: n)
+    var row = [Float](repeating: 0, count: d)
+    for _ in 0..<n {
+        var norm: Float = 0
+        for j in 0..<d {
+            row[j] = Float(Int64(bitPattern: rng.next() >> 11) - (1 << 52)) / Float(1 << 52)
+            norm += row[j] * row[j]
+        }
+        let scale = 1 / norm.squareRoot()
+        for j in 0..<d { row[j] *= scale }
+        matrix.append(row)
+    }
+    let query = (0..<d).map { _ in Float(Int64(bitPattern: rng.next() >> 11) - (1 << 52)) / Float(1 << 52) }
+    var checksum: UInt64 = 0
+    let threads = ProcessInfo.processInfo.activeProcessorCount
+    let scan = measure(runs: max(runs, 5), units: 1) { _ = matrix.nearest(query, k: 10, threads: threads) }
+    let read = measure(runs: max(runs, 5), units: 1) { checksum = matrix.readAll(threads: threads) }
+    FileHandle.standardError.write(
+        Data(
+            String(
+                format:
+                    "knn: %d x %d float16, F16C %@: scan median %.1f ms (goal 100 ms), read median %.1f ms (%llu)\n",
+                n, d, EmbeddingMatrix.usesF16C ? "yes" : "no", 1000 / median(scan), 1000 / median(read), checksum
+            ).utf8))
+    results.append(
+        Measurement(
+            name: "exact k-NN (top 10), 1M x 512 float16 embeddings (\(threads) cores)", unit: "queries/s", ours: scan,
+            baselineName: "reading the same 1 GiB once (memory-speed limit)", baseline: read))
 }
 
 print("| benchmark | winnow (median, min-max) | baseline | baseline (median, min-max) | ratio |")

@@ -16,6 +16,17 @@ struct OptOutURLTests {
         #expect(OptOutURL.host("https://Img.Example.com:8443/a") == "img.example.com")
     }
 
+    @Test(arguments: [
+        "https://example.com/a.jpg", "HTTPS://example.com/a.jpg", "https://Example.com/a.jpg", "http://a.com",
+        "http://a.com:80/x", "https://a.com:443/x", "https://a.com:8443/x", "http://a.com:/x", "http://a.com?q",
+        "http://a.com/x#f", "http://u@a.com/x", "http://[::1]:8080/x", "not a url",
+    ])
+    func normalFormIsRecognisedExactly(url: String) {
+        var u = url
+        let normal = u.withUTF8 { OptOutURL.isNormalized($0) }
+        #expect(normal == (OptOutURL.normalize(url) == url), "\(url)")
+    }
+
     @Test func domainsAreCheckedAndNormalised() {
         #expect(OptOutURL.domain("*.Example.com.") == "example.com")
         #expect(OptOutURL.domain(".example.com") == "example.com")
