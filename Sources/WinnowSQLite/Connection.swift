@@ -196,21 +196,17 @@ public final class Statement {
     /// Binds `arguments` and calls `body` with the first column of every row as an integer, without building rows:
     /// the fast path for loading millions of keys. The corresponding C function is `sqlite3_column_int64`.
     public func forEachInt64(_ arguments: [SQLiteBindable] = [], _ body: (Int64) -> Void) throws(SQLiteError) {
-        try bind(arguments)
-        while true {
-            let rc = sqlite3_step(handle)
-            guard rc == SQLITE_ROW else {
-                try connection.check(rc, sql)
-                return
-            }
-            body(sqlite3_column_int64(handle, 0))
-        }
+        try forEachStep(arguments) { body(sqlite3_column_int64(handle, 0)) }
     }
 
     /// Like `forEachInt64`, with the first two columns.
     public func forEachInt64Pair(_ arguments: [SQLiteBindable] = [], _ body: (Int64, Int64) -> Void)
         throws(SQLiteError)
     {
+        try forEachStep(arguments) { body(sqlite3_column_int64(handle, 0), sqlite3_column_int64(handle, 1)) }
+    }
+
+    private func forEachStep(_ arguments: [SQLiteBindable], _ row: () -> Void) throws(SQLiteError) {
         try bind(arguments)
         while true {
             let rc = sqlite3_step(handle)
@@ -218,7 +214,7 @@ public final class Statement {
                 try connection.check(rc, sql)
                 return
             }
-            body(sqlite3_column_int64(handle, 0), sqlite3_column_int64(handle, 1))
+            row()
         }
     }
 

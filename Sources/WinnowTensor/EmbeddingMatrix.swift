@@ -57,33 +57,33 @@ public struct EmbeddingMatrix: Sendable {
         var scores = [Float](repeating: 0, count: n)
         let parts = max(1, min(threads, n / 4096 + 1))
         let chunk = (n + parts - 1) / parts
-        scores.withUnsafeMutableBufferPointer { out in
-            let o = SendablePointer(out.baseAddress!)  // ok: n > 0
-            query.withUnsafeBufferPointer { q in
-                let qp = SendableConstPointer(q.baseAddress!)  // ok: dimension > 0 when n > 0
-                if half {
-                    halves.withUnsafeBufferPointer { m in
-                        let mp = SendableConstPointer(m.baseAddress!)  // ok: n > 0
-                        DispatchQueue.concurrentPerform(iterations: parts) { p in
-                            let lo = p * chunk
-                            let hi = min(n, lo + chunk)
-                            if lo < hi {
-                                winnow_dot_rows_f16(
-                                    mp.p + lo * dimension, hi - lo, dimension, qp.p, o.p + lo)
-                            }
-                        }
-                    }
-                } else {
-                    floats.withUnsafeBufferPointer { m in
-                        let mp = SendableConstPointer(m.baseAddress!)  // ok: n > 0
-                        DispatchQueue.concurrentPerform(iterations: parts) { p in
-                            let lo = p * chunk
-                            let hi = min(n, lo + chunk)
-                            if lo < hi {
-                                winnow_dot_rows_f32(mp.p + lo * dimension, hi - lo, dimension, qp.p, o.p + lo)
-                            }
-                        }
-                    }
+        let d = dimension
+        // Each thread scores its own rows: `scan(first row, row count, output)`.
+        func split(_ scan: @Sendable (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+            scores.withUnsafeMutableBufferPointer { out in
+                guard let base = out.baseAddress else { return }
+                let o = SendablePointer(base)
+                DispatchQueue.concurrentPerform(iterations: parts) { p in
+                    let lo = p * chunk
+                    let hi = min(n, lo + chunk)
+                    if lo < hi { scan(lo, hi - lo, o.p + lo) }
+                }
+            }
+        }
+        query.withUnsafeBufferPointer { q in
+            guard let qBase = q.baseAddress else { return }
+            let qp = SendableConstPointer(qBase)
+            if half {
+                halves.withUnsafeBufferPointer { m in
+                    guard let mBase = m.baseAddress else { return }
+                    let mp = SendableConstPointer(mBase)
+                    split { lo, count, out in winnow_dot_rows_f16(mp.p + lo * d, count, d, qp.p, out) }
+                }
+            } else {
+                floats.withUnsafeBufferPointer { m in
+                    guard let mBase = m.baseAddress else { return }
+                    let mp = SendableConstPointer(mBase)
+                    split { lo, count, out in winnow_dot_rows_f32(mp.p + lo * d, count, d, qp.p, out) }
                 }
             }
         }
