@@ -94,3 +94,22 @@ func keptSample(_ n: Int) -> Sample {
         #expect(error?.message.contains("no index here") == true)
     }
 }
+
+@Suite struct IndexUpgradeTests {
+    /// An index written before version 9 is brought up to date when first read: its captions become searchable.
+    @Test func olderIndexGainsFullTextSearchWhenRead() throws {
+        let dir = TestSupport.temporaryDirectory("old-index")
+        let db = try Connection(path: dir + "/index.sqlite")
+        for v in 0..<8 { try db.execute(ShardIndex.migrations[v]) }
+        try db.execute("PRAGMA user_version = 8")
+        try db.run(
+            "INSERT INTO samples (key, status, url, caption, page_url) VALUES (?1, 'kept', ?2, ?3, ?4)",
+            ["00000000000000aa", "http://a.example/1.jpg", "Two red circles", "http://a.example/"])
+        db.close()
+        let reader = try IndexReader(directory: dir)
+        var q = IndexReader.Query()
+        q.captionMatch = "circle"
+        #expect(try reader.find(q).map { $0["key"] } == ["00000000000000aa"])
+        #expect(try Connection(path: dir + "/index.sqlite", readOnly: true).userVersion == ShardIndex.migrations.count)
+    }
+}
