@@ -58,7 +58,7 @@ enum DemoCommand {
         let me = CommandLine.arguments.first ?? "winnow"
         print("Try:")
         print("  \(me) stats \(out)")
-        print("  \(me) query \(out) --caption-contains \"red circle\"")
+        print("  \(me) query \(out) --caption \"red AND circle\"")
         if let key = example?["key"] {
             print("  \(me) query \(out) --key \(key)")
             print("  \(me) get \(out) \(key) --output /tmp/\(key).jpg")
@@ -70,6 +70,18 @@ enum DemoCommand {
         if stats.droppedByReason["low_similarity", default: 0] > 0 {
             // Alt texts that do not describe their image, caught by the CLIP filter.
             print("  \(me) query \(out) --status dropped --reason low_similarity")
+        }
+        if config.embed.model != nil, let caption = example?["caption"] {
+            print("  \(me) query \(out) --similar-text \"\(caption)\" --k 5")
+        }
+        if let url = example?["url"], let host = URLComponents(string: url)?.host {
+            // An opt-out, as a site owner would file it, in a registry beside the demo (not the user's own).
+            let registry = ((out as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+                "optout-demo.sqlite")
+            print(
+                "  \(me) optout file \(out) --domain \(host) --reason \"the owner opts out\" --requester \"\(host)\" --registry \(registry)"
+            )
+            print("  \(me) optout apply \(out) --registry \(registry)")
         }
         if stats.kept == 0 { throw WinnowError(.network, "the demo kept no sample: see the reasons above") }
     }

@@ -181,7 +181,8 @@ enum OptOutCommand {
                 "winnow optout file: nothing in \(dir) matches"
                     + (a.flags.contains("dry-run") ? "" : "; \(id) is recorded and keeps these out of future runs"))
         } else if !a.flags.contains("dry-run") {
-            WinnowCLI.note("run 'winnow optout apply \(dir)' to remove them")
+            let registry = a.value("registry").map { " --registry \($0)" } ?? ""
+            WinnowCLI.note("run 'winnow optout apply \(dir)\(registry)' to remove them")
         }
     }
 
