@@ -47,6 +47,9 @@ enum IndexCommand {
         if FileManager.default.fileExists(atPath: final) && !overwrite {
             throw WinnowError(.usage, "\(final): exists; pass --overwrite to replace it")
         }
+        if let same = parts.first(where: { relative($0, to: output).isEmpty }) {
+            throw WinnowError(.usage, "\(same): a part cannot be OUT itself (its index would be replaced)")
+        }
         for p in parts {
             // Each part must be a finished, consistent output (this also brings an older index up to date).
             _ = try IndexReader(directory: p)

@@ -126,45 +126,58 @@ enum OptOutCommand {
             )
         }
 
-        // Matches in DIR, by the same code runs use, over a registry holding this request alone.
-        var matches = try matchesInDirectory(dir, reader: reader, entries: entries)
+        // The CLIP model and DIR's embeddings are loaded before anything is filed: a bad --model files nothing.
+        var clipSearch: (encoder: CLIPEncoder, search: EmbeddingSearch, threshold: Float)?
         if let clip {
-            let model = try a.value("model") ?? reader.runValue("embed_model")
-            guard let model else {
+            guard let model = try a.value("model") ?? reader.runValue("embed_model") else {
                 throw UsageError("winnow optout file: --clip-threshold needs --model DIR (\(dir) was not embedded)")
             }
             let encoder = try CLIPEncoder(directory: model)
             let search = try EmbeddingSearch(directories: [dir])
-            let d = encoder.dimension
-            guard d == search.dimension else {
-                throw WinnowError(.usage, "\(model): \(d)-wide embeddings, \(dir) has \(search.dimension)")
+            guard encoder.dimension == search.dimension else {
+                throw WinnowError(
+                    .usage, "\(model): \(encoder.dimension)-wide embeddings, \(dir) has \(search.dimension)")
             }
+            clipSearch = (encoder, search, clip)
+        }
+
+        // The request is filed (into a scratch registry for a dry run), then matched against DIR by the same code
+        // runs use, over its own entries.
+        let dryRun = a.flags.contains("dry-run")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "winnow-optout-\(UUID().uuidString)")
+        defer { if dryRun { try? FileManager.default.removeItem(at: scratch) } }
+        let registry = try Registry(
+            path: dryRun ? scratch.appendingPathComponent("optout.sqlite").path : registryPath(a), create: true)
+        let request = try registry.file(
+            requester: requester, reason: reason, subject: subject.joined(separator: "; "), entries: entries)
+        var matches = try matches(of: OptOutGate(path: registry.path, request: request.id), in: dir, reader: reader)
+            .map(\.match)
+        if let (encoder, search, threshold) = clipSearch {
+            // Samples whose image embedding is at least `threshold` similar join the request by key.
+            let d = encoder.dimension
             let vectors = encoder.embedImages(images)
             var seen = Set(matches.map(\.key))
+            var similar: [OptOutEntry] = []
             let urls = Dictionary(try reader.keptHashes().map { ($0.key, $0.url) }, uniquingKeysWith: { a, _ in a })
             for i in 0..<images.count {
-                for h in search.above(Array(vectors[(i * d)..<((i + 1) * d)]), threshold: clip)
+                for h in search.above(Array(vectors[(i * d)..<((i + 1) * d)]), threshold: threshold)
                 where !seen.contains(h.key) {
                     seen.insert(h.key)
-                    entries.append(OptOutEntry(kind: .key, value: h.key))
+                    similar.append(OptOutEntry(kind: .key, value: h.key))
                     matches.append(
                         OptOutMatch(
                             directory: dir, key: h.key, url: urls[h.key] ?? "",
-                            match: String(format: "clip %.3f", h.score)
-                        ))
+                            match: String(format: "clip %.3f", h.score)))
                 }
             }
+            try registry.add(similar, to: request.id)
+            entries += similar
         }
 
         let json = a.flags.contains("json")
-        var id = "(dry run)"
-        if !a.flags.contains("dry-run") {
-            let registry = try Registry(path: registryPath(a), create: true)
-            let request = try registry.file(
-                requester: requester, reason: reason, subject: subject.joined(separator: "; "), entries: entries)
-            try registry.recordMatches(request.id, matches)
-            id = request.id
-        }
+        let id = dryRun ? "(dry run)" : request.id
+        if !dryRun { try registry.recordMatches(request.id, matches) }
         if json {
             var o = JSONObject()
             o.add("request", id)
@@ -184,15 +197,6 @@ enum OptOutCommand {
             let registry = a.value("registry").map { " --registry \($0)" } ?? ""
             WinnowCLI.note("run 'winnow optout apply \(dir)\(registry)' to remove them")
         }
-    }
-
-    /// Samples of `dir` that `entries` match, checked by an `OptOutGate` over a registry holding them alone.
-    static func matchesInDirectory(_ dir: String, reader: IndexReader, entries: [OptOutEntry]) throws -> [OptOutMatch] {
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("winnow-optout-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: tmp) }
-        let registry = try Registry(path: tmp.appendingPathComponent("r.sqlite").path, create: true)
-        _ = try registry.file(requester: "", reason: "", subject: "", entries: entries)
-        return try matches(of: OptOutGate(path: registry.path), in: dir, reader: reader).map(\.match)
     }
 
     /// Kept samples of `dir` that the gate matches, with the hit.

@@ -186,13 +186,7 @@ public final class Registry {
                 let next = (try db.query("SELECT coalesce(max(rowid), 0) + 1 AS n FROM requests")[0].int("n")) ?? 1
                 let id = String(format: "R%06lld", next)
                 let filed = ISO8601DateFormatter().string(from: Date())
-                let insert = try db.prepare(
-                    "INSERT INTO entries (fingerprint, kind, value, request_id, threshold) VALUES (?1, ?2, ?3, ?4, ?5)")
-                for e in entries {
-                    try insert.run([
-                        Int64(bitPattern: e.kind.fingerprint(e.value)), e.kind.rawValue, e.value, id, e.threshold,
-                    ])
-                }
+                try insert(entries, id: id)
                 try db.run(
                     "INSERT INTO requests (id, filed, requester, reason, subject, entries) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     [id, filed, requester, reason, subject, entries.count])
@@ -287,8 +281,28 @@ public final class Registry {
         return out
     }
 
-    /// Builds the matcher runs and `optout apply` consult: every entry's fingerprint in memory.
-    public func matcher() throws -> RegistryMatcher {
-        try wrap { try RegistryMatcher(registry: self) }
+    /// Builds the matcher runs and `optout apply` consult: every entry's fingerprint in memory; with `request`,
+    /// that request's entries only.
+    public func matcher(request: String? = nil) throws -> RegistryMatcher {
+        try wrap { try RegistryMatcher(registry: self, request: request) }
+    }
+
+    /// Adds entries to a request already filed (the samples `optout file --clip-threshold` found similar).
+    public func add(_ entries: [OptOutEntry], to id: String) throws {
+        guard !entries.isEmpty else { return }
+        try wrap {
+            try db.transaction {
+                try insert(entries, id: id)
+                try db.run("UPDATE requests SET entries = entries + ?1 WHERE id = ?2", [entries.count, id])
+            }
+        }
+    }
+
+    private func insert(_ entries: [OptOutEntry], id: String) throws {
+        let insert = try db.prepare(
+            "INSERT INTO entries (fingerprint, kind, value, request_id, threshold) VALUES (?1, ?2, ?3, ?4, ?5)")
+        for e in entries {
+            try insert.run([Int64(bitPattern: e.kind.fingerprint(e.value)), e.kind.rawValue, e.value, id, e.threshold])
+        }
     }
 }

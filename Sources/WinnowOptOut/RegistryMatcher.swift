@@ -41,10 +41,13 @@ public final class RegistryMatcher: Sendable {
     /// Entries in the registry.
     public let count: Int
 
-    init(registry: Registry) throws {
+    init(registry: Registry, request: String?) throws {
         let db = registry.db
+        // One request's entries only (what `optout file` reports it matches), or all of them.
+        let scope = request == nil ? "" : " AND request_id = ?1"
+        let args: [SQLiteBindable] = request.map { [$0] } ?? []
         var kinds = Set<EntryKind>()
-        for r in try db.query("SELECT DISTINCT kind FROM entries") {
+        for r in try db.query("SELECT DISTINCT kind FROM entries WHERE 1\(scope)", args) {
             if let k = EntryKind(rawValue: r.string("kind") ?? "") { kinds.insert(k) }
         }
         self.kinds = kinds
@@ -54,10 +57,10 @@ public final class RegistryMatcher: Sendable {
         hasURLHash = !kinds.isDisjoint(with: [.urlMD5, .urlSHA1, .urlSHA256])
         hasImageHash = !kinds.isDisjoint(with: [.md5, .sha1, .sha256])
         hasKey = kinds.contains(.key)
-        let total = Int(try db.query("SELECT count(*) AS n FROM entries")[0].int("n") ?? 0)
+        let total = Int(try db.query("SELECT count(*) AS n FROM entries WHERE 1\(scope)", args)[0].int("n") ?? 0)
         count = total
         var counts = [Int](repeating: 0, count: EntryKind.allCases.count)
-        for r in try db.query("SELECT kind, count(*) AS n FROM entries GROUP BY kind") {
+        for r in try db.query("SELECT kind, count(*) AS n FROM entries WHERE 1\(scope) GROUP BY kind", args) {
             if let k = EntryKind(rawValue: r.string("kind") ?? "") { counts[k.ordinal] = Int(r.int("n") ?? 0) }
         }
         var sets = counts.map { FingerprintSet(capacity: $0) }
@@ -65,15 +68,17 @@ public final class RegistryMatcher: Sendable {
             "CASE kind "
             + EntryKind.allCases.map { "WHEN '\($0.rawValue)' THEN \($0.ordinal)" }.joined(separator: " ")
             + " ELSE -1 END"
-        try db.prepare("SELECT fingerprint, \(ordinalSQL) FROM entries WHERE kind NOT IN ('url_prefix', 'pdq')")
-            .forEachInt64Pair { fp, kind in
-                if kind >= 0 { sets[Int(kind)].insert(UInt64(bitPattern: fp)) }
-            }
+        try db.prepare(
+            "SELECT fingerprint, \(ordinalSQL) FROM entries WHERE kind NOT IN ('url_prefix', 'pdq')\(scope)"
+        )
+        .forEachInt64Pair(args) { fp, kind in
+            if kind >= 0 { sets[Int(kind)].insert(UInt64(bitPattern: fp)) }
+        }
         self.sets = sets
         var prefixes: [UInt64: [(prefix: String, requestID: String)]] = [:]
         var pdq: [(hash: String, threshold: Int, requestID: String)] = []
         for r in try db.query(
-            "SELECT kind, value, request_id, threshold FROM entries WHERE kind IN ('url_prefix', 'pdq')")
+            "SELECT kind, value, request_id, threshold FROM entries WHERE kind IN ('url_prefix', 'pdq')\(scope)", args)
         {
             let value = r.string("value") ?? ""
             let id = r.string("request_id") ?? ""
@@ -89,15 +94,11 @@ public final class RegistryMatcher: Sendable {
         let own = try Connection(path: registry.path, readOnly: true)
         confirm = Mutex(
             try own.prepare(
-                "SELECT request_id FROM entries WHERE fingerprint = ?1 AND kind = ?2 AND value = ?3 ORDER BY rowid LIMIT 1"
+                "SELECT request_id FROM entries WHERE fingerprint = ?1 AND kind = ?2 AND value = ?3"
+                    + (request.map { " AND request_id = '\($0.replacingOccurrences(of: "'", with: "''"))'" } ?? "")
+                    + " ORDER BY rowid LIMIT 1"
             ))
     }
-
-    /// Whether the registry has no entries at all (runs skip the lookups then).
-    public var isEmpty: Bool { count == 0 }
-
-    /// Whether the registry has entries of any of these kinds.
-    public func has(_ any: EntryKind...) -> Bool { any.contains { kinds.contains($0) } }
 
     /// The exact entry of this kind and value, if filed.
     public func lookup(_ kind: EntryKind, _ value: String) -> OptOutHit? {
@@ -169,11 +170,9 @@ public final class RegistryMatcher: Sendable {
                     ) {
                         return OptOutHit(kind: .urlPrefix, value: p.prefix, requestID: p.requestID)
                     }
-                } else if let h = confirmed(kind, value) {
+                } else if let h = confirmed(kind, value) ?? slowMatch(normalized: n) {
+                    // Unconfirmed: a fingerprint collision, after which the checks it cut short run one by one.
                     return h
-                } else if kind == .url || kind == .domain {
-                    // A fingerprint collision (or a URL hit that leaves the domains unchecked): the slow path.
-                    return slowMatch(normalized: n)
                 }
             }
         }

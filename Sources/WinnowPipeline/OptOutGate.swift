@@ -16,10 +16,10 @@ public final class OptOutGate: Sendable {
     private let pdqLabels: [(threshold: Int, requestID: String, hash: String)]
     private let pdqRadius: Int
 
-    /// Loads the registry at `path`.
-    public init(path: String) throws {
+    /// Loads the registry at `path` (with `request`, only that request's entries).
+    public init(path: String, request: String? = nil) throws {
         self.path = path
-        matcher = try Registry(path: path, create: false).matcher()
+        matcher = try Registry(path: path, create: false).matcher(request: request)
         var index = HammingIndex()
         var labels: [(threshold: Int, requestID: String, hash: String)] = []
         for e in matcher.pdqEntries {

@@ -50,9 +50,12 @@ public final class IndexReader {
         var index = try ShardIndex(path: path, readOnly: true)
         // An index written by an older winnow is brought up to date once (its captions' full-text index is built),
         // when the directory is writable; otherwise it is read as it is.
-        if (try? index.db.userVersion) ?? 0 < ShardIndex.migrations.count, access(path, W_OK) == 0 {
+        if (try? index.db.userVersion) ?? 0 < ShardIndex.migrations.count, access(path, W_OK) == 0,
+            access(directory, W_OK) == 0
+        {
             index.db.close()
-            _ = try ShardIndex(path: path)
+            // A migration that cannot be written (a read-only mount, a full disk) leaves the index as it was.
+            _ = try? ShardIndex(path: path)
             index = try ShardIndex(path: path, readOnly: true)
         }
         self.index = index

@@ -296,7 +296,7 @@ public enum Removal {
             throw WinnowError(.io, "\(path): cannot read the shard")
         }
         let bytes = [UInt8](data)
-        let members = try TarReader.members(path: path)
+        let members = try TarReader.members(bytes: bytes, path: path)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var shift: [Int64: Int64] = [:]

@@ -115,7 +115,11 @@ public enum TarReader {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw WinnowError(.io, "\(path): cannot read")
         }
-        let bytes = [UInt8](data)
+        return try members(bytes: [UInt8](data), path: path)
+    }
+
+    /// The members of a tar archive already in memory; `path` names it in errors.
+    public static func members(bytes: [UInt8], path: String) throws -> [Member] {
         var out: [Member] = []
         var at = 0
         while at + 512 <= bytes.count {

@@ -260,6 +260,36 @@ func expectConsistent(_ dir: String) throws {
             })
     }
 
+    /// An image request: its look matched through the CLIP embeddings of DIR (the stored copy is re-encoded and
+    /// resized, so its bytes differ); a dry run files nothing, and a bad model stops the request before it is filed.
+    @Test func imageRequestMatchesBySimilarity() throws {
+        let dir = try OptOutFixture.base.get().output
+        let reg = registry()
+        let key = try #require(try kept(dir, "1").first?.string("key"))
+        let file = TestSupport.temporaryDirectory() + "/mine.jpg"
+        #expect(try TestSupport.run(winnow, ["get", dir, key, "--output", file]).status == 0)
+        let common = ["--image", file, "--reason", "my picture", "--requester", "Its Author", "--registry", reg]
+        let dry = try TestSupport.run(
+            winnow, ["optout", "file", dir, "--clip-threshold", "0.98", "--dry-run", "--json"] + common)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        let lines = dry.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(lines.first?["request"] as? String == "(dry run)")
+        let own = lines.dropFirst().first { $0["key"] as? String == key }
+        let how = try #require(own?["match"] as? String)
+        #expect(how.hasPrefix("clip ") && Double(how.dropFirst(5)) ?? 0 >= 0.98, "\(how)")
+        #expect(!FileManager.default.fileExists(atPath: reg))
+        let bad = try TestSupport.run(
+            winnow, ["optout", "file", dir, "--clip-threshold", "0.9", "--model", "/no/such/model"] + common)
+        #expect(bad.status != 0 && bad.stderr.contains("/no/such/model"))
+        #expect(!FileManager.default.fileExists(atPath: reg))
+        let filed = try TestSupport.run(winnow, ["optout", "file", dir, "--clip-threshold", "0.98"] + common)
+        #expect(filed.status == 0 && filed.stdout.hasPrefix("R000001: "), "\(filed.stderr)")
+        let shown = try TestSupport.run(winnow, ["optout", "show", "R000001", "--registry", reg, "--json"])
+        #expect(shown.stdout.contains("\"kind\":\"key\"") && shown.stdout.contains(key))
+    }
+
     /// An apply killed at each step leaves a directory the next apply finishes; the result is the same as an
     /// uninterrupted apply, with one audit line.
     @Test(arguments: ["apply.partials-written", "apply.committed", "apply.renamed-one", "apply.audited"])

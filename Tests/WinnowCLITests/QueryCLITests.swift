@@ -118,6 +118,8 @@ import WinnowTestSupport
                 winnow, ["query", "\(out)/part-0", "\(out)/part-1", "--status", "kept", "--limit", "1000", "--json"]
             ).stdout)
         #expect(span.count == merged.kept && Set(span.compactMap { $0["directory"] }).count == 2)
+        let into = try TestSupport.run(winnow, ["index", "merge", "\(out)/part-0", "\(out)/part-0", "--overwrite"])
+        #expect(into.status == 64 && into.stderr.contains("a part cannot be OUT itself"))
         let again = try TestSupport.run(winnow, ["index", "merge", out, "\(out)/part-0"])
         #expect(again.status == 64 && again.stderr.contains("--overwrite"))
         let apply = try TestSupport.run(winnow, ["optout", "apply", out, "--registry", out + "/r.sqlite"])
