@@ -33,6 +33,10 @@ public final class RegistryMatcher: Sendable {
     private let kinds: Set<EntryKind>
     // Which lookups a URL needs, decided once: the hot path allocates nothing for kinds the registry lacks.
     private let hasURL: Bool, hasDomain: Bool, hasPrefix: Bool, hasURLHash: Bool, hasImageHash: Bool, hasKey: Bool
+    /// Bit n set: some domain entry has n labels (`example.com` has 2). A host is probed only at the suffixes with
+    /// such a count: most lists hold two- and three-label domains, so most URLs need one or two probes, not one
+    /// per label.
+    private let domainLabels: UInt64
     /// URL prefixes by the fingerprint of their host.
     private let prefixes: [UInt64: [(prefix: String, requestID: String)]]
     /// The PDQ entries: hash (hex), largest matching distance, request.
@@ -90,6 +94,17 @@ public final class RegistryMatcher: Sendable {
         }
         self.prefixes = prefixes
         pdqEntries = pdq
+        var labels: UInt64 = 0
+        if hasDomain {
+            // Labels = dots + 1, counted by SQLite over the domain entries.
+            for r in try db.query(
+                "SELECT DISTINCT length(value) - length(replace(value, '.', '')) + 1 AS n FROM entries WHERE kind = 'domain'\(scope)",
+                args)
+            {
+                labels |= 1 << UInt64(min(63, max(1, Int(r.int("n") ?? 1))))
+            }
+        }
+        domainLabels = labels
         // A connection of its own (read-only), so that lookups from other threads never share the registry's.
         let own = try Connection(path: registry.path, readOnly: true)
         confirm = Mutex(
@@ -143,15 +158,19 @@ public final class RegistryMatcher: Sendable {
                 guard hasDomain || hasPrefix, let (start, end) = OptOutURL.hostRange(b) else { return }
                 if hasDomain {
                     var s = start
+                    var labels = 1
+                    for i in start..<end where b[i] == UInt8(ascii: ".") { labels += 1 }
                     while s < end {
-                        if domains.contains(
-                            EntryKind.domain.fingerprint(bytes: UnsafeRawBufferPointer(rebasing: raw[s..<end])))
+                        if domainLabels & (1 << UInt64(min(63, labels))) != 0,
+                            domains.contains(
+                                EntryKind.domain.fingerprint(bytes: UnsafeRawBufferPointer(rebasing: raw[s..<end])))
                         {
                             hit = (.domain, s, end)
                             return
                         }
                         while s < end && b[s] != UInt8(ascii: ".") { s += 1 }
                         s += 1
+                        labels -= 1
                     }
                 }
                 if hasPrefix,
