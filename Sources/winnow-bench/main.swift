@@ -483,7 +483,7 @@ if wanted("embed") {
 
 // 8. Perceptual near-duplicate search: 10M random 256-bit hashes (PDQ's size) in the multi-index-hashing index, and
 //    queries at radius 31 (PDQ's recommended threshold), half of them near a stored hash (10-31 bits away) and half
-//    random; beside a full scan of the same hashes, the only exact alternative.
+//    random; beside a full scan of the same hashes (POPCNT), the only exact alternative.
 if wanted("pdq-index") {
     let n = 10_000_000
     var rng = SplitMix64(seed: 11)
@@ -517,9 +517,15 @@ if wanted("pdq-index") {
     var scanHits = 0
     for q in queries.prefix(20) {
         let t0 = DispatchTime.now().uptimeNanoseconds
-        var best = Int.max
-        for h in hashes { best = min(best, h.distance(to: q)) }
-        if best <= 31 { scanHits += 1 }
+        let words = [q.a, q.b, q.c, q.d]
+        let best = hashes.withUnsafeBytes { all in
+            words.withUnsafeBufferPointer { query in
+                HammingKernels.nearest(
+                    hashes: all.baseAddress!.assumingMemoryBound(to: UInt64.self), range: 0..<n,
+                    query: query.baseAddress!)
+            }
+        }
+        if let best, best.distance <= 31 { scanHits += 1 }
         scanLatencies.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
     }
     let indexHits20 = queries.prefix(20).filter { index.nearest($0, radius: 31) != nil }.count
@@ -536,7 +542,7 @@ if wanted("pdq-index") {
     results.append(
         Measurement(
             name: "PDQ near-duplicate query, radius 31, 10M hashes (1 core)", unit: "queries/s",
-            ours: [1000 / median(latencies)], baselineName: "full scan of the same hashes (popcount, 1 core)",
+            ours: [1000 / median(latencies)], baselineName: "full scan of the same hashes (POPCNT, 1 core)",
             baseline: [1000 / median(scanLatencies)]))
 }
 

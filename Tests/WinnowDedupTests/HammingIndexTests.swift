@@ -1,6 +1,7 @@
 import Testing
 import WinnowCore
-import WinnowDedup
+
+@testable import WinnowDedup
 
 /// Repeatable random hashes.
 struct Random {
@@ -48,6 +49,43 @@ struct Random {
                 let best = expected.min { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
                 #expect(nearest?.id == best?.0 && nearest?.distance == best?.1)
             }
+        }
+    }
+
+    /// The cuts a large index gets (wide directories, ids that leave few or no check bits, or no directory at all),
+    /// forced on a few thousand hashes, still find exactly what a scan finds.
+    @Test(arguments: [
+        HammingIndex.Layout(directoryBits: 16, idBits: 28, checkBits: 2),
+        HammingIndex.Layout(directoryBits: 19, idBits: 24, checkBits: 6),
+        HammingIndex.Layout(directoryBits: 12, idBits: 32, checkBits: 0),
+        HammingIndex.Layout(directoryBits: 0, idBits: 13, checkBits: 17),
+        HammingIndex.Layout(directoryBits: 2, idBits: 13, checkBits: 30),
+    ])
+    func largeIndexLayoutsFindWhatAScanFinds(layout: HammingIndex.Layout) {
+        var rng = Random(state: 2)
+        var index = HammingIndex(layout: layout)
+        var all: [Hash256] = []
+        let bases = (0..<200).map { _ in rng.hash() }
+        for base in bases {
+            for d in [0, 3, 8, 16, 24, 29, 31, 33] { all.append(d == 0 ? base : rng.flip(base, d)) }
+        }
+        index.insert(contentsOf: all)
+        for radius in [0, 7, 8, 15, 16, 24, 31] {
+            for q in 0..<30 {
+                let query = q % 3 == 2 ? rng.hash() : rng.flip(bases[q], Int(rng.next() % 8))
+                let expected = all.indices.filter { all[$0].distance(to: query) <= radius }
+                #expect(index.search(query, radius: radius).map(\.id) == expected, "radius \(radius), query \(q)")
+            }
+        }
+    }
+
+    /// The layout chosen for the size keeps the index within 64 bytes a hash (the hash itself is 32).
+    @Test func staysWithin64BytesAHash() {
+        var rng = Random(state: 3)
+        for n in [5_000, 70_000, 131_073] {
+            var index = HammingIndex()
+            index.insert(contentsOf: (0..<n).map { _ in rng.hash() })
+            #expect(index.memoryBytes <= 64 * n, "\(n) hashes: \(index.memoryBytes) bytes")
         }
     }
 
