@@ -40,8 +40,8 @@ public struct Hash256: Hashable, Sendable {
 /// reads the buckets whose top bits differ from its own in at most 3 bits (1,160 of them at 10M hashes), drops the
 /// entries whose check bits already differ too much, and compares the rest with the query in full (the scans are C
 /// kernels in WinnowTensor: POPCNT and prefetching). Memory: 32 bytes a hash, 29 bits of entry per table (8 tables:
-/// 29 bytes) and the offsets (1-2 bytes), 63 bytes at most; 62.7 at 10M hashes, where a query takes about a
-/// millisecond.
+/// 29 bytes) and the offsets (1-2 bytes), 63 bytes at most up to 2^29 hashes (ids wider than 29 bits widen the
+/// entries); 62.7 at 10M hashes, where a query takes one to two milliseconds.
 ///
 /// Hashes are appended; the tables are rebuilt (a counting sort, linear in the size) when the hashes added since the
 /// last build pass a sixteenth of the total, and those are scanned directly until then. Not thread-safe for writes.
@@ -89,6 +89,8 @@ public struct HammingIndex: Sendable {
     private var packed: [[UInt8]] = []
     /// Hashes below this id are in the tables.
     private var built = 0
+    /// For each allowance 0...3, the buckets a query reads around its own (`Self.buckets`), fixed with the layout.
+    private var probes: [[(flips: Int, left: UInt8)]] = []
 
     /// An empty index.
     public init() {}
@@ -136,7 +138,7 @@ public struct HammingIndex: Sendable {
         let buckets = 1 << layout.directoryBits
         var newOffsets: [[UInt32]] = []
         var newPacked: [[UInt8]] = []
-        // One table at a time: the old tables go first, so a rebuild holds at most one table beside them.
+        // The old tables are released first, so a rebuild never holds two generations of them.
         offsets = []
         packed = []
         hashes.withUnsafeBufferPointer { all in
@@ -171,6 +173,9 @@ public struct HammingIndex: Sendable {
         offsets = newOffsets
         packed = newPacked
         self.layout = layout
+        probes = (0...Self.maxRadius / Self.tables).map {
+            Self.buckets(directoryBits: layout.directoryBits, allowance: $0)
+        }
         built = n
     }
 
@@ -198,12 +203,11 @@ public struct HammingIndex: Sendable {
         let allowance = radius / Self.tables
         let layout = self.layout
         let bucketShift = 32 - layout.directoryBits
-        let masks = built > 0 ? Self.buckets(directoryBits: layout.directoryBits, allowance: allowance) : []
+        let masks = built > 0 ? probes[allowance] : []
         let perTable = masks.count
         var starts = [UInt32](repeating: 0, count: perTable * Self.tables)
         var ends = starts
-        var left = [UInt8](repeating: 0, count: perTable)
-        for (m, mask) in masks.enumerated() { left[m] = UInt8(allowance - mask.count) }
+        let left = masks.map(\.left)
         var total = 0
         for t in 0..<Self.tables where built > 0 {
             let own = Int(query.chunk32(t) >> UInt32(bucketShift))
@@ -216,11 +220,13 @@ public struct HammingIndex: Sendable {
                 }
             }
         }
-        var candidates = [UInt32](repeating: 0, count: total + count - built)
-        var n = 0
         let checkShift = UInt64(bucketShift - layout.checkBits)
         let checkMask = (UInt64(1) << UInt64(layout.checkBits)) - 1
-        candidates.withUnsafeMutableBufferPointer { out in
+        // Nothing in reach: no buffers to set up (an empty one need not have an address to hand the kernels).
+        guard total + count - built > 0 else { return [] }
+        // Not zeroed first: only the first n are ever read.
+        var candidates = [UInt32](unsafeUninitializedCapacity: total + count - built) { out, initialized in
+            var n = 0
             starts.withUnsafeBufferPointer { starts in
                 ends.withUnsafeBufferPointer { ends in
                     left.withUnsafeBufferPointer { left in
@@ -242,7 +248,9 @@ public struct HammingIndex: Sendable {
                 out[n] = UInt32(id)
                 n += 1
             }
+            initialized = n
         }
+        let n = candidates.count
         guard n > 0 else { return [] }
         var distances = [UInt8](repeating: 0, count: n)
         let words = [query.a, query.b, query.c, query.d]
@@ -267,17 +275,18 @@ public struct HammingIndex: Sendable {
     }
 
     /// The buckets to read around a chunk's own: the masks of up to `allowance` (at most 3) of `directoryBits` bits,
-    /// each with the number of bits it flips.
-    private static func buckets(directoryBits: Int, allowance: Int) -> [(flips: Int, count: Int)] {
-        var masks = [(flips: 0, count: 0)]
+    /// each with the bits its entries' check bits may still differ in (`allowance` less the bits the mask flips).
+    private static func buckets(directoryBits: Int, allowance: Int) -> [(flips: Int, left: UInt8)] {
+        func probe(_ flips: Int, _ count: Int) -> (flips: Int, left: UInt8) { (flips, UInt8(allowance - count)) }
+        var masks = [probe(0, 0)]
         guard allowance >= 1 else { return masks }
         for i in 0..<directoryBits {
-            masks.append((1 << i, 1))
+            masks.append(probe(1 << i, 1))
             guard allowance >= 2 else { continue }
             for j in 0..<i {
-                masks.append((1 << i | 1 << j, 2))
+                masks.append(probe(1 << i | 1 << j, 2))
                 guard allowance >= 3 else { continue }
-                for k in 0..<j { masks.append((1 << i | 1 << j | 1 << k, 3)) }
+                for k in 0..<j { masks.append(probe(1 << i | 1 << j | 1 << k, 3)) }
             }
         }
         return masks

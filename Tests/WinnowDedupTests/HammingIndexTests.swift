@@ -79,6 +79,22 @@ struct Random {
         }
     }
 
+    /// An empty index, and a query whose buckets are all empty, find nothing; the one hash is found from itself.
+    @Test func queriesWithNothingInReach() {
+        var index = HammingIndex()
+        #expect(index.search(Hash256(0, 0, 0, 0), radius: 31).isEmpty)
+        index.insert(contentsOf: [Hash256(0, 0, 0, 0)])
+        let far = Hash256(~0, ~0, ~0, ~0)
+        #expect(index.search(far, radius: 31).isEmpty)
+        // Every bucket a far query reads is empty.
+        var wide = HammingIndex(layout: .init(directoryBits: 8, idBits: 4, checkBits: 8))
+        wide.insert(contentsOf: [Hash256(0, 0, 0, 0)])
+        #expect(wide.search(far, radius: 31).isEmpty)
+        #expect(wide.search(Hash256(0, 0, 0, 0), radius: 31).map(\.id) == [0])
+        #expect(index.nearest(Hash256(1, 0, 0, 0), radius: 0) == nil)
+        #expect(index.nearest(Hash256(1, 0, 0, 0), radius: 1)?.distance == 1)
+    }
+
     /// The layout chosen for the size keeps the index within 64 bytes a hash (the hash itself is 32).
     @Test func staysWithin64BytesAHash() {
         var rng = Random(state: 3)
