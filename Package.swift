@@ -50,11 +50,13 @@ let package = Package(
             linkerSettings: [.linkedLibrary("jpeg")]),
         // Embedding scans with F16C + FMA, chosen at run time (see winnow_kernels.c).
         .target(name: "CKernels"),
+        // SSE2 byte scans for the WAT JSON scanner, inlined into WinnowCrawl (see winnow_scan.h).
+        .target(name: "CScan", exclude: readme),
 
         // Swift modules.
         .target(name: "WinnowCore", dependencies: ["CCrypto"], exclude: readme),
         .target(name: "WinnowSQLite", dependencies: ["CSQLite"], exclude: readme),
-        .target(name: "WinnowCrawl", dependencies: ["WinnowCore", "CZlib", "CDeflate"], exclude: readme),
+        .target(name: "WinnowCrawl", dependencies: ["WinnowCore", "CZlib", "CDeflate", "CScan"], exclude: readme),
         .target(name: "WinnowFetch", dependencies: ["WinnowCore", "WinnowSQLite", "CCurl"], exclude: readme),
         .target(name: "WinnowImage", dependencies: ["WinnowCore", "CJPEG", "CPNG", "CWebP", "CGIF"], exclude: readme),
         .target(name: "WinnowTensor", dependencies: ["CBLAS", "CKernels"], exclude: readme),

@@ -11,9 +11,12 @@ public enum CrawlEvent: Sendable {
 /// Reads candidates from any mix of inputs: WAT files (gzip per record, single member, or plain; CRLF or LF-only),
 /// candidate JSON Lines written by `winnow parse`, and plain URL lists (one URL per line). The kind is sniffed from
 /// the content. Files with one gzip member per record are read with libdeflate and, with `threads` > 1, split into
-/// parts read in parallel; with one thread the order of the input is kept.
+/// parts read in parallel; with one thread the order of the input is kept. The calling thread is one of the
+/// `threads`: it reads its share of such files a member at a time inside `next()`, and `threads` - 1 worker threads
+/// the rest. (Handing every candidate to another thread cost a fifth of the read: mostly the consumer freeing,
+/// under the allocator's lock, what the reader allocated.)
 public final class CandidateReader: @unchecked Sendable {
-    // @unchecked Sendable: the worker threads share only `work`, `progress`, `queue` and `counterTotals`, each
+    // @unchecked Sendable: the worker threads share only `work`, `progress`, the queues and `counterTotals`, each
     // guarded by its own lock; everything else is touched by the consuming thread alone.
     private let paths: [String]
     private let extractor: WATExtractor
@@ -25,8 +28,7 @@ public final class CandidateReader: @unchecked Sendable {
     private let work = Mutex<[WorkItem]>([])
     private let progress = Mutex<[Int: Int64]>([:])
     private let counterTotals = Mutex(ParseCounters())
-    private var batch: [CrawlEvent] = []
-    private var batchIndex = 0
+    private var batch: [CrawlEvent] = []  // in reverse order (see Output.flush)
     private var started = false
 
     enum WorkItem: Sendable {
@@ -57,7 +59,7 @@ public final class CandidateReader: @unchecked Sendable {
             total += Int64((try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? 0)
         }
         totalBytes = total
-        queue = BoundedQueue<EventBatch>(capacity: 8 * self.threads, producers: self.threads)
+        queue = BoundedQueue<EventBatch>(capacity: 8 * self.threads, producers: self.threads - 1)
     }
 
     /// Input bytes read so far.
@@ -69,17 +71,10 @@ public final class CandidateReader: @unchecked Sendable {
     /// The next event, or nil when every input is done. Throws when an input cannot be read at all.
     public func next() throws -> CrawlEvent? {
         if !started { try start() }
-        while batchIndex >= batch.count {
-            guard let b = queue.pop() else { return nil }
-            switch b {
-            case .events(let events):
-                batch = events
-                batchIndex = 0
-            case .failure(let e): throw e
-            }
+        while batch.isEmpty {
+            if try !refill() { return nil }
         }
-        batchIndex += 1
-        return batch[batchIndex - 1]
+        return batch.popLast()
     }
 
     private func start() throws {
@@ -95,30 +90,161 @@ public final class CandidateReader: @unchecked Sendable {
             }
         }
         work.withLock { $0 = items.reversed() }
-        for _ in 0..<threads {
-            let t = Thread { [self] in worker() }
+        for _ in 1..<threads {
+            let t = Thread { [self] in worker(queue) }
             t.stackSize = 4 << 20
             t.start()
         }
     }
 
-    private func worker() {
+    /// What the calling thread is reading itself.
+    private struct Own {
+        var members: (reader: MemberReader, path: String, id: Int, range: Range<Int64>)?
+        var count = 0
+        var counters = ParseCounters()
+        /// With one thread, a stream input (WARC, URL list) is read by a thread of its own, in turn.
+        var stream: BoundedQueue<EventBatch>?
+    }
+    private var own = Own()
+
+    /// Fills `batch`; false when every input is done. Events that worker threads have ready come first, so that
+    /// they never wait on a full queue; then a member of the caller's own share; then, with nothing of its own
+    /// left, the caller waits for the workers.
+    private func refill() throws -> Bool {
+        while true {
+            if threads > 1, case (let b?, _) = queue.tryPop() { return try take(b) }
+            if try readOwnMember() { return true }
+            if let q = own.stream {
+                guard let b = q.pop() else {
+                    own.stream = nil
+                    continue
+                }
+                return try take(b)
+            }
+            // With one thread, items are taken in order; with more, the caller takes only member files (stream
+            // inputs are read by the workers).
+            let item = work.withLock { items -> WorkItem? in
+                if threads == 1 { return items.popLast() }
+                guard let i = items.lastIndex(where: { if case .members = $0 { true } else { false } }) else {
+                    return nil
+                }
+                return items.remove(at: i)
+            }
+            switch item {
+            case .members(let path, let range, let id):
+                own.members = (try MemberReader(path: path, range: range), path, id, range)
+                own.count = 0
+            case .stream:
+                let q = BoundedQueue<EventBatch>(capacity: 8, producers: 1)
+                let t = Thread { [self] in read(item!, into: q) }  // ok: this case has an item
+                t.stackSize = 4 << 20
+                t.start()
+                own.stream = q
+            case nil:
+                if threads == 1 { return false }
+                guard let b = queue.pop() else { return false }
+                return try take(b)
+            }
+        }
+    }
+
+    private func take(_ b: EventBatch) throws -> Bool {
+        switch b {
+        case .events(let events): batch = events
+        case .failure(let e): throw e
+        }
+        return true
+    }
+
+    /// Reads one member of the caller's own share into `batch`; false when it has none left.
+    private func readOwnMember() throws -> Bool {
+        while let m = own.members {
+            let member: MemberReader.Member?
+            do {
+                member = try m.reader.next()
+            } catch {
+                own.members = nil
+                throw error
+            }
+            guard let member else {
+                own.members = nil
+                let size = Int64((try? FileManager.default.attributesOfItem(atPath: m.path)[.size] as? Int) ?? 0)
+                progress.withLock { $0[m.id] = min(m.range.upperBound, size) - m.range.lowerBound }
+                counterTotals.withLock { $0.merge(own.counters) }
+                own.counters = ParseCounters()
+                return false
+            }
+            var events: [CrawlEvent] = []
+            try process(member, path: m.path, &own.counters) { events.append($0) }
+            own.count += 1
+            if own.count & 63 == 0 {
+                let consumed = m.reader.position - m.range.lowerBound
+                progress.withLock { $0[m.id] = consumed }
+            }
+            if events.isEmpty { continue }
+            events.reverse()
+            batch = events
+            return true
+        }
+        return false
+    }
+
+    /// A thread that reads one stream input into `queue`, for the one-thread mode.
+    private func read(_ item: WorkItem, into queue: BoundedQueue<EventBatch>) {
         defer { queue.producerDone() }
         var out = Output(queue: queue)
         var local = ParseCounters()
-        while let item = work.withLock({ $0.popLast() }) {
-            do {
-                switch item {
-                case .members(let path, let range, let id): try readMembers(path, range, id, &out, &local)
-                case .stream(let path, let id): try readStream(path, id, &out, &local)
-                }
-            } catch {
-                out.flush()
-                queue.push(.failure((error as? WinnowError) ?? WinnowError(.io, "\(error)")))
-            }
-        }
+        read(item, &out, &local)
         out.flush()
         counterTotals.withLock { $0.merge(local) }
+    }
+
+    /// A worker thread's life: work items into `queue` until there are none left.
+    private func worker(_ queue: BoundedQueue<EventBatch>) {
+        defer { queue.producerDone() }
+        var out = Output(queue: queue)
+        var local = ParseCounters()
+        while let item = work.withLock({ $0.popLast() }) { read(item, &out, &local) }
+        out.flush()
+        counterTotals.withLock { $0.merge(local) }
+    }
+
+    /// Reads one work item into `out`; a failure to read it goes to the queue.
+    private func read(_ item: WorkItem, _ out: inout Output, _ counters: inout ParseCounters) {
+        do {
+            switch item {
+            case .members(let path, let range, let id): try readMembers(path, range, id, &out, &counters)
+            case .stream(let path, let id): try readStream(path, id, &out, &counters)
+            }
+        } catch {
+            out.flush()
+            out.queue.push(.failure((error as? WinnowError) ?? WinnowError(.io, "\(error)")))
+        }
+    }
+
+    /// The events of one gzip member: the candidates of its records, and what had to be skipped.
+    private func process(
+        _ member: MemberReader.Member, path: String, _ counters: inout ParseCounters,
+        _ emit: (consuming CrawlEvent) -> Void
+    ) throws {
+        switch member {
+        case .corrupt(let offset, let message):
+            emit(.skipped(RecordError(code: "corrupt_gzip", path: path, offset: offset, message: message)))
+        case .data(let offset, let bytes):
+            try RecordSplitter.records(in: bytes) { headers, block, error in
+                if let e = error {
+                    emit(.skipped(RecordError(code: e.code, path: path, offset: offset, message: e.message)))
+                    return
+                }
+                do {
+                    try extractor.extract(
+                        header: headers.value, block: block, offset: offset, inputFile: path, counters: &counters
+                    ) { emit(.candidate($0)) }
+                } catch let e as RecordError {
+                    emit(.skipped(e))
+                }
+            }
+        }
     }
 
     private func readMembers(
@@ -127,26 +253,7 @@ public final class CandidateReader: @unchecked Sendable {
         let reader = try MemberReader(path: path, range: range)
         var n = 0
         while let member = try reader.next() {
-            switch member {
-            case .corrupt(let offset, let message):
-                out.add(.skipped(RecordError(code: "corrupt_gzip", path: path, offset: offset, message: message)))
-            case .data(let offset, let bytes):
-                try RecordSplitter.records(in: bytes) { headers, block, error in
-                    if let e = error {
-                        out.add(.skipped(RecordError(code: e.code, path: path, offset: offset, message: e.message)))
-                        return
-                    }
-                    do {
-                        try extractor.extract(
-                            header: headers.value, block: block, offset: offset, inputFile: path, counters: &counters
-                        ) {
-                            out.add(.candidate($0))
-                        }
-                    } catch let e as RecordError {
-                        out.add(.skipped(e))
-                    }
-                }
-            }
+            try process(member, path: path, &counters) { out.add($0) }
             n += 1
             if n & 63 == 0 {
                 let consumed = reader.position - range.lowerBound
@@ -204,15 +311,19 @@ public final class CandidateReader: @unchecked Sendable {
         let queue: BoundedQueue<EventBatch>
         var events: [CrawlEvent] = []
 
-        mutating func add(_ e: CrawlEvent) {
+        mutating func add(_ e: consuming CrawlEvent) {
             events.append(e)
             if events.count >= 256 { flush() }
         }
 
         mutating func flush() {
             if events.isEmpty { return }
+            // Reversed here, where the array is not shared, so that the consumer moves each event out with
+            // popLast rather than copying it (a candidate holds several reference-counted strings).
+            events.reverse()
             queue.push(.events(events))
             events = []
+            events.reserveCapacity(256)
         }
     }
 }

@@ -12,7 +12,7 @@ struct HTMLExtractor {
     /// Candidates of a `response` record's block (an HTTP response).
     func extract(
         header: (String) -> String?, block: UnsafeRawBufferPointer, offset: Int64, inputFile: String,
-        counters: inout ParseCounters, emit: (Candidate) -> Void
+        counters: inout ParseCounters, emit: (consuming Candidate) -> Void
     ) throws {
         guard let http = HTTPResponse(block) else {
             throw RecordError(

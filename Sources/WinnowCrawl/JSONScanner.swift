@@ -1,3 +1,4 @@
+internal import CScan
 import Foundation
 
 /// A forward-only JSON scanner over bytes that materialises only what it is asked for: values of keys nobody wants
@@ -54,21 +55,14 @@ struct JSONScanner {
     @inline(__always) mutating func string() throws(Failure) -> Slice {
         try expect(0x22)
         let start = i
-        var escapes = false
-        // memchr finds the next quote; it closes the string unless an odd run of backslashes precedes it.
-        while i < count, let q = memchr(p + i, 0x22, count - i) {
-            let at = UnsafePointer<UInt8>(q.assumingMemoryBound(to: UInt8.self)) - p
-            var slashes = 0
-            while at - slashes - 1 >= start && p[at - slashes - 1] == 0x5c { slashes += 1 }
-            if slashes > 0 { escapes = true }
-            if slashes & 1 == 0 {
-                i = at + 1
-                return Slice(start: start, end: at, hasEscapes: escapes || memchr(p + start, 0x5c, at - start) != nil)
-            }
-            i = at + 1
+        var escapes: Int32 = 0
+        let end = winnow_json_string_end(p, start, count, &escapes)
+        if end >= count {
+            i = count
+            throw fail("unterminated string")
         }
-        i = count
-        throw fail("unterminated string")
+        i = end + 1
+        return Slice(start: start, end: end, hasEscapes: escapes != 0)
     }
 
     /// Skips any value.
@@ -94,25 +88,12 @@ struct JSONScanner {
     /// Skips to just after the `}` or `]` that closes the object or array the scanner is inside (strings and
     /// nesting respected).
     mutating func skipRestOfObject() throws(Failure) {
-        var depth = 1
-        while i < count {
-            let b = p[i]
-            if b == 0x22 {
-                _ = try string()
-                continue
-            }
-            if b == 0x7b || b == 0x5b {
-                depth += 1
-            } else if b == 0x7d || b == 0x5d {
-                depth -= 1
-                if depth == 0 {
-                    i += 1
-                    return
-                }
-            }
-            i += 1
+        let end = winnow_json_skip_container(p, i, count)
+        if end < 0 {
+            i = count
+            throw fail("unterminated object or array")
         }
-        throw fail("unterminated object or array")
+        i = end
     }
 
     /// Calls `body` for each key of the object that comes next; `body` must consume the value (or call skipValue).
@@ -177,6 +158,8 @@ struct JSONScanner {
     func text(_ s: Slice, repaired: inout Bool) -> String {
         if !s.hasEscapes {
             let raw = UnsafeBufferPointer(start: p + s.start, count: s.end - s.start)
+            // Most text is ASCII, which needs no validation (String(validating:) is not specialised: slow).
+            if winnow_is_ascii(p + s.start, s.end - s.start) != 0 { return String(decoding: raw, as: UTF8.self) }
             if let valid = String(validating: raw, as: UTF8.self) { return valid }
             repaired = true
             return String(decoding: raw, as: UTF8.self)

@@ -47,7 +47,7 @@ public struct WATExtractor: Sendable {
     /// Extracts the candidates of a record given its WARC headers and block.
     func extract(
         headers: [(String, String)], block: UnsafeRawBufferPointer, offset: Int64, inputFile: String,
-        counters: inout ParseCounters, emit: (Candidate) -> Void
+        counters: inout ParseCounters, emit: (consuming Candidate) -> Void
     ) throws {
         try extract(
             header: { name in headers.first { asciiEqualFold($0.0, name) }?.1 }, block: block, offset: offset,
@@ -57,7 +57,7 @@ public struct WATExtractor: Sendable {
     /// Extracts the candidates of a record; `header` looks up its WARC header fields.
     func extract(
         header: (String) -> String?, block: UnsafeRawBufferPointer, offset: Int64, inputFile: String,
-        counters: inout ParseCounters, emit: (Candidate) -> Void
+        counters: inout ParseCounters, emit: (consuming Candidate) -> Void
     ) throws {
         if header("WARC-Type") == "response" {
             // A WARC (not WAT) record: the HTML itself.
@@ -245,7 +245,7 @@ struct WATPage {
 
     func emit(
         block: UnsafeRawBufferPointer, targetURI: String?, offset: Int64, inputFile: String, titleFallback: Bool,
-        counters: inout ParseCounters, emit: (Candidate) -> Void
+        counters: inout ParseCounters, emit: (consuming Candidate) -> Void
     ) throws {
         let s = JSONScanner(block)
         var repaired = false
@@ -361,85 +361,6 @@ public enum URLNormalizer {
     public static func resolve(_ raw: String, against base: String?) -> String? {
         let b = base.flatMap { try? WebURL.parse($0) }
         return try? WebURL.parse(TextCleaner.decodeEntities(raw), base: b).href
-    }
-}
-
-/// Caption clean-up.
-public enum TextCleaner {
-    /// Decodes HTML entities and collapses runs of whitespace to one space.
-    public static func clean(_ s: String) -> String {
-        // Fast path: printable ASCII without entities or doubled, leading or trailing spaces needs nothing.
-        var previousSpace = true
-        var plain = true
-        for c in s.utf8 {
-            if c < 0x20 || c >= 0x7f || c == 0x26 || (c == 0x20 && previousSpace) {
-                plain = false
-                break
-            }
-            previousSpace = c == 0x20
-        }
-        if plain && !previousSpace { return s }
-        let decoded = decodeEntities(s)
-        return decoded.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
-    }
-
-    private static let named: [String: String] = [
-        "amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'", "nbsp": "\u{A0}", "copy": "©", "reg": "®",
-        "trade": "™", "hellip": "…", "mdash": "—", "ndash": "–", "lsquo": "‘", "rsquo": "’", "ldquo": "“", "rdquo": "”",
-        "laquo": "«", "raquo": "»", "eacute": "é", "egrave": "è", "aacute": "á", "agrave": "à", "oacute": "ó",
-        "uacute": "ú", "iacute": "í", "ntilde": "ñ", "ccedil": "ç", "uuml": "ü", "ouml": "ö", "auml": "ä", "szlig": "ß",
-        "Eacute": "É", "Uuml": "Ü", "Ouml": "Ö", "Auml": "Ä", "deg": "°", "middot": "·", "bull": "•", "euro": "€",
-        "pound": "£", "yen": "¥", "times": "×", "shy": "\u{AD}", "zwnj": "\u{200C}", "zwj": "\u{200D}",
-    ].merging(latin1Entities) { a, _ in a }
-
-    /// The HTML 4 names of U+00A0...U+00FF, in order.
-    private static let latin1Entities: [String: String] = {
-        let names = [
-            "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy", "ordf", "laquo", "not",
-            "shy", "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute", "micro", "para", "middot", "cedil", "sup1",
-            "ordm", "raquo", "frac14", "frac12", "frac34", "iquest", "Agrave", "Aacute", "Acirc", "Atilde", "Auml",
-            "Aring", "AElig", "Ccedil", "Egrave", "Eacute", "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH",
-            "Ntilde", "Ograve", "Oacute", "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc",
-            "Uuml", "Yacute", "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig",
-            "ccedil", "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth", "ntilde",
-            "ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash", "ugrave", "uacute", "ucirc", "uuml",
-            "yacute", "thorn", "yuml",
-        ]
-        var d: [String: String] = [:]
-        for (i, n) in names.enumerated() {
-            if let scalar = Unicode.Scalar(UInt32(0xA0 + i)) { d[n] = String(Character(scalar)) }
-        }
-        return d
-    }()
-
-    /// Decodes named entities (the common ones) and numeric character references.
-    public static func decodeEntities(_ s: String) -> String {
-        guard hasByte(s, 0x26) else { return s }
-        var out = ""
-        var i = s.startIndex
-        while i < s.endIndex {
-            if s[i] == "&", let semi = s[i...].prefix(12).firstIndex(of: ";") {
-                let name = String(s[s.index(after: i)..<semi])
-                var replacement: String?
-                if name.hasPrefix("#x") || name.hasPrefix("#X") {
-                    replacement = UInt32(name.dropFirst(2), radix: 16).flatMap(Unicode.Scalar.init).map {
-                        String(Character($0))
-                    }
-                } else if name.hasPrefix("#") {
-                    replacement = UInt32(name.dropFirst()).flatMap(Unicode.Scalar.init).map { String(Character($0)) }
-                } else {
-                    replacement = named[name]
-                }
-                if let r = replacement {
-                    out += r
-                    i = s.index(after: semi)
-                    continue
-                }
-            }
-            out.append(s[i])
-            i = s.index(after: i)
-        }
-        return out
     }
 }
 

@@ -77,9 +77,10 @@ public struct WebURL: Sendable, Equatable {
         return try relative(rest, base: base)
     }
 
-    /// The serialised URL for the common clean cases, without building a `WebURL`: an absolute http(s) URL or a
-    /// path-absolute reference whose host is a plain lower-case-able name without port or userinfo, and whose path
-    /// and query need no encoding and hold no dot segments or backslashes. Nil means: use `parse`.
+    /// The serialised URL for the common clean cases, without building a `WebURL`: an absolute http(s) URL, a
+    /// scheme-relative one (`//host/...`) whose host is a plain lower-case-able name without port or userinfo, or a
+    /// path-absolute or path-relative reference, whose path and query need no encoding and hold no dot segments or
+    /// backslashes. Nil means: use `parse`.
     public static func fastHref(_ original: String, base: WebURL?) -> String? {
         var input = original
         return input.withUTF8 { b -> String? in
@@ -106,28 +107,54 @@ public struct WebURL: Sendable, Equatable {
                 }
                 return true
             }
-            if b[0] == 0x2f {
-                guard let base, n > 1, b[1] != 0x2f, clean(0) else { return nil }
+            func origin(_ base: WebURL) -> String {
                 var out = base.scheme + "://"
                 if !base.userinfo.isEmpty { out += base.userinfo + "@" }
                 out += base.host
                 if let p = base.port { out += ":\(p)" }
-                return out + String(decoding: b, as: UTF8.self)
+                return out
             }
-            // "http://" or "https://", any case.
+            if b[0] == 0x2f && b[1] != 0x2f {
+                guard let base, clean(0) else { return nil }
+                return origin(base) + String(decoding: b, as: UTF8.self)
+            }
             var i = 0
             let lower: (UInt8) -> UInt8 = { $0 >= 0x41 && $0 <= 0x5a ? $0 + 0x20 : $0 }
-            guard n > 8, lower(b[0]) == 0x68, lower(b[1]) == 0x74, lower(b[2]) == 0x74, lower(b[3]) == 0x70 else {
-                return nil
-            }
-            i = 4
             var secure = false
-            if lower(b[i]) == 0x73 {
-                secure = true
-                i += 1
+            var schemeGiven = true
+            if b[0] == 0x2f {
+                // "//host/...": the base's scheme.
+                guard let base else { return nil }
+                secure = base.scheme == "https"
+                schemeGiven = false
+                i = 2
+            } else if n > 8, lower(b[0]) == 0x68, lower(b[1]) == 0x74, lower(b[2]) == 0x74, lower(b[3]) == 0x70 {
+                // "http://" or "https://", any case.
+                i = 4
+                if lower(b[i]) == 0x73 {
+                    secure = true
+                    i += 1
+                }
+                guard i + 3 <= n, b[i] == 0x3a, b[i + 1] == 0x2f, b[i + 2] == 0x2f else { return nil }
+                i += 3
+            } else {
+                // A path-relative reference: the base's directory, then the input. A colon before the first slash
+                // may end a scheme, and a leading dot a dot segment: those go the long way.
+                guard let base, plain(b[0]), b[0] != 0x2e, b[0] != 0x3f else { return nil }
+                var k = 0
+                while k < n && b[k] != 0x2f && b[k] != 0x3f {
+                    if b[k] == 0x3a { return nil }
+                    k += 1
+                }
+                guard clean(0) else { return nil }
+                var directory = base.path
+                if let slash = directory.utf8.lastIndex(of: 0x2f) {
+                    directory = String(directory[...slash])
+                } else {
+                    directory = "/"
+                }
+                return origin(base) + directory + String(decoding: b, as: UTF8.self)
             }
-            guard i + 3 <= n, b[i] == 0x3a, b[i + 1] == 0x2f, b[i + 2] == 0x2f else { return nil }
-            i += 3
             let hostStart = i
             var upper = false
             while i < n {
@@ -145,7 +172,8 @@ public struct WebURL: Sendable, Equatable {
                 b[hostStart] != 0x2e, clean(hostEnd)
             else { return nil }
             // Already in normal form (lower-case scheme and host, a path): the input is the answer.
-            let schemeLower = b[0] == 0x68 && b[1] == 0x74 && b[2] == 0x74 && b[3] == 0x70 && (!secure || b[4] == 0x73)
+            let schemeLower =
+                schemeGiven && b[0] == 0x68 && b[1] == 0x74 && b[2] == 0x74 && b[3] == 0x70 && (!secure || b[4] == 0x73)
             if schemeLower && !upper && hostEnd < n && b[hostEnd] == 0x2f { return original }
             var out = secure ? "https://" : "http://"
             if upper {

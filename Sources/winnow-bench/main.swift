@@ -170,6 +170,37 @@ if wanted("image") {
             baselineName: "libjpeg-turbo full-size decode only", baseline: base))
 }
 
+// Profiling aid, run only when named: the wat-300 read with 1 and 2 threads, each run next to a run of libdeflate
+// alone, so that the ratios see the same machine (this VM's speed drifts by 20% between minutes).
+if filterList.contains("parse-profile") {
+    let path = packageRoot + "/.build/bench-data/replicated-300mb.warc.wat.gz"
+    if FileManager.default.fileExists(atPath: path) {
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        }
+        func read(_ threads: Int) throws {
+            let r = try CandidateReader(paths: [path], threads: threads)
+            while try r.next() != nil {}
+        }
+        var one: [Double] = []
+        var two: [Double] = []
+        for _ in 0..<runs {
+            let base = try seconds { _ = try RawInflate.libdeflate(path: path) }
+            one.append(base / (try seconds { try read(1) }))
+            two.append(base / (try seconds { try read(2) }))
+        }
+        print(
+            String(
+                format:
+                    "parse-profile: against libdeflate alone: 1 thread %.2fx (%.2f-%.2f), 2 threads %.2fx (%.2f-%.2f)",
+                median(one), one.min() ?? 0, one.max() ?? 0, median(two), two.min() ?? 0, two.max() ?? 0))
+    } else {
+        FileHandle.standardError.write(Data("parse-profile: run the wat-300 benchmark first to build \(path)\n".utf8))
+    }
+}
+
 // 4. WAT parsing at scale: a >= 300 MB WAT made by replicating the real samples with varied hosts, read by winnow
 //    (1 and 2 threads) beside raw inflate with the same libraries and cc2dataset's own extraction, in the same run.
 if wanted("wat-300") {

@@ -450,7 +450,68 @@ func expectedRows(_ name: String) throws -> [[String: String]] {
             }
         }
         #expect(checked > 100)
+        // Scheme-relative and path-relative references against bases of every shape.
+        let relative = [
+            "img/a.png", "a.png?x=1&y=2", "a:b/c.png", "./a.png", "../a.png", "img/../a.png", "img/./a.png", "xy",
+            "//CDN.test/x.png?q", "//cdn.test", "//cdn.test?q=1", "//cdn.test:8080/x", "//user@cdn.test/x",
+            "//cdn.test./x", "//1.2.3.4/x", "mailto:x@y.test", "javascript:void(0)", "data:image/png;base64,AAAA",
+            "?q=1", "#f", "a b.png", "é.png", "a\\b.png", "img/%41.png", "a.png#frag", "a.png?", ".hidden.png",
+            "img/a.png?u=http://x.test/y", "IMG/A.PNG", "a//b.png", "a?b/../c",
+        ]
+        let bases = [
+            "https://Example.test/dir/page.html", "http://a.test", "http://a.test/dir/", "http://u:p@a.test:8080/d/x?q",
+            "https://a.test/d%C3%A9/x.html",
+        ]
+        var relativeChecked = 0
+        for b in bases {
+            let base = try WebURL.parse(b)
+            for input in relative {
+                if let fast = WebURL.fastHref(input, base: base) {
+                    #expect(fast == (try WebURL.parse(input, base: base)).href, "\(input) against \(b)")
+                    relativeChecked += 1
+                }
+            }
+        }
+        #expect(relativeChecked > 40)
+        #expect(WebURL.fastHref("img/a.png", base: nil) == nil)
+        #expect(WebURL.fastHref("//cdn.test/x", base: nil) == nil)
         #expect(WebURL.fastHref("/a/./b.png", base: base) == nil)
         #expect(WebURL.fastHref("http://a.test:80/x", base: base) == nil)
+    }
+}
+
+@Suite struct ReaderThreadsTests {
+    /// Every candidate and skip of a mix of inputs, identified by where it came from.
+    static func events(_ paths: [String], threads: Int) throws -> [String] {
+        let reader = try CandidateReader(paths: paths, threads: threads)
+        var out: [String] = []
+        while let e = try reader.next() {
+            switch e {
+            case .candidate(let c):
+                out.append("\(c.provenance.inputFile) \(c.provenance.recordOffset) \(c.key) \(c.url)")
+            case .skipped(let r): out.append("\(r.path) \(r.offset) skipped \(r.code)")
+            }
+        }
+        return out
+    }
+
+    /// The caller's thread reads its share of member-per-record files inside next(), worker threads the rest; with
+    /// one thread the input order is kept whatever the kinds of input, and more threads give the same events.
+    @Test func threadsGiveTheSameEventsAndOneKeepsTheOrder() throws {
+        let dir = TestSupport.temporaryDirectory()
+        let list = dir + "/urls.txt"
+        try "http://a.test/1.jpg\nnot a url\nhttp://a.test/2.jpg\n".write(
+            toFile: list, atomically: true, encoding: .utf8)
+        let paths = [
+            TestSupport.shared("commoncrawl/wat/generated_dolma_sample-0000.warc.wat.gz"), list,
+            TestSupport.shared("commoncrawl/wat/cbeams-well-formed.warc.wat"),
+            TestSupport.shared("commoncrawl/wat/generated_resiliparse_warcfile.warc.wat.gz"),
+        ]
+        let separately = try paths.flatMap { try Self.events([$0], threads: 1) }
+        #expect(separately.count > 300)
+        #expect(try Self.events(paths, threads: 1) == separately)
+        for threads in [2, 3] {
+            #expect(try Self.events(paths, threads: threads).sorted() == separately.sorted(), "\(threads) threads")
+        }
     }
 }

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+import WinnowCore
+
+@testable import WinnowCrawl
+
+/// The scanner's SIMD string and container scans against a byte-at-a-time statement of the same rules, on inputs
+/// whose quotes, backslash runs and brackets fall anywhere across the 16-byte blocks.
+struct JSONScannerTests {
+    /// Index just after the bracket closing the container that `i` is inside, or nil.
+    static func referenceSkip(_ b: [UInt8], from start: Int) -> Int? {
+        var depth = 1
+        var i = start
+        var inString = false
+        while i < b.count {
+            let c = b[i]
+            if inString {
+                if c == 0x5c {
+                    i += 2
+                    continue
+                }
+                if c == 0x22 { inString = false }
+            } else if c == 0x22 {
+                inString = true
+            } else if c == 0x7b || c == 0x5b {
+                depth += 1
+            } else if c == 0x7d || c == 0x5d {
+                depth -= 1
+                if depth == 0 { return i + 1 }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    static func skip(_ b: [UInt8], from start: Int) -> Int? {
+        b.withUnsafeBytes { raw -> Int? in
+            var s = JSONScanner(raw)
+            s.i = start
+            do {
+                try s.skipRestOfObject()
+                return s.i
+            } catch {
+                return nil
+            }
+        }
+    }
+
+    @Test func skipsAgreeWithTheReference() {
+        let pieces = [
+            "\"", "\\", "\\\\", "\\\"", "{", "}", "[", "]", "\"a{b}\"", "\"[\\\"]\"", "x", "0123456789abcdef", ",", ":",
+            " ", "é", "\"\\\\\"", "\"\"",
+        ]
+        var rng = SplitMix64(seed: 9)
+        var agreed = 0
+        for _ in 0..<20000 {
+            var s = ""
+            for _ in 0..<Int(rng.next() % 40) { s += pieces[Int(rng.next() % UInt64(pieces.count))] }
+            let bytes = Array(s.utf8)
+            let expected = Self.referenceSkip(bytes, from: 0)
+            #expect(Self.skip(bytes, from: 0) == expected, "\(s.debugDescription)")
+            if expected != nil { agreed += 1 }
+        }
+        #expect(agreed > 1000)
+    }
+
+    @Test func stringsEndAtTheFirstUnescapedQuote() throws {
+        for (text, content, escapes) in [
+            ("\"abc\"", "abc", false), ("\"a\\\"b\"", "a\\\"b", true), ("\"a\\\\\"", "a\\\\", true),
+            (
+                "\"\(String(repeating: "x", count: 40))\\\\\\\"y\"", String(repeating: "x", count: 40) + "\\\\\\\"y",
+                true
+            ),
+        ] {
+            let bytes = Array(text.utf8)
+            let slice = try bytes.withUnsafeBytes { raw -> JSONScanner.Slice in
+                var s = JSONScanner(raw)
+                return try s.string()
+            }
+            #expect(String(decoding: bytes[slice.start..<slice.end], as: UTF8.self) == content)
+            #expect(slice.hasEscapes == escapes)
+        }
+        for unterminated in ["\"abc", "\"abc\\\"", "\"" + String(repeating: "y", count: 33) + "\\"] {
+            let bytes = Array(unterminated.utf8)
+            let failed = bytes.withUnsafeBytes { raw -> Bool in
+                var s = JSONScanner(raw)
+                return (try? s.string()) == nil
+            }
+            #expect(failed, "\(unterminated.debugDescription)")
+        }
+    }
+}
