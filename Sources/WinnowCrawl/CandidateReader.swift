@@ -83,7 +83,9 @@ public final class CandidateReader: @unchecked Sendable {
         for p in paths {
             let id = items.count
             if try MemberReader.isMemberPerRecord(path: p) {
-                let ranges = threads > 1 ? try MemberReader.split(path: p, parts: threads) : [0..<Int64.max]
+                // Four parts a thread, taken in turn by whichever thread is free: the caller's thread also takes
+                // the workers' events, so equal halves would leave a worker idle at the end.
+                let ranges = threads > 1 ? try MemberReader.split(path: p, parts: 4 * threads) : [0..<Int64.max]
                 for (k, r) in ranges.enumerated() { items.append(.members(path: p, range: r, id: id + k)) }
             } else {
                 items.append(.stream(path: p, id: id))
@@ -101,11 +103,12 @@ public final class CandidateReader: @unchecked Sendable {
     private struct Own {
         var members: (reader: MemberReader, path: String, id: Int, range: Range<Int64>)?
         var count = 0
-        var counters = ParseCounters()
         /// With one thread, a stream input (WARC, URL list) is read by a thread of its own, in turn.
         var stream: BoundedQueue<EventBatch>?
     }
     private var own = Own()
+    private var ownCounters = ParseCounters()
+    private var ownPage = WATPage()
 
     /// Fills `batch`; false when every input is done. Events that worker threads have ready come first, so that
     /// they never wait on a full queue; then a member of the caller's own share; then, with nothing of its own
@@ -170,20 +173,19 @@ public final class CandidateReader: @unchecked Sendable {
                 own.members = nil
                 let size = Int64((try? FileManager.default.attributesOfItem(atPath: m.path)[.size] as? Int) ?? 0)
                 progress.withLock { $0[m.id] = min(m.range.upperBound, size) - m.range.lowerBound }
-                counterTotals.withLock { $0.merge(own.counters) }
-                own.counters = ParseCounters()
+                counterTotals.withLock { $0.merge(ownCounters) }
+                ownCounters = ParseCounters()
                 return false
             }
-            var events: [CrawlEvent] = []
-            try process(member, path: m.path, &own.counters) { events.append($0) }
+            // `batch` is empty here and keeps its storage from the last member.
+            try process(member, path: m.path, &ownCounters, &ownPage) { batch.append($0) }
             own.count += 1
             if own.count & 63 == 0 {
                 let consumed = m.reader.position - m.range.lowerBound
                 progress.withLock { $0[m.id] = consumed }
             }
-            if events.isEmpty { continue }
-            events.reverse()
-            batch = events
+            if batch.isEmpty { continue }
+            batch.reverse()
             return true
         }
         return false
@@ -224,7 +226,7 @@ public final class CandidateReader: @unchecked Sendable {
 
     /// The events of one gzip member: the candidates of its records, and what had to be skipped.
     private func process(
-        _ member: MemberReader.Member, path: String, _ counters: inout ParseCounters,
+        _ member: MemberReader.Member, path: String, _ counters: inout ParseCounters, _ page: inout WATPage,
         _ emit: (consuming CrawlEvent) -> Void
     ) throws {
         switch member {
@@ -238,7 +240,8 @@ public final class CandidateReader: @unchecked Sendable {
                 }
                 do {
                     try extractor.extract(
-                        header: headers.value, block: block, offset: offset, inputFile: path, counters: &counters
+                        header: headers.value, block: block, offset: offset, inputFile: path, counters: &counters,
+                        page: &page
                     ) { emit(.candidate($0)) }
                 } catch let e as RecordError {
                     emit(.skipped(e))
@@ -252,8 +255,9 @@ public final class CandidateReader: @unchecked Sendable {
     ) throws {
         let reader = try MemberReader(path: path, range: range)
         var n = 0
+        var page = WATPage()
         while let member = try reader.next() {
-            try process(member, path: path, &counters) { out.add($0) }
+            try process(member, path: path, &counters, &page) { out.add($0) }
             n += 1
             if n & 63 == 0 {
                 let consumed = reader.position - range.lowerBound

@@ -59,17 +59,27 @@ public struct WATExtractor: Sendable {
         header: (String) -> String?, block: UnsafeRawBufferPointer, offset: Int64, inputFile: String,
         counters: inout ParseCounters, emit: (consuming Candidate) -> Void
     ) throws {
+        var page = WATPage()
+        try extract(
+            header: header, block: block, offset: offset, inputFile: inputFile, counters: &counters, page: &page,
+            emit: emit)
+    }
+
+    /// Extracts the candidates of a record, reusing `page`'s storage (a reader keeps one for all its records).
+    func extract(
+        header: (String) -> String?, block: UnsafeRawBufferPointer, offset: Int64, inputFile: String,
+        counters: inout ParseCounters, page: inout WATPage, emit: (consuming Candidate) -> Void
+    ) throws {
         if header("WARC-Type") == "response" {
             // A WARC (not WAT) record: the HTML itself.
             try HTMLExtractor(titleFallback: titleFallback).extract(
                 header: header, block: block, offset: offset, inputFile: inputFile, counters: &counters, emit: emit)
             return
         }
-        guard header("WARC-Type") == "metadata",
-            (header("Content-Type") ?? "").lowercased().hasPrefix("application/json")
+        guard header("WARC-Type") == "metadata", asciiHasPrefixFold(header("Content-Type") ?? "", "application/json")
         else { return }
         guard block.count > 0 else { return }
-        var page = WATPage()
+        page.reset()
         do {
             var s = JSONScanner(block)
             try page.scan(&s)
@@ -110,6 +120,19 @@ struct WATPage {
         var alt = Slice.empty
         var title = Slice.empty
         var lazy: [(String, Slice)] = []
+    }
+
+    /// Empties the page for the next record, keeping its arrays' storage.
+    mutating func reset() {
+        isResponse = false
+        hasHTML = false
+        target = .empty
+        date = .empty
+        recordID = .empty
+        base = .empty
+        metas.removeAll(keepingCapacity: true)
+        headers.removeAll(keepingCapacity: true)
+        links.removeAll(keepingCapacity: true)
     }
 
     static let lazyKeys: [(StaticString, String)] = [
@@ -251,11 +274,13 @@ struct WATPage {
         var repaired = false
         func text(_ slice: Slice) -> String { s.text(slice, repaired: &repaired) }
         let pageText = target.isEmpty ? (targetURI ?? "") : text(target)
-        let pageURL = try? WebURL.parse(WATExtractor.stripAngles(TextCleaner.decodeEntities(pageText)))
+        let pageInput = WATExtractor.stripAngles(TextCleaner.decodeEntities(pageText))
+        let pageURL = WebURL.fastParse(pageInput) ?? (try? WebURL.parse(pageInput))
         var baseURL = pageURL
         if !base.isEmpty, let b = try? WebURL.parse(TextCleaner.decodeEntities(text(base)), base: pageURL) {
             baseURL = b
         }
+        let prepared = baseURL.map(WebURL.Base.init)
         var signals: [String] = []
         // Only the metas and headers that can carry an opt-out become strings.
         func signalMeta(_ n: Slice) -> Bool {
@@ -300,7 +325,7 @@ struct WATPage {
             }
             let href: String
             let decoded = TextCleaner.decodeEntities(raw)
-            if let fast = WebURL.fastHref(decoded, base: baseURL) {
+            if let fast = WebURL.fastHref(decoded, prepared: prepared) {
                 href = fast
             } else {
                 do {
@@ -373,6 +398,17 @@ func asciiEqualFold(_ a: String, _ b: String) -> Bool {
         let lc = c >= 0x41 && c <= 0x5a ? c + 0x20 : c
         let ld = d >= 0x41 && d <= 0x5a ? d + 0x20 : d
         if lc != ld { return false }
+    }
+    return true
+}
+
+/// Whether `s` starts with the lower-case ASCII `prefix`, ignoring ASCII case.
+func asciiHasPrefixFold(_ s: String, _ prefix: String) -> Bool {
+    let x = s.utf8
+    let y = prefix.utf8
+    guard x.count >= y.count else { return false }
+    for (c, d) in zip(x, y) where c != d {
+        if !(c >= 0x41 && c <= 0x5a && c + 0x20 == d) { return false }
     }
     return true
 }

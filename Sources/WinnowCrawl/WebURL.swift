@@ -82,14 +82,56 @@ public struct WebURL: Sendable, Equatable {
     /// path-absolute or path-relative reference, whose path and query need no encoding and hold no dot segments or
     /// backslashes. Nil means: use `parse`.
     public static func fastHref(_ original: String, base: WebURL?) -> String? {
+        fastHref(original, prepared: base.map(Base.init))
+    }
+
+    /// A base URL with the prefixes that references resolved against it start with, made once for all the links
+    /// of a page.
+    struct Base {
+        let url: WebURL
+        /// `scheme://[userinfo@]host[:port]`.
+        let origin: String
+        /// The origin and the base's path up to its last slash: what a path-relative reference is appended to.
+        let directory: String
+
+        init(_ url: WebURL) {
+            self.url = url
+            var o = url.scheme + "://"
+            if !url.userinfo.isEmpty { o += url.userinfo + "@" }
+            o += url.host
+            if let p = url.port { o += ":\(p)" }
+            origin = o
+            if let slash = url.path.utf8.lastIndex(of: 0x2f) {
+                directory = o + String(url.path[...slash])
+            } else {
+                directory = o + "/"
+            }
+        }
+    }
+
+    /// `head` followed by `tail`, in one allocation.
+    private static func joined(_ head: String, _ tail: UnsafeBufferPointer<UInt8>) -> String {
+        var h = head
+        return h.withUTF8 { hb in
+            String(unsafeUninitializedCapacity: hb.count + tail.count) { out in
+                _ = out.initialize(fromContentsOf: hb)
+                _ = UnsafeMutableBufferPointer(rebasing: out[hb.count...]).initialize(fromContentsOf: tail)
+                return hb.count + tail.count
+            }
+        }
+    }
+
+    /// `fastHref` against a prepared base.
+    static func fastHref(_ original: String, prepared base: Base?) -> String? {
         var input = original
         return input.withUTF8 { b -> String? in
             let n = b.count
             guard n > 1, n < 4096 else { return nil }
-            // Path and query bytes that WHATWG leaves as they are (and that cannot start a dot segment problem).
+            // Path and query bytes that WHATWG leaves as they are (and that cannot start a dot segment problem):
+            // printable ASCII but space " # % ' < > \ ` { }, as two 64-bit sets.
             @inline(__always) func plain(_ c: UInt8) -> Bool {
-                c > 0x20 && c < 0x7f && c != 0x22 && c != 0x23 && c != 0x3c && c != 0x3e && c != 0x5c && c != 0x60
-                    && c != 0x7b && c != 0x7d && c != 0x27 && c != 0x25
+                let set: UInt64 = c < 64 ? 0xafff_ff52_0000_0000 : 0x57ff_fffe_efff_ffff
+                return c < 128 && (set >> UInt64(c & 63)) & 1 == 1
             }
             func clean(_ from: Int) -> Bool {
                 var i = from
@@ -107,16 +149,9 @@ public struct WebURL: Sendable, Equatable {
                 }
                 return true
             }
-            func origin(_ base: WebURL) -> String {
-                var out = base.scheme + "://"
-                if !base.userinfo.isEmpty { out += base.userinfo + "@" }
-                out += base.host
-                if let p = base.port { out += ":\(p)" }
-                return out
-            }
             if b[0] == 0x2f && b[1] != 0x2f {
                 guard let base, clean(0) else { return nil }
-                return origin(base) + String(decoding: b, as: UTF8.self)
+                return joined(base.origin, b)
             }
             var i = 0
             let lower: (UInt8) -> UInt8 = { $0 >= 0x41 && $0 <= 0x5a ? $0 + 0x20 : $0 }
@@ -125,7 +160,7 @@ public struct WebURL: Sendable, Equatable {
             if b[0] == 0x2f {
                 // "//host/...": the base's scheme.
                 guard let base else { return nil }
-                secure = base.scheme == "https"
+                secure = base.url.scheme == "https"
                 schemeGiven = false
                 i = 2
             } else if n > 8, lower(b[0]) == 0x68, lower(b[1]) == 0x74, lower(b[2]) == 0x74, lower(b[3]) == 0x70 {
@@ -147,13 +182,7 @@ public struct WebURL: Sendable, Equatable {
                     k += 1
                 }
                 guard clean(0) else { return nil }
-                var directory = base.path
-                if let slash = directory.utf8.lastIndex(of: 0x2f) {
-                    directory = String(directory[...slash])
-                } else {
-                    directory = "/"
-                }
-                return origin(base) + directory + String(decoding: b, as: UTF8.self)
+                return joined(base.directory, b)
             }
             let hostStart = i
             var upper = false
@@ -185,6 +214,23 @@ public struct WebURL: Sendable, Equatable {
             if b[hostEnd] == 0x3f { out += "/" }
             return out + String(decoding: UnsafeBufferPointer(rebasing: b[hostEnd..<n]), as: UTF8.self)
         }
+    }
+
+    /// The parsed form of an absolute http(s) URL that `fastHref` takes (plain host, no port or userinfo, nothing
+    /// to encode or normalise in path and query), built from its serialisation without the full parser. Nil means:
+    /// use `parse`.
+    static func fastParse(_ input: String) -> WebURL? {
+        guard let href = fastHref(input, prepared: nil) else { return nil }
+        let u = href.utf8
+        // fastHref's output is "http(s)://host/path[?query]": the path always there.
+        let secure = u.count > 5 && u[u.index(u.startIndex, offsetBy: 4)] == 0x73
+        let hostStart = u.index(u.startIndex, offsetBy: secure ? 8 : 7)
+        guard let pathStart = u[hostStart...].firstIndex(of: 0x2f) else { return nil }
+        let query = u[pathStart...].firstIndex(of: 0x3f)
+        return WebURL(
+            scheme: secure ? "https" : "http", userinfo: "", host: String(Substring(u[hostStart..<pathStart])),
+            port: nil, path: String(Substring(u[pathStart..<(query ?? u.endIndex)])),
+            query: query.map { String(Substring(u[u.index(after: $0)...])) })
     }
 
     /// Convenience: the serialised URL, or nil.

@@ -450,6 +450,15 @@ func expectedRows(_ name: String) throws -> [[String: String]] {
             }
         }
         #expect(checked > 100)
+        // The page URL's fast parse: the same WebURL as the parser's, fields and all.
+        var parsed = 0
+        for input in samples + fixtures + ["http://a.test?q=1", "HTTP://A.TEST", "https://a.test/p?"] {
+            if let fast = WebURL.fastParse(input) {
+                #expect(fast == (try WebURL.parse(input)), "\(input)")
+                parsed += 1
+            }
+        }
+        #expect(parsed > 100)
         // Scheme-relative and path-relative references against bases of every shape.
         let relative = [
             "img/a.png", "a.png?x=1&y=2", "a:b/c.png", "./a.png", "../a.png", "img/../a.png", "img/./a.png", "xy",

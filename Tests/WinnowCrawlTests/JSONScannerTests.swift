@@ -54,14 +54,15 @@ struct JSONScannerTests {
         var rng = SplitMix64(seed: 9)
         var agreed = 0
         for _ in 0..<20000 {
-            var s = ""
-            for _ in 0..<Int(rng.next() % 40) { s += pieces[Int(rng.next() % UInt64(pieces.count))] }
+            // Opening brackets first, so that many inputs run past several 64-byte blocks before they close.
+            var s = String(repeating: "[", count: Int(rng.next() % 12))
+            for _ in 0..<Int(rng.next() % 160) { s += pieces[Int(rng.next() % UInt64(pieces.count))] }
             let bytes = Array(s.utf8)
             let expected = Self.referenceSkip(bytes, from: 0)
             #expect(Self.skip(bytes, from: 0) == expected, "\(s.debugDescription)")
             if expected != nil { agreed += 1 }
         }
-        #expect(agreed > 1000)
+        #expect(agreed > 2000)
     }
 
     @Test func stringsEndAtTheFirstUnescapedQuote() throws {
