@@ -1,3 +1,4 @@
+internal import CScan
 import Foundation
 import WinnowCore
 
@@ -113,6 +114,8 @@ struct WATPage {
     var metas: [(name: Slice, content: Slice, httpEquiv: Slice)] = []
     var headers: [(Slice, Slice)] = []
     var links: [Link] = []
+    /// Scratch for `scanLinks`: offsets of the link objects to read.
+    var linkStarts: [Int] = []
 
     struct Link {
         var url = Slice.empty
@@ -184,7 +187,7 @@ struct WATPage {
                     if s.equals(k, "Head") {
                         try scanHead(&s)
                     } else if s.equals(k, "Links") {
-                        try s.array { (s) throws(JSONScanner.Failure) in try scanLink(&s) }
+                        try scanLinks(&s)
                     } else {
                         try s.skipValue()
                     }
@@ -221,6 +224,34 @@ struct WATPage {
             } else {
                 try s.skipValue()
             }
+        }
+    }
+
+    /// The `Links` array: most of a page's JSON, and mostly anchors, scripts and styles. A C scan steps over the
+    /// elements whose first member says they are not images and lists the rest, which `scanLink` reads.
+    private mutating func scanLinks(_ s: inout JSONScanner) throws(JSONScanner.Failure) {
+        try s.expect(0x5b)
+        if linkStarts.isEmpty { linkStarts = [Int](repeating: 0, count: 256) }
+        while true {
+            var found = 0
+            let end = linkStarts.withUnsafeMutableBufferPointer {
+                winnow_wat_image_links(s.p, s.i, s.count, $0.baseAddress, $0.count, &found)
+            }
+            if end == -2 {
+                linkStarts = [Int](repeating: 0, count: linkStarts.count * 2)
+                continue
+            }
+            if end < 0 {
+                s.i = s.count
+                throw s.fail("unterminated Links array")
+            }
+            for k in 0..<found {
+                var element = s
+                element.i = linkStarts[k]
+                try scanLink(&element)
+            }
+            s.i = end
+            return
         }
     }
 

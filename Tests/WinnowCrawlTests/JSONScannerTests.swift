@@ -91,3 +91,60 @@ struct JSONScannerTests {
         }
     }
 }
+
+/// The `Links` scan: image links are found whatever the order of their keys, everything else is stepped over.
+struct WATLinksTests {
+    static func urls(_ links: [String]) throws -> [String] {
+        let json =
+            #"{"Envelope":{"WARC-Header-Metadata":{"WARC-Type":"response","WARC-Target-URI":"http://a.test/d/p.html"},"#
+            + #""Payload-Metadata":{"HTTP-Response-Metadata":{"HTML-Metadata":{"Links":["#
+            + links.joined(separator: ",") + "]}}}}}"
+        let headers = [("WARC-Type", "metadata"), ("Content-Type", "application/json")]
+        var counters = ParseCounters()
+        var out: [String] = []
+        try Array(json.utf8).withUnsafeBytes { block in
+            try WATExtractor().extract(
+                headers: headers, block: block, offset: 0, inputFile: "t.wat", counters: &counters
+            ) {
+                out.append($0.url)
+            }
+        }
+        return out
+    }
+
+    @Test func imageLinksInAnyShapeAreFound() throws {
+        var links = [
+            #"{"path":"A@/href","url":"/a.html","text":"{not [an] image\"}"}"#,
+            #"{"path":"IMG@/src","url":"one.jpg","alt":"first"}"#,
+            #"{"url":"two.jpg","path":"IMG@/src"}"#,
+            #"{ "path" : "IMG@/src", "url" : "three.jpg" }"#,
+            #"{"path":"IMG@/srcset","url":"no.jpg"}"#,
+            #"{"path":"IMG@\/src","url":"escaped-path-is-not-matched.jpg"}"#,
+            #""a string element""#, "17", #"{"path":"A@/href","url":"/x","extra":{"nested":["{"]}}"#,
+            #"{"path":"IMG@/src","url":"four\u002Ejpg","alt":"a \"quoted\" \\ alt"}"#,
+        ]
+        let expected = ["one.jpg", "two.jpg", "three.jpg", "four.jpg"].map { "http://a.test/d/" + $0 }
+        #expect(try Self.urls(links) == expected)
+        // More image links than the scan's first buffer holds (256), between long anchors.
+        links = (0..<700).map { k in
+            k % 2 == 0
+                ? #"{"path":"IMG@/src","url":"i\#(k).png"}"#
+                : #"{"path":"A@/href","url":"/\#(String(repeating: "x", count: k % 90))"}"#
+        }
+        #expect(try Self.urls(links) == stride(from: 0, to: 700, by: 2).map { "http://a.test/d/i\($0).png" })
+    }
+
+    @Test func anUnterminatedLinksArrayIsBadJSON() {
+        let json =
+            #"{"Envelope":{"WARC-Header-Metadata":{"WARC-Type":"response"},"Payload-Metadata":{"HTTP-Response-Metadata":{"HTML-Metadata":{"Links":[{"path":"IMG@/src","url":"a.jpg"}"#
+        var counters = ParseCounters()
+        #expect(throws: RecordError.self) {
+            try Array(json.utf8).withUnsafeBytes { block in
+                try WATExtractor().extract(
+                    headers: [("WARC-Type", "metadata"), ("Content-Type", "application/json")], block: block,
+                    offset: 0, inputFile: "t.wat", counters: &counters
+                ) { _ in }
+            }
+        }
+    }
+}

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -137,6 +138,78 @@ static inline ptrdiff_t winnow_json_skip_container(const uint8_t *p, size_t i, s
     for (; i < n; i++) {
         if (winnow_json_skip_step(p[i], &in_string, &escaped, &depth)) return (ptrdiff_t)(i + 1);
     }
+    return -1;
+}
+
+/// Scans the elements of a JSON array of objects, Common Crawl's WAT `Links`: `i` is just after its '['. Writes to
+/// `found` (at most `capacity` of them; `*count` says how many) the offsets of the elements that need a closer look:
+/// objects whose first member is `"path":"IMG@/src"`, and objects that do not start `{"path":"` at all (keys in
+/// another order, spaces). Every other element (an anchor, a script, a style...) is stepped over like a skipped
+/// container. Returns the index just after the closing ']', -1 when the input ends first, or -2 when `found` is
+/// full (call again with more room).
+static inline ptrdiff_t winnow_wat_image_links(
+    const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count) {
+    static const char image[] = "{\"path\":\"IMG@/src\"";  // 18 bytes
+    static const char path[] = "{\"path\":\"";           // 9 bytes
+    size_t depth = 1;
+    int in_string = 0;
+    int escaped = 0;
+    *count = 0;
+// An element starts at k: keep it if it may be an image link.
+#define WINNOW_ELEMENT(k)                                                                   \
+    do {                                                                                    \
+        size_t at_ = (k);                                                                   \
+        int keep_ = at_ + 18 > n || memcmp(p + at_, image, 18) == 0 || memcmp(p + at_, path, 9) != 0; \
+        if (keep_) {                                                                        \
+            if (*count == capacity) return -2;                                              \
+            found[(*count)++] = at_;                                                        \
+        }                                                                                   \
+    } while (0)
+#if defined(__SSE2__)
+    while (i + 64 <= n) {
+        __m128i x[4];
+        for (int k = 0; k < 4; k++) x[k] = _mm_loadu_si128((const __m128i *)(p + i + 16 * k));
+        uint64_t backslash = winnow_mask64(x, '\\', 0);
+        if (backslash != 0 || escaped) {
+            for (size_t k = 0; k < 64; k++) {
+                uint8_t c = p[i + k];
+                if (!in_string && c == '{' && depth == 1) WINNOW_ELEMENT(i + k);
+                if (winnow_json_skip_step(c, &in_string, &escaped, &depth)) return (ptrdiff_t)(i + k + 1);
+            }
+            i += 64;
+            continue;
+        }
+        uint64_t inside = winnow_mask64(x, '"', 0);
+        inside ^= inside << 1;
+        inside ^= inside << 2;
+        inside ^= inside << 4;
+        inside ^= inside << 8;
+        inside ^= inside << 16;
+        inside ^= inside << 32;
+        if (in_string) inside = ~inside;
+        in_string = (int)(inside >> 63);
+        uint64_t opens = winnow_mask64(x, '{', 1) & ~inside;
+        uint64_t closes = winnow_mask64(x, '}', 1) & ~inside;
+        uint64_t brackets = opens | closes;
+        while (brackets) {
+            unsigned k = (unsigned)__builtin_ctzll(brackets);
+            if ((opens >> k) & 1) {
+                if (depth == 1 && p[i + k] == '{') WINNOW_ELEMENT(i + k);
+                depth++;
+            } else if (--depth == 0) {
+                return (ptrdiff_t)(i + k + 1);
+            }
+            brackets &= brackets - 1;
+        }
+        i += 64;
+    }
+#endif
+    for (; i < n; i++) {
+        uint8_t c = p[i];
+        if (!in_string && c == '{' && depth == 1) WINNOW_ELEMENT(i);
+        if (winnow_json_skip_step(c, &in_string, &escaped, &depth)) return (ptrdiff_t)(i + 1);
+    }
+#undef WINNOW_ELEMENT
     return -1;
 }
 
