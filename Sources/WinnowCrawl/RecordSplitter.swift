@@ -14,22 +14,25 @@ enum RecordSplitter {
 
         /// The value of the first field named `name` (ASCII, any case).
         func value(_ name: String) -> String? {
-            let key = Array(name.utf8)
-            for (n, v) in ranges where n.count == key.count {
-                var same = true
-                for (k, c) in zip(n, key) {
-                    let a = base[k]
-                    if a != c && (a | 0x20) != (c | 0x20) {
-                        same = false
-                        break
+            var name = name
+            return name.withUTF8 { key -> String? in
+                for (n, v) in ranges where n.count == key.count {
+                    var same = true
+                    for j in 0..<key.count {
+                        let a = base[n.lowerBound + j]
+                        let c = key[j]
+                        if a != c && (a | 0x20) != (c | 0x20) {
+                            same = false
+                            break
+                        }
+                    }
+                    if same {
+                        return String(
+                            decoding: UnsafeBufferPointer(start: base + v.lowerBound, count: v.count), as: UTF8.self)
                     }
                 }
-                if same {
-                    return String(
-                        decoding: UnsafeBufferPointer(start: base + v.lowerBound, count: v.count), as: UTF8.self)
-                }
+                return nil
             }
-            return nil
         }
     }
 

@@ -71,13 +71,14 @@ public struct WATExtractor: Sendable {
         header: (String) -> String?, block: UnsafeRawBufferPointer, offset: Int64, inputFile: String,
         counters: inout ParseCounters, page: inout WATPage, emit: (consuming Candidate) -> Void
     ) throws {
-        if header("WARC-Type") == "response" {
+        let type = header("WARC-Type")
+        if type == "response" {
             // A WARC (not WAT) record: the HTML itself.
             try HTMLExtractor(titleFallback: titleFallback).extract(
                 header: header, block: block, offset: offset, inputFile: inputFile, counters: &counters, emit: emit)
             return
         }
-        guard header("WARC-Type") == "metadata", asciiHasPrefixFold(header("Content-Type") ?? "", "application/json")
+        guard type == "metadata", asciiHasPrefixFold(header("Content-Type") ?? "", "application/json")
         else { return }
         guard block.count > 0 else { return }
         page.reset()
