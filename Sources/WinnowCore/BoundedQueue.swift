@@ -14,7 +14,9 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     private let notFull = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var waitingConsumers = 0
     private var waitingProducers = 0
-    private var items: [Element] = []
+    // Taken slots are set to nil at once: a consumed element must not live on until the next compaction (batches
+    // of candidates held that way cost a parse 100 MB).
+    private var items: [Element?] = []
     private var head = 0
     private let capacity: Int
     private var producers: Int
@@ -92,7 +94,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     }
 
     private func take() -> Element {
-        let e = items[head]
+        let e = items[head].take()!  // ok: slots from head on are filled
         head += 1
         if head > 1024 && head * 2 > items.count {
             items.removeFirst(head)
