@@ -76,6 +76,29 @@ static inline uint64_t winnow_mask64(const __m128i x[4], uint8_t c, int fold) {
     }
     return m;
 }
+
+/// The brackets outside strings among the 64 bytes at `p`, as bit sets: the quotes' prefix XOR marks the bytes
+/// inside strings, and `*in_string` carries that across blocks. Returns 0, setting nothing, when the block holds a
+/// backslash or starts escaped: the caller then walks it byte by byte.
+static inline int winnow_json_block(
+    const uint8_t *p, int *in_string, int escaped, uint64_t *opens, uint64_t *closes) {
+    __m128i x[4];
+    for (int k = 0; k < 4; k++) x[k] = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+    if (escaped || winnow_mask64(x, '\\', 0) != 0) return 0;
+    // Bit k of `inside` is the parity of the quotes up to k: set from an opening quote to just before its closing one.
+    uint64_t inside = winnow_mask64(x, '"', 0);
+    inside ^= inside << 1;
+    inside ^= inside << 2;
+    inside ^= inside << 4;
+    inside ^= inside << 8;
+    inside ^= inside << 16;
+    inside ^= inside << 32;
+    if (*in_string) inside = ~inside;
+    *in_string = (int)(inside >> 63);
+    *opens = winnow_mask64(x, '{', 1) & ~inside;
+    *closes = winnow_mask64(x, '}', 1) & ~inside;
+    return 1;
+}
 #endif
 
 /// Skips the rest of a JSON object or array: `i` is inside it, after its opening bracket. Strings are stepped
@@ -92,30 +115,14 @@ static inline ptrdiff_t winnow_json_skip_container(const uint8_t *p, size_t i, s
     int escaped = 0;
 #if defined(__SSE2__)
     while (i + 64 <= n) {
-        __m128i x[4];
-        for (int k = 0; k < 4; k++) x[k] = _mm_loadu_si128((const __m128i *)(p + i + 16 * k));
-        uint64_t backslash = winnow_mask64(x, '\\', 0);
-        if (backslash != 0 || escaped) {
+        uint64_t opens, closes;
+        if (!winnow_json_block(p + i, &in_string, escaped, &opens, &closes)) {
             for (size_t k = 0; k < 64; k++) {
                 if (winnow_json_skip_step(p[i + k], &in_string, &escaped, &depth)) return (ptrdiff_t)(i + k + 1);
             }
             i += 64;
             continue;
         }
-        uint64_t quotes = winnow_mask64(x, '"', 0);
-        // Bit k of `inside` is the parity of the quotes up to k: set from an opening quote to just before its
-        // closing one.
-        uint64_t inside = quotes;
-        inside ^= inside << 1;
-        inside ^= inside << 2;
-        inside ^= inside << 4;
-        inside ^= inside << 8;
-        inside ^= inside << 16;
-        inside ^= inside << 32;
-        if (in_string) inside = ~inside;
-        in_string = (int)(inside >> 63);
-        uint64_t opens = winnow_mask64(x, '{', 1) & ~inside;
-        uint64_t closes = winnow_mask64(x, '}', 1) & ~inside;
         size_t nc = (size_t)__builtin_popcountll(closes);
         if (nc < depth) {
             depth = depth - nc + (size_t)__builtin_popcountll(opens);
@@ -167,10 +174,8 @@ static inline ptrdiff_t winnow_wat_image_links(
     } while (0)
 #if defined(__SSE2__)
     while (i + 64 <= n) {
-        __m128i x[4];
-        for (int k = 0; k < 4; k++) x[k] = _mm_loadu_si128((const __m128i *)(p + i + 16 * k));
-        uint64_t backslash = winnow_mask64(x, '\\', 0);
-        if (backslash != 0 || escaped) {
+        uint64_t opens, closes;
+        if (!winnow_json_block(p + i, &in_string, escaped, &opens, &closes)) {
             for (size_t k = 0; k < 64; k++) {
                 uint8_t c = p[i + k];
                 if (!in_string && c == '{' && depth == 1) WINNOW_ELEMENT(i + k);
@@ -179,17 +184,6 @@ static inline ptrdiff_t winnow_wat_image_links(
             i += 64;
             continue;
         }
-        uint64_t inside = winnow_mask64(x, '"', 0);
-        inside ^= inside << 1;
-        inside ^= inside << 2;
-        inside ^= inside << 4;
-        inside ^= inside << 8;
-        inside ^= inside << 16;
-        inside ^= inside << 32;
-        if (in_string) inside = ~inside;
-        in_string = (int)(inside >> 63);
-        uint64_t opens = winnow_mask64(x, '{', 1) & ~inside;
-        uint64_t closes = winnow_mask64(x, '}', 1) & ~inside;
         uint64_t brackets = opens | closes;
         while (brackets) {
             unsigned k = (unsigned)__builtin_ctzll(brackets);
