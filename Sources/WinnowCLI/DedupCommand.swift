@@ -65,7 +65,19 @@ enum DedupCommand {
             }
             rows += array.values[(s.row * dimension)..<((s.row + 1) * dimension)]
         }
-        let outcomes = settings.run(rows, count: samples.count, dimension: dimension)
+        // The clustering sees the samples in key order, so that its result does not depend on the order in which a
+        // run happened to write them (downloads finish in any order).
+        let order = samples.indices.sorted { samples[$0].key < samples[$1].key }
+        var sorted = [Float]()
+        sorted.reserveCapacity(rows.count)
+        for k in order { sorted += rows[(k * dimension)..<((k + 1) * dimension)] }
+        var placed = [SemanticDedup.Outcome?](repeating: nil, count: samples.count)
+        for (position, o) in settings.run(sorted, count: samples.count, dimension: dimension).enumerated() {
+            var outcome = o
+            outcome.duplicateOf = o.duplicateOf.map { order[$0] }
+            placed[order[position]] = outcome
+        }
+        let outcomes = placed.map { $0! }  // ok: `order` is a permutation, every position was filled
         try index.db.execute("BEGIN")
         var duplicates = 0
         for (s, o) in zip(samples, outcomes) {
