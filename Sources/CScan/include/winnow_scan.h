@@ -101,30 +101,44 @@ static inline int winnow_json_block(
 }
 #endif
 
-/// Skips the rest of a JSON object or array: `i` is inside it, after its opening bracket. Strings are stepped
-/// over whole (brackets in them do not count) and nesting is followed. Returns the index just after the bracket
-/// that closes it, or -1 when the input ends first. Like any skip it checks only that brackets balance and strings
-/// close, not the grammar in between.
+/// The scan behind `winnow_json_skip_container` and `winnow_wat_image_links`: steps over the rest of the object or
+/// array `i` is inside, and with `found` set, lists the elements that may be image links (see the latter). Returns
+/// the index just after the closing bracket, -1 when the input ends first, -2 when `found` is full.
 ///
-/// 64 bytes at a time: the quotes' prefix XOR marks the bytes inside strings, the brackets outside them are
-/// counted, and only a block where the depth may reach zero is walked bracket by bracket. A block with a backslash
-/// (about one in twenty in Common Crawl's WAT JSON) is walked byte by byte.
-static inline ptrdiff_t winnow_json_skip_container(const uint8_t *p, size_t i, size_t n) {
+/// 64 bytes at a time: the block's brackets outside strings come as bit sets, and without `found` a block in which
+/// the depth cannot reach zero is passed in one step; otherwise its brackets are walked in order. A block with a
+/// backslash (about one in twenty in Common Crawl's WAT JSON) is walked byte by byte.
+static inline ptrdiff_t winnow_json_scan(
+    const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count) {
+    static const char image[] = "{\"path\":\"IMG@/src\"";  // 18 bytes
+    static const char path[] = "{\"path\":\"";           // 9 bytes
     size_t depth = 1;
     int in_string = 0;
     int escaped = 0;
+    if (count) *count = 0;
+// A '{' at depth 1, at k, starts an element: listed if it may be an image link.
+#define WINNOW_ELEMENT(k)                                                                                 \
+    do {                                                                                                  \
+        size_t at_ = (k);                                                                                 \
+        if (found && depth == 1 && p[at_] == '{' &&                                                       \
+            (at_ + 18 > n || memcmp(p + at_, image, 18) == 0 || memcmp(p + at_, path, 9) != 0)) {         \
+            if (*count == capacity) return -2;                                                            \
+            found[(*count)++] = at_;                                                                      \
+        }                                                                                                 \
+    } while (0)
 #if defined(__SSE2__)
     while (i + 64 <= n) {
         uint64_t opens, closes;
         if (!winnow_json_block(p + i, &in_string, escaped, &opens, &closes)) {
             for (size_t k = 0; k < 64; k++) {
+                if (!in_string) WINNOW_ELEMENT(i + k);
                 if (winnow_json_skip_step(p[i + k], &in_string, &escaped, &depth)) return (ptrdiff_t)(i + k + 1);
             }
             i += 64;
             continue;
         }
         size_t nc = (size_t)__builtin_popcountll(closes);
-        if (nc < depth) {
+        if (!found && nc < depth) {
             depth = depth - nc + (size_t)__builtin_popcountll(opens);
             i += 64;
             continue;
@@ -133,6 +147,7 @@ static inline ptrdiff_t winnow_json_skip_container(const uint8_t *p, size_t i, s
         while (brackets) {
             unsigned k = (unsigned)__builtin_ctzll(brackets);
             if ((opens >> k) & 1) {
+                WINNOW_ELEMENT(i + k);
                 depth++;
             } else if (--depth == 0) {
                 return (ptrdiff_t)(i + k + 1);
@@ -143,9 +158,19 @@ static inline ptrdiff_t winnow_json_skip_container(const uint8_t *p, size_t i, s
     }
 #endif
     for (; i < n; i++) {
+        if (!in_string) WINNOW_ELEMENT(i);
         if (winnow_json_skip_step(p[i], &in_string, &escaped, &depth)) return (ptrdiff_t)(i + 1);
     }
+#undef WINNOW_ELEMENT
     return -1;
+}
+
+/// Skips the rest of a JSON object or array: `i` is inside it, after its opening bracket. Strings are stepped
+/// over whole (brackets in them do not count) and nesting is followed. Returns the index just after the bracket
+/// that closes it, or -1 when the input ends first. Like any skip it checks only that brackets balance and strings
+/// close, not the grammar in between.
+static inline ptrdiff_t winnow_json_skip_container(const uint8_t *p, size_t i, size_t n) {
+    return winnow_json_scan(p, i, n, NULL, 0, NULL);
 }
 
 /// Scans the elements of a JSON array of objects, Common Crawl's WAT `Links`: `i` is just after its '['. Writes to
@@ -156,55 +181,7 @@ static inline ptrdiff_t winnow_json_skip_container(const uint8_t *p, size_t i, s
 /// full (call again with more room).
 static inline ptrdiff_t winnow_wat_image_links(
     const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count) {
-    static const char image[] = "{\"path\":\"IMG@/src\"";  // 18 bytes
-    static const char path[] = "{\"path\":\"";           // 9 bytes
-    size_t depth = 1;
-    int in_string = 0;
-    int escaped = 0;
-    *count = 0;
-// An element starts at k: keep it if it may be an image link.
-#define WINNOW_ELEMENT(k)                                                                   \
-    do {                                                                                    \
-        size_t at_ = (k);                                                                   \
-        int keep_ = at_ + 18 > n || memcmp(p + at_, image, 18) == 0 || memcmp(p + at_, path, 9) != 0; \
-        if (keep_) {                                                                        \
-            if (*count == capacity) return -2;                                              \
-            found[(*count)++] = at_;                                                        \
-        }                                                                                   \
-    } while (0)
-#if defined(__SSE2__)
-    while (i + 64 <= n) {
-        uint64_t opens, closes;
-        if (!winnow_json_block(p + i, &in_string, escaped, &opens, &closes)) {
-            for (size_t k = 0; k < 64; k++) {
-                uint8_t c = p[i + k];
-                if (!in_string && c == '{' && depth == 1) WINNOW_ELEMENT(i + k);
-                if (winnow_json_skip_step(c, &in_string, &escaped, &depth)) return (ptrdiff_t)(i + k + 1);
-            }
-            i += 64;
-            continue;
-        }
-        uint64_t brackets = opens | closes;
-        while (brackets) {
-            unsigned k = (unsigned)__builtin_ctzll(brackets);
-            if ((opens >> k) & 1) {
-                if (depth == 1 && p[i + k] == '{') WINNOW_ELEMENT(i + k);
-                depth++;
-            } else if (--depth == 0) {
-                return (ptrdiff_t)(i + k + 1);
-            }
-            brackets &= brackets - 1;
-        }
-        i += 64;
-    }
-#endif
-    for (; i < n; i++) {
-        uint8_t c = p[i];
-        if (!in_string && c == '{' && depth == 1) WINNOW_ELEMENT(i);
-        if (winnow_json_skip_step(c, &in_string, &escaped, &depth)) return (ptrdiff_t)(i + 1);
-    }
-#undef WINNOW_ELEMENT
-    return -1;
+    return winnow_json_scan(p, i, n, found, capacity, count);
 }
 
 /// Whether the `n` bytes at `p` are all ASCII.
