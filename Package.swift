@@ -50,6 +50,8 @@ let package = Package(
             linkerSettings: [.linkedLibrary("jpeg")]),
         // Embedding scans with F16C + FMA, chosen at run time (see winnow_kernels.c).
         .target(name: "CKernels"),
+        // PNG decoding on libdeflate for the common cases; the rest goes to libpng (see winnow_png_fast.h).
+        .target(name: "CPNGDeflate", exclude: readme, linkerSettings: [.linkedLibrary("deflate")]),
         // SSE2 byte scans for the WAT JSON scanner, inlined into WinnowCrawl (see winnow_scan.h).
         .target(name: "CScan", exclude: readme),
 
@@ -58,7 +60,9 @@ let package = Package(
         .target(name: "WinnowSQLite", dependencies: ["CSQLite"], exclude: readme),
         .target(name: "WinnowCrawl", dependencies: ["WinnowCore", "CZlib", "CDeflate", "CScan"], exclude: readme),
         .target(name: "WinnowFetch", dependencies: ["WinnowCore", "WinnowSQLite", "CCurl"], exclude: readme),
-        .target(name: "WinnowImage", dependencies: ["WinnowCore", "CJPEG", "CPNG", "CWebP", "CGIF"], exclude: readme),
+        .target(
+            name: "WinnowImage", dependencies: ["WinnowCore", "CJPEG", "CPNG", "CPNGDeflate", "CWebP", "CGIF"],
+            exclude: readme),
         .target(name: "WinnowTensor", dependencies: ["CBLAS", "CKernels"], exclude: readme),
         .target(name: "WinnowEmbed", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),
         .target(name: "WinnowDedup", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),

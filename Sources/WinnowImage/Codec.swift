@@ -1,6 +1,7 @@
 internal import CGIF
 internal import CJPEG
 internal import CPNG
+internal import CPNGDeflate
 internal import CWebP
 
 /// JPEG and PNG decoding and encoding through libjpeg-turbo and libpng.
@@ -92,8 +93,39 @@ public enum Codec {
         return (RGBImage(width: Int(w), height: Int(h), pixels: pixels), Int(warnings))
     }
 
-    /// Decodes a PNG of any bit depth and colour type; alpha is composited over white.
+    /// Decodes a PNG of any bit depth and colour type; alpha is composited over white. The common PNGs are inflated
+    /// with libdeflate (`decodePNGFast`), the rest by libpng.
     public static func decodePNG(_ bytes: [UInt8]) throws(ImageError) -> RGBImage {
+        if let fast = decodePNGFast(bytes) { return fast }
+        return try decodePNGWithLibpng(bytes)
+    }
+
+    /// The fast path of `decodePNG`: the same pixels as libpng gives, or nil to ask libpng.
+    /// The corresponding C functions are `winnow_png_fast_probe` and `winnow_png_fast_decode`.
+    static func decodePNGFast(_ bytes: [UInt8]) -> RGBImage? {
+        bytes.withUnsafeBufferPointer { b -> RGBImage? in
+            var w: UInt32 = 0
+            var h: UInt32 = 0
+            var alpha: Int32 = 0
+            guard winnow_png_fast_probe(b.baseAddress, b.count, &w, &h, &alpha) != 0 else { return nil }
+            let width = Int(w)
+            let height = Int(h)
+            if alpha == 0 {
+                let rgb = filled(width * height * 3) {
+                    winnow_png_fast_decode(b.baseAddress, b.count, $0.baseAddress, $0.count) != 0
+                }
+                return rgb.map { RGBImage(width: width, height: height, pixels: $0) }
+            }
+            let rgba = filled(width * height * 4) {
+                winnow_png_fast_decode(b.baseAddress, b.count, $0.baseAddress, $0.count) != 0
+            }
+            // ok: the probe took only images of at least one pixel, so the buffer has a base address.
+            return rgba?.withUnsafeBufferPointer { overWhite($0.baseAddress!, width: width, height: height) }
+        }
+    }
+
+    /// `decodePNG` through libpng's simplified API, for every PNG.
+    static func decodePNGWithLibpng(_ bytes: [UInt8]) throws(ImageError) -> RGBImage {
         var image = winnow_png_image_new()
         let ok = bytes.withUnsafeBufferPointer { b in png_image_begin_read_from_memory(&image, b.baseAddress, b.count) }
         guard ok != 0 else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
