@@ -1,12 +1,14 @@
 // libFuzzer harness for the image decoders Winnow calls, through the same C entry points and shims:
 // libjpeg-turbo via CJPEG (header, full and DCT-scaled decode, with its setjmp error handling), libpng's simplified
-// API (8-bit RGB/RGBA and 16-bit linear RGBA, as Codec.decodePNG asks), libwebp (features, RGB into a buffer, RGBA)
+// API (8-bit RGB/RGBA and 16-bit linear RGBA, as Codec.decodePNG asks) and the libdeflate fast path before it
+// (CPNGDeflate), libwebp (features, RGB into a buffer, RGBA)
 // and the CGIF first-frame decoder. `make fuzz` builds it with ASan + UBSan and runs it for FUZZ_SECONDS.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "winnow_jpeg.h"
+#include "winnow_png_fast.h"
 #include "../Sources/CPNG/shim.h"
 #include "../Sources/CWebP/shim.h"
 #include "../Sources/CGIF/shim.h"
@@ -27,6 +29,14 @@ static void fuzz_jpeg(const uint8_t *data, size_t size) {
 }
 
 static void fuzz_png(const uint8_t *data, size_t size) {
+    uint32_t fw, fh;
+    int alpha;
+    if (winnow_png_fast_probe(data, size, &fw, &fh, &alpha) && (unsigned long)fw * fh <= 4000000) {
+        size_t capacity = (size_t)fw * fh * (alpha ? 4 : 3);
+        uint8_t *out = malloc(capacity);
+        if (out) winnow_png_fast_decode(data, size, out, capacity);
+        free(out);
+    }
     png_uint_32 formats[3] = {PNG_FORMAT_RGB, PNG_FORMAT_RGBA, PNG_FORMAT_LINEAR_RGB_ALPHA};
     for (int f = 0; f < 3; f++) {
         png_image image = winnow_png_image_new();
