@@ -377,6 +377,28 @@ if wanted("image-peers") {
                 name: "image stage, \(files.count) files of the fetch web -> 256 crop (1 core)", unit: "images/s",
                 ours: ours, baselineName: label, baseline: rates))
     }
+    // Run only when named: each run of the stage right before a run of img2dataset's resizer, the ratio taken per
+    // pair (img2dataset's own rate moved between 82 and 118 images/s within an hour on this VM).
+    if filterList.contains("image-paired") {
+        var ratios: [Double] = []
+        for _ in 0..<runs {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for f in files where !imageStage(processor, f) { failed += 1 }
+            let oursRate = Double(files.count) * 1e9 / Double(DispatchTime.now().uptimeNanoseconds - t0)
+            let (status, out) = try output(
+                of: python, [packageRoot + "/scripts/image_peer_bench.py", "img2dataset", list, "--runs", "1"])
+            guard status == 0,
+                let rate = out.split(separator: " ").first(where: { $0.hasPrefix("images_per_s=") }).flatMap({
+                    Double($0.dropFirst("images_per_s=".count).prefix { $0 != "\n" })
+                })
+            else { throw WinnowError(.io, "image_peer_bench.py img2dataset failed") }
+            ratios.append(oursRate / rate)
+        }
+        print(
+            String(
+                format: "image-paired: against img2dataset's resizer, %d pairs: median %.2fx (%.2f-%.2f)", runs,
+                median(ratios), ratios.min() ?? 0, ratios.max() ?? 0))
+    }
     let jpegs = files.filter { ImageFormat.sniff($0) == .jpeg }
     let decodeOnly = try measure(runs: runs, units: Double(jpegs.count)) {
         for j in jpegs { _ = try Codec.decodeJPEG(j) }
