@@ -32,7 +32,7 @@ static int winnow_png_read_header(const uint8_t *data, size_t len, struct winnow
     memset(h, 0, sizeof *h);
     if (len < 8 + 25 || memcmp(data, signature, 8) != 0) return 0;
     size_t at = 8;
-    int seen_ihdr = 0, seen_iend = 0;
+    int seen_ihdr = 0, seen_iend = 0, idat_ended = 0;
     while (at + 12 <= len) {
         const uint8_t *chunk = data + at;
         uint32_t n = be32(chunk);
@@ -75,6 +75,8 @@ static int winnow_png_read_header(const uint8_t *data, size_t len, struct winnow
             h->trns = body;
             h->trns_length = n;
         } else if (is_type(chunk, "IDAT")) {
+            // The image data must be one run of IDAT chunks (libpng refuses an IDAT after another chunk).
+            if (idat_ended) return 0;
             if (h->idat_first == NULL) h->idat_first = chunk;
             h->idat_total += n;
         } else if (is_type(chunk, "IEND")) {
@@ -83,6 +85,7 @@ static int winnow_png_read_header(const uint8_t *data, size_t len, struct winnow
         } else if ((chunk[4] & 0x20) == 0) {
             return 0;  // an unknown critical chunk
         }
+        if (h->idat_first != NULL && !is_type(chunk, "IDAT")) idat_ended = 1;
         at += 12 + (size_t)n;
     }
     if (!seen_ihdr || !seen_iend || h->idat_total == 0) return 0;

@@ -141,6 +141,13 @@ struct PNGFastTests {
         // Too little image data.
         let short = PNGMaker.png(width: 4, height: 4, depth: 8, colour: 2, raw: Array(raw.prefix(30)))
         #expect(Codec.decodePNGFast(short) == nil)
+        // Image data split by another chunk: libpng refuses it.
+        let z = PNGMaker.zlibStored(raw)
+        var split: [UInt8] = Array(plain.prefix(33))
+        split += PNGMaker.chunk("IDAT", Array(z.prefix(10))) + PNGMaker.chunk("tEXt", Array("a\0b".utf8))
+        split += PNGMaker.chunk("IDAT", Array(z.dropFirst(10))) + PNGMaker.chunk("IEND", [])
+        #expect(Codec.decodePNGFast(split) == nil)
+        #expect(throws: ImageError.self) { try Codec.decodePNG(split) }
         // An unknown filter type.
         var badFilter = raw
         badFilter[0] = 9
