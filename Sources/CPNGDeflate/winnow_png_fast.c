@@ -47,7 +47,8 @@ static int winnow_png_read_header(const uint8_t *data, size_t len, struct winnow
             h->depth = body[8];
             h->colour = body[9];
             if (body[10] != 0 || body[11] != 0 || body[12] != 0) return 0;  // method, filter, interlace
-            if (h->width == 0 || h->height == 0 || h->width > 0x7fffffff || h->height > 0x7fffffff) return 0;
+            // libpng's own limits (PNG_USER_WIDTH_MAX and PNG_USER_HEIGHT_MAX): larger files are libpng's to refuse.
+            if (h->width == 0 || h->height == 0 || h->width > 1000000 || h->height > 1000000) return 0;
             switch (h->colour) {
             case 0: h->channels = 1; break;
             case 2: h->channels = 3; break;

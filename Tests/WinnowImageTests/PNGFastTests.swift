@@ -148,6 +148,11 @@ struct PNGFastTests {
         split += PNGMaker.chunk("IDAT", Array(z.dropFirst(10))) + PNGMaker.chunk("IEND", [])
         #expect(Codec.decodePNGFast(split) == nil)
         #expect(throws: ImageError.self) { try Codec.decodePNG(split) }
+        // Wider than libpng's limit of 1,000,000: refused by libpng, so not decoded by the fast path either.
+        let tooWide = PNGMaker.png(
+            width: 1_000_001, height: 1, depth: 8, colour: 0, raw: [UInt8](repeating: 0, count: 1_000_002))
+        #expect(Codec.decodePNGFast(tooWide) == nil)
+        #expect(throws: ImageError.self) { try Codec.decodePNG(tooWide) }
         // An unknown filter type.
         var badFilter = raw
         badFilter[0] = 9
