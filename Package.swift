@@ -54,6 +54,8 @@ let package = Package(
         .target(name: "CPNGDeflate", exclude: readme, linkerSettings: [.linkedLibrary("deflate")]),
         // SSE2 byte scans for the WAT JSON scanner, inlined into WinnowCrawl (see winnow_scan.h).
         .target(name: "CScan", exclude: readme),
+        // SSE2 passes of WinnowImage's resampler (see winnow_resample.h).
+        .target(name: "CResample", exclude: readme),
 
         // Swift modules.
         .target(name: "WinnowCore", dependencies: ["CCrypto"], exclude: readme),
@@ -61,7 +63,8 @@ let package = Package(
         .target(name: "WinnowCrawl", dependencies: ["WinnowCore", "CZlib", "CDeflate", "CScan"], exclude: readme),
         .target(name: "WinnowFetch", dependencies: ["WinnowCore", "WinnowSQLite", "CCurl"], exclude: readme),
         .target(
-            name: "WinnowImage", dependencies: ["WinnowCore", "CJPEG", "CPNG", "CPNGDeflate", "CWebP", "CGIF"],
+            name: "WinnowImage",
+            dependencies: ["WinnowCore", "CJPEG", "CPNG", "CPNGDeflate", "CWebP", "CGIF", "CResample"],
             exclude: readme),
         .target(name: "WinnowTensor", dependencies: ["CBLAS", "CKernels"], exclude: readme),
         .target(name: "WinnowEmbed", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),

@@ -1,3 +1,5 @@
+internal import CResample
+
 /// How images are fitted to `image_size`, as img2dataset names the modes.
 public enum ResizeMode: String, Sendable, CaseIterable {
     /// Keep the image as it is.
@@ -111,9 +113,9 @@ public enum Resizer {
 
     /// Resamples `image` to `width` x `height` and returns the `window` of the result, computing only its pixels.
     ///
-    /// Separable: a vertical pass per output row accumulates the source rows it covers (contiguous, vectorised) over
-    /// just the columns the window needs, then a horizontal pass reads that one float row, a pixel at a time as a
-    /// 4-lane vector (r, g, b and the next pixel's r, which is ignored).
+    /// Separable: a vertical pass per output row accumulates the source rows it covers over just the columns the
+    /// window needs, then a horizontal pass reads that one float row, a pixel at a time as a 4-lane vector (r, g, b
+    /// and the next pixel's r, which is ignored). Both passes are in C (CResample).
     public static func resize(
         _ image: RGBImage, width: Int, height: Int, window: Window, filter: ResampleFilter = .area
     ) -> RGBImage {
@@ -136,31 +138,25 @@ public enum Resizer {
         let spanFloats = (endColumn - firstColumn) * 3
         // One spare float so that the last pixel's 4-lane load stays inside the row.
         var row = [Float](repeating: 0, count: spanFloats + 1)
-        var integerRow = [UInt16](repeating: 0, count: spanFloats)
         let inStride = image.width * 3
-        // Per window column: the byte offset of its first tap in the float row, and its padded weights.
-        let offsets = (0..<outWidth).map { (xs.start[window.x + $0] - firstColumn) * 3 * MemoryLayout<Float>.stride }
+        // Per window column: the float index of its first tap in the row, and its padded weights.
+        let offsets = (0..<outWidth).map { (xs.start[window.x + $0] - firstColumn) * 3 }
         image.pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 row.withUnsafeMutableBufferPointer { rowBuffer in
-                    integerRow.withUnsafeMutableBufferPointer { integerBuffer in
-                        offsets.withUnsafeBufferPointer { offsetBuffer in
-                            xs.weight.withUnsafeBufferPointer { xWeight in
-                                ys.withPointers { yStart, yCount, yOffset, yWeight in
-                                    for oy in 0..<outHeight {
-                                        let y = window.y + oy
-                                        verticalPass(
-                                            first: src.baseAddress! + firstColumn * 3 + yStart[y] * inStride,
-                                            stride: inStride, weights: yWeight + yOffset[y], count: yCount[y],
-                                            span: spanFloats, acc: rowBuffer.baseAddress!,
-                                            sums: integerBuffer.baseAddress!, uniformMiddle: uniformMiddle)
-                                        horizontalPass(
-                                            row: UnsafeRawPointer(rowBuffer.baseAddress!),
-                                            offsets: offsetBuffer.baseAddress!,
-                                            weights: xWeight.baseAddress! + window.x * tapCount, taps: tapCount,
-                                            count: outWidth, out: dst.baseAddress! + oy * outWidth * 3,
-                                            lastRow: oy == outHeight - 1)
-                                    }
+                    offsets.withUnsafeBufferPointer { offsetBuffer in
+                        xs.weight.withUnsafeBufferPointer { xWeight in
+                            ys.withPointers { yStart, yCount, yOffset, yWeight in
+                                for oy in 0..<outHeight {
+                                    let y = window.y + oy
+                                    winnow_resample_vertical(
+                                        src.baseAddress! + firstColumn * 3 + yStart[y] * inStride, inStride,
+                                        yWeight + yOffset[y], yCount[y], spanFloats, rowBuffer.baseAddress!,
+                                        uniformMiddle ? 1 : 0)
+                                    winnow_resample_horizontal(
+                                        rowBuffer.baseAddress!, offsetBuffer.baseAddress!,
+                                        xWeight.baseAddress! + window.x * tapCount, tapCount, outWidth,
+                                        dst.baseAddress! + oy * outWidth * 3, oy == outHeight - 1 ? 1 : 0)
                                 }
                             }
                         }
@@ -169,80 +165,6 @@ public enum Resizer {
             }
         }
         return RGBImage(width: outWidth, height: outHeight, pixels: out)
-    }
-
-    /// One output row's vertical pass: `acc[i]` = the weighted sum over `count` source rows from `first` of their
-    /// `span` values. The first tap sets, the others add. Area taps between the first and the last all weigh
-    /// 1/scale: for large reductions those rows are summed as integers (8 lanes a vector, no conversion) and scaled
-    /// once.
-    @inline(never)
-    static func verticalPass(
-        first: UnsafePointer<UInt8>, stride: Int, weights: UnsafePointer<Float>, count: Int, span: Int,
-        acc: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<UInt16>, uniformMiddle: Bool = true
-    ) {
-        let w0 = weights[0]
-        for i in 0..<span { acc[i] = Float(first[i]) * w0 }
-        var k = 1
-        if uniformMiddle && count - 2 >= 2 && count - 2 <= 257 {
-            let a = first + stride
-            for i in 0..<span { sums[i] = UInt16(a[i]) }
-            for r in 2..<(count - 1) {
-                let line = first + r * stride
-                for i in 0..<span { sums[i] &+= UInt16(line[i]) }
-            }
-            let wk = weights[1]
-            for i in 0..<span { acc[i] += Float(sums[i]) * wk }
-            k = count - 1
-        }
-        while k < count {
-            let line = first + k * stride
-            let wk = weights[k]
-            for i in 0..<span { acc[i] += Float(line[i]) * wk }
-            k += 1
-        }
-    }
-
-    /// One output row's horizontal pass over the float row: each pixel reads its `taps` source pixels as 4-lane
-    /// vectors (r, g, b and the next pixel's r, ignored), with two accumulators so that the adds overlap, and is
-    /// stored as one 4-byte write whose fourth byte the next pixel overwrites (the image's very last pixel is
-    /// written byte by byte).
-    @inline(never)
-    static func horizontalPass(
-        row: UnsafeRawPointer, offsets: UnsafePointer<Int>, weights: UnsafePointer<Float>, taps: Int, count: Int,
-        out: UnsafeMutablePointer<UInt8>, lastRow: Bool
-    ) {
-        let step = 3 * MemoryLayout<Float>.stride
-        var w = weights
-        for ox in 0..<count {
-            let p = offsets[ox]
-            var sum0 = row.loadUnaligned(fromByteOffset: p, as: SIMD4<Float>.self) * w[0]
-            var sum1 = SIMD4<Float>(repeating: 0)
-            var t = 1
-            while t + 1 < taps {
-                sum1 += row.loadUnaligned(fromByteOffset: p + t * step, as: SIMD4<Float>.self) * w[t]
-                sum0 += row.loadUnaligned(fromByteOffset: p + (t + 1) * step, as: SIMD4<Float>.self) * w[t + 1]
-                t += 2
-            }
-            if t < taps { sum1 += row.loadUnaligned(fromByteOffset: p + t * step, as: SIMD4<Float>.self) * w[t] }
-            w += taps
-            // Clamped to [0, 255] (a cubic's negative lobes can leave it), then rounded to nearest by adding
-            // 1.5 * 2^23: the integer lands in the low mantissa bits (no float-to-int conversion, which Swift checks
-            // lane by lane).
-            var sum = sum0 + sum1
-            sum = sum.replacing(with: 0, where: sum .< 0)
-            let bits = unsafeBitCast(sum + 12_582_912, to: SIMD4<UInt32>.self) & 0x3ff
-            let r = min(bits[0], 255)
-            let g = min(bits[1], 255)
-            let b = min(bits[2], 255)
-            let o = out + 3 * ox
-            if lastRow && ox == count - 1 {
-                o[0] = UInt8(truncatingIfNeeded: r)
-                o[1] = UInt8(truncatingIfNeeded: g)
-                o[2] = UInt8(truncatingIfNeeded: b)
-            } else {
-                UnsafeMutableRawPointer(o).storeBytes(of: r | g << 8 | b << 16, as: UInt32.self)
-            }
-        }
     }
 
     /// Taps laid out flat (start, count, offset into one weight array), for the inner loops.
