@@ -68,14 +68,23 @@ public enum Codec {
     }
 
     /// Decodes a JPEG as `decodeJPEG` does, with the number of warnings libjpeg gave: more than zero means corrupt
-    /// or truncated data, decoded as far as it went (the rest grey).
-    public static func decodeJPEGCountingWarnings(_ bytes: [UInt8], scaleDenominator: Int = 1) throws(ImageError) -> (
-        image: RGBImage, warnings: Int
-    ) {
-        // Decoded straight into the image's own array: its size follows from the header and the scale.
-        let header = try dimensions(bytes)
+    /// or truncated data, decoded as far as it went (the rest grey). `size`, when the caller has read the header
+    /// already (`dimensions`), saves reading it again.
+    public static func decodeJPEGCountingWarnings(
+        _ bytes: [UInt8], scaleDenominator: Int = 1, size: (width: Int, height: Int)? = nil
+    ) throws(ImageError) -> (image: RGBImage, warnings: Int) {
+        // Decoded straight into the image's own array: its size follows from the header and the scale (libjpeg
+        // checks that the output fits).
+        var width = 0
+        var height = 0
+        if let size {
+            (width, height) = size
+        } else {
+            let header = try dimensions(bytes)
+            (width, height) = (header.width, header.height)
+        }
         let d = max(1, scaleDenominator)
-        let capacity = ((header.width + d - 1) / d) * ((header.height + d - 1) / d) * 3
+        let capacity = ((width + d - 1) / d) * ((height + d - 1) / d) * 3
         var w: Int32 = 0
         var h: Int32 = 0
         var warnings: Int32 = 0

@@ -130,7 +130,7 @@ public struct ImageProcessor: Sendable {
                 let d = Resizer.jpegScaleDenominator(
                     width: w, height: h, size: settings.imageSize, mode: settings.resizeMode,
                     filter: settings.downscaleFilter)
-                let (image, warnings) = try Codec.decodeJPEGCountingWarnings(bytes, scaleDenominator: d)
+                let (image, warnings) = try Codec.decodeJPEGCountingWarnings(bytes, scaleDenominator: d, size: (w, h))
                 if warnings > 0 && !settings.allowTruncated {
                     sample.drop("truncated_image", "JPEG with corrupt or missing data (\(warnings) libjpeg warnings)")
                     return

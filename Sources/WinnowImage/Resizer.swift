@@ -128,7 +128,10 @@ public enum Resizer {
         let uniformMiddle = filter == .area && image.height >= height
         let outWidth = window.width
         let outHeight = window.height
-        var out = [UInt8](repeating: 0, count: outWidth * outHeight * 3)
+        // Every byte is written by the passes below: no need to zero it first.
+        var out = [UInt8](unsafeUninitializedCapacity: outWidth * outHeight * 3) { _, count in
+            count = outWidth * outHeight * 3
+        }
         guard outWidth > 0 && outHeight > 0 else { return RGBImage(width: outWidth, height: outHeight, pixels: out) }
         // Source columns the window reads.
         let tapCount = xs.count

@@ -66,6 +66,52 @@ func output(of executable: String, _ arguments: [String]) throws -> (Int32, Stri
     return (p.terminationStatus, out)
 }
 
+/// A peer benchmark process that runs once per request (`image_peer_bench.py --serve`): it prints `ready` after its
+/// warm-up, then one `images_per_s=R` line for each line it reads.
+final class PeerServer {
+    private let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+    private var buffer = Data()
+
+    init(python: String, arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = arguments
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        guard try line() == "ready" else { throw WinnowError(.io, "\(arguments.joined(separator: " ")): no warm-up") }
+    }
+
+    private func line() throws -> String {
+        while true {
+            if let nl = buffer.firstIndex(of: 0x0a) {
+                let text = String(decoding: buffer[..<nl], as: UTF8.self)
+                buffer.removeSubrange(...nl)
+                return text
+            }
+            let more = output.fileHandleForReading.availableData
+            if more.isEmpty { throw WinnowError(.io, "peer benchmark exited") }
+            buffer.append(more)
+        }
+    }
+
+    /// One run's rate, in images/s.
+    func run() throws -> Double {
+        input.fileHandleForWriting.write(Data("run\n".utf8))
+        let text = try line()
+        guard let field = text.split(separator: " ").first(where: { $0.hasPrefix("images_per_s=") }),
+            let rate = Double(field.dropFirst("images_per_s=".count))
+        else { throw WinnowError(.io, "peer benchmark: unexpected line \(text)") }
+        return rate
+    }
+
+    func stop() {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+}
+
 /// Runs the image stage on one downloaded file, as the pipeline does; whether the sample was kept.
 func imageStage(_ processor: ImageProcessor, _ bytes: [UInt8]) -> Bool {
     var s = Sample(
@@ -377,27 +423,34 @@ if wanted("image-peers") {
                 name: "image stage, \(files.count) files of the fetch web -> 256 crop (1 core)", unit: "images/s",
                 ours: ours, baselineName: label, baseline: rates))
     }
-    // Run only when named: each run of the stage right before a run of img2dataset's resizer, the ratio taken per
-    // pair (img2dataset's own rate moved between 82 and 118 images/s within an hour on this VM).
+    // Run only when named: runs of the stage alternating with runs of each peer, the ratio taken per pair. The peers
+    // are started once and warmed up, then run on request (image_peer_bench.py --serve), so that the two runs of a
+    // pair are back to back (this VM's speed drifts by a fifth between minutes); which side goes first alternates.
     if filterList.contains("image-paired") {
-        var ratios: [Double] = []
-        for _ in 0..<runs {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            for f in files where !imageStage(processor, f) { failed += 1 }
-            let oursRate = Double(files.count) * 1e9 / Double(DispatchTime.now().uptimeNanoseconds - t0)
-            let (status, out) = try output(
-                of: python, [packageRoot + "/scripts/image_peer_bench.py", "img2dataset", list, "--runs", "1"])
-            guard status == 0,
-                let rate = out.split(separator: " ").first(where: { $0.hasPrefix("images_per_s=") }).flatMap({
-                    Double($0.dropFirst("images_per_s=".count).prefix { $0 != "\n" })
-                })
-            else { throw WinnowError(.io, "image_peer_bench.py img2dataset failed") }
-            ratios.append(oursRate / rate)
+        for (tool, label) in [("img2dataset", "img2dataset's resizer"), ("pillow-draft", "Pillow with draft mode")] {
+            let peer = try PeerServer(
+                python: python, arguments: [packageRoot + "/scripts/image_peer_bench.py", tool, list, "--serve"])
+            var ratios: [Double] = []
+            for pair in 0..<runs {
+                func oursRate() -> Double {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    for f in files where !imageStage(processor, f) { failed += 1 }
+                    return Double(files.count) * 1e9 / Double(DispatchTime.now().uptimeNanoseconds - t0)
+                }
+                if pair % 2 == 0 {
+                    let a = oursRate()
+                    ratios.append(a / (try peer.run()))
+                } else {
+                    let b = try peer.run()
+                    ratios.append(oursRate() / b)
+                }
+            }
+            peer.stop()
+            print(
+                String(
+                    format: "image-paired: against %@, %d back-to-back pairs: median %.2fx (%.2f-%.2f)", label, runs,
+                    median(ratios), ratios.min() ?? 0, ratios.max() ?? 0))
         }
-        print(
-            String(
-                format: "image-paired: against img2dataset's resizer, %d pairs: median %.2fx (%.2f-%.2f)", runs,
-                median(ratios), ratios.min() ?? 0, ratios.max() ?? 0))
     }
     let jpegs = files.filter { ImageFormat.sniff($0) == .jpeg }
     let decodeOnly = try measure(runs: runs, units: Double(jpegs.count)) {
