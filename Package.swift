@@ -24,6 +24,10 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        // winnow-bench only: the TurboJPEG API as the raw-decode baseline.
+        .systemLibrary(
+            name: "CTurboJPEG", pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(
             name: "CDeflate", pkgConfig: "libdeflate",
             providers: [.apt(["libdeflate-dev"])]),
@@ -92,7 +96,7 @@ let package = Package(
             name: "winnow-bench",
             dependencies: [
                 "WinnowCore", "WinnowCrawl", "WinnowImage", "WinnowShards", "WinnowSampleWeb", "WinnowEmbed",
-                "WinnowTensor", "WinnowDedup", "WinnowOptOut", "WinnowSQLite",
+                "WinnowTensor", "WinnowDedup", "WinnowOptOut", "WinnowSQLite", "CTurboJPEG",
             ],
             exclude: readme),
         .target(
