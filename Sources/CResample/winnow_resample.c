@@ -112,6 +112,20 @@ __attribute__((target("avx2"))) static ptrdiff_t vertical_avx2(const uint8_t *fi
 }
 #endif
 
+#if defined(WINNOW_RESAMPLE_AVX2)
+// Decided once; a relaxed atomic because several threads may ask first at once (they compute the same answer).
+static int have_avx2(void) {
+    static int avx2 = -1;
+    int a = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
+    if (a < 0) {
+        __builtin_cpu_init();
+        a = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&avx2, a, __ATOMIC_RELAXED);
+    }
+    return a;
+}
+#endif
+
 void winnow_resample_vertical(const uint8_t *first, ptrdiff_t stride, const float *weights, ptrdiff_t count,
                               ptrdiff_t span, float *acc, int uniform_middle) {
     const int integer = uniform_middle && count - 2 >= 2 && count - 2 <= 257;
@@ -119,7 +133,7 @@ void winnow_resample_vertical(const uint8_t *first, ptrdiff_t stride, const floa
     const ptrdiff_t rest = integer ? count - 1 : 1;
     ptrdiff_t i = 0;
 #if defined(WINNOW_RESAMPLE_AVX2)
-    if (__builtin_cpu_supports("avx2")) i = vertical_avx2(first, stride, weights, count, span, acc, integer, rest);
+    if (have_avx2()) i = vertical_avx2(first, stride, weights, count, span, acc, integer, rest);
 #endif
 #if defined(__SSE2__)
     i += vertical_sse2(first + i, stride, weights, count, span - i, acc + i, integer, rest);
