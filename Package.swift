@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "CPNGDeflate", exclude: readme, linkerSettings: [.linkedLibrary("deflate")]),
         // SSE2 byte scans for the WAT JSON scanner, inlined into WinnowCrawl (see winnow_scan.h).
         .target(name: "CScan", exclude: readme),
-        // SSE2 passes of WinnowImage's resampler (see winnow_resample.h).
+        // SSE2/AVX2 passes of WinnowImage's resampler (see winnow_resample.h).
         .target(name: "CResample", exclude: readme),
 
         // Swift modules.

@@ -73,8 +73,8 @@ public enum Codec {
     public static func decodeJPEGCountingWarnings(
         _ bytes: [UInt8], scaleDenominator: Int = 1, size: (width: Int, height: Int)? = nil
     ) throws(ImageError) -> (image: RGBImage, warnings: Int) {
-        // Decoded straight into the image's own array: its size follows from the header and the scale (libjpeg
-        // checks that the output fits).
+        // Decoded straight into the image's own array: its size follows from the header and the scale (a `size` that
+        // does not match the header is an error from winnow_jpeg_decode, which checks that the output fits).
         var width = 0
         var height = 0
         if let size {

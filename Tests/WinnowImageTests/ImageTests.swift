@@ -76,6 +76,14 @@ func sample(_ bytes: [UInt8]) -> Sample {
         #expect(meanAbsoluteError(decoded, image) < 2)
         let quarter = try Codec.decodeJPEG(jpeg, scaleDenominator: 4)
         #expect(quarter.width == 80 && quarter.height == 50)
+        // A caller's size stands in for reading the header again; one smaller than the header's is an error, never a
+        // write past the buffer.
+        let known = try Codec.decodeJPEGCountingWarnings(jpeg, scaleDenominator: 2, size: (320, 200))
+        #expect(known.image.width == 160 && known.image.height == 100 && known.warnings == 0)
+        let error = #expect(throws: ImageError.self) {
+            try Codec.decodeJPEGCountingWarnings(jpeg, size: (100, 50))
+        }
+        #expect(error?.code == "decode_error")
     }
 
     @Test func pngRoundTripIsExact() throws {

@@ -1,5 +1,6 @@
 // The two passes of WinnowImage's separable resampler, in C so that they use SSE2 directly (part of every x86-64
-// CPU; other CPUs take the scalar loops, which compute the same values). The float operations are the same, in the
+// CPU; the vertical pass uses AVX2 where the CPU has it; other CPUs take the scalar loops, which compute the same
+// values). The float operations are the same, in the
 // same order, on every path: results do not depend on the CPU.
 #ifndef WINNOW_RESAMPLE_H
 #define WINNOW_RESAMPLE_H
