@@ -28,7 +28,9 @@ public final class CandidateReader: @unchecked Sendable {
     private let work = Mutex<[WorkItem]>([])
     private let progress = Mutex<[Int: Int64]>([:])
     private let counterTotals = Mutex(ParseCounters())
-    private var batch: [CrawlEvent] = []  // in reverse order (see Output.flush)
+    private var batch: [CrawlEvent] = []  // from a worker, in reverse order (see Output.flush)
+    /// The events of the member the calling thread read last.
+    private let ownEvents = EventBuffer()
     private var started = false
 
     enum WorkItem: Sendable {
@@ -71,10 +73,11 @@ public final class CandidateReader: @unchecked Sendable {
     /// The next event, or nil when every input is done. Throws when an input cannot be read at all.
     public func next() throws -> CrawlEvent? {
         if !started { try start() }
-        while batch.isEmpty {
+        while true {
+            if let e = ownEvents.take() { return e }
+            if let e = batch.popLast() { return e }
             if try !refill() { return nil }
         }
-        return batch.popLast()
     }
 
     private func start() throws {
@@ -110,7 +113,7 @@ public final class CandidateReader: @unchecked Sendable {
     private var ownCounters = ParseCounters()
     private var ownPage = WATPage()
 
-    /// Fills `batch`; false when every input is done. Events that worker threads have ready come first, so that
+    /// Fills `batch` or `ownEvents`; false when every input is done. Events that worker threads have ready come first, so that
     /// they never wait on a full queue; then a member of the caller's own share; then, with nothing of its own
     /// left, the caller waits for the workers.
     private func refill() throws -> Bool {
@@ -159,7 +162,7 @@ public final class CandidateReader: @unchecked Sendable {
         return true
     }
 
-    /// Reads one member of the caller's own share into `batch`; false when it has none left.
+    /// Reads one member of the caller's own share into `ownEvents`; false when it has none left.
     private func readOwnMember() throws -> Bool {
         while let m = own.members {
             let member: MemberReader.Member?
@@ -177,15 +180,13 @@ public final class CandidateReader: @unchecked Sendable {
                 ownCounters = ParseCounters()
                 return false
             }
-            // `batch` is empty here and keeps its storage from the last member.
-            try process(member, path: m.path, &ownCounters, &ownPage) { batch.append($0) }
+            try process(member, path: m.path, &ownCounters, ownPage) { ownEvents.append($0) }
             own.count += 1
             if own.count & 63 == 0 {
                 let consumed = m.reader.position - m.range.lowerBound
                 progress.withLock { $0[m.id] = consumed }
             }
-            if batch.isEmpty { continue }
-            batch.reverse()
+            if ownEvents.isEmpty { continue }
             return true
         }
         return false
@@ -226,7 +227,7 @@ public final class CandidateReader: @unchecked Sendable {
 
     /// The events of one gzip member: the candidates of its records, and what had to be skipped.
     private func process(
-        _ member: MemberReader.Member, path: String, _ counters: inout ParseCounters, _ page: inout WATPage,
+        _ member: MemberReader.Member, path: String, _ counters: inout ParseCounters, _ page: WATPage,
         _ emit: (consuming CrawlEvent) -> Void
     ) throws {
         switch member {
@@ -241,7 +242,7 @@ public final class CandidateReader: @unchecked Sendable {
                 do {
                     try extractor.extract(
                         header: headers.value, block: block, offset: offset, inputFile: path, counters: &counters,
-                        page: &page
+                        page: page
                     ) { emit(.candidate($0)) }
                 } catch let e as RecordError {
                     emit(.skipped(e))
@@ -255,9 +256,9 @@ public final class CandidateReader: @unchecked Sendable {
     ) throws {
         let reader = try MemberReader(path: path, range: range)
         var n = 0
-        var page = WATPage()
+        let page = WATPage()
         while let member = try reader.next() {
-            try process(member, path: path, &counters, &page) { out.add($0) }
+            try process(member, path: path, &counters, page) { out.add($0) }
             n += 1
             if n & 63 == 0 {
                 let consumed = reader.position - range.lowerBound
@@ -329,6 +330,51 @@ public final class CandidateReader: @unchecked Sendable {
             events = []
             events.reserveCapacity(256)
         }
+    }
+}
+
+/// Events moved in at the back and out at the front, each moved once: an `Array` gives up only its last element
+/// without a copy, and a candidate holds several reference-counted strings. Not thread-safe.
+final class EventBuffer {
+    private var base: UnsafeMutablePointer<CrawlEvent>
+    private var capacity = 256
+    private var count = 0
+    private var taken = 0
+
+    init() { base = .allocate(capacity: capacity) }
+
+    deinit {
+        (base + taken).deinitialize(count: count - taken)
+        base.deallocate()
+    }
+
+    /// Whether every event added has been taken.
+    var isEmpty: Bool { taken == count }
+
+    func append(_ e: consuming CrawlEvent) {
+        if count == capacity {
+            let bigger = UnsafeMutablePointer<CrawlEvent>.allocate(capacity: 2 * capacity)
+            bigger.moveInitialize(from: base + taken, count: count - taken)
+            base.deallocate()
+            base = bigger
+            count -= taken
+            taken = 0
+            capacity *= 2
+        }
+        (base + count).initialize(to: e)
+        count += 1
+    }
+
+    /// The oldest event not yet taken.
+    func take() -> CrawlEvent? {
+        guard taken < count else { return nil }
+        let e = (base + taken).move()
+        taken += 1
+        if taken == count {
+            taken = 0
+            count = 0
+        }
+        return e
     }
 }
 

@@ -1,3 +1,4 @@
+internal import CScan
 import Foundation
 
 /// Caption and URL clean-up: HTML entities decoded, runs of white space collapsed to one space. Works on UTF-8
@@ -79,54 +80,12 @@ public enum TextCleaner {
         return named[text]
     }
 
-    /// `b` with every run of white space made one space, none at either end.
+    /// `b` with every run of white space (Unicode's White_Space, what `Character.isWhitespace` tests) made one space,
+    /// none at either end. The corresponding C function is `winnow_text_collapse`.
     private static func collapse(_ b: UnsafeBufferPointer<UInt8>) -> String {
-        let n = b.count
-        return String(unsafeUninitializedCapacity: n) { out in
-            var o = 0
-            var i = 0
-            var pendingSpace = false
-            while i < n {
-                let w = whiteSpaceLength(b, i)
-                if w > 0 {
-                    pendingSpace = o > 0
-                    i += w
-                    continue
-                }
-                if pendingSpace {
-                    out[o] = 0x20
-                    o += 1
-                    pendingSpace = false
-                }
-                out[o] = b[i]
-                o += 1
-                i += 1
-            }
-            return o
-        }
-    }
-
-    /// The length of the UTF-8 encoding of the white space character at `i`, or 0 if there is none: U+0009-U+000D,
-    /// U+0020, U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000 (Unicode's White_Space,
-    /// what `Character.isWhitespace` tests).
-    @inline(__always) private static func whiteSpaceLength(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int {
-        let c = b[i]
-        if c < 0x80 { return c == 0x20 || (c >= 0x09 && c <= 0x0d) ? 1 : 0 }
-        let n = b.count
-        switch c {
-        case 0xc2:
-            return i + 1 < n && (b[i + 1] == 0x85 || b[i + 1] == 0xa0) ? 2 : 0
-        case 0xe1:
-            return i + 2 < n && b[i + 1] == 0x9a && b[i + 2] == 0x80 ? 3 : 0
-        case 0xe2:
-            guard i + 2 < n else { return 0 }
-            let (d, e) = (b[i + 1], b[i + 2])
-            if d == 0x80 && (e <= 0x8a || e == 0xa8 || e == 0xa9 || e == 0xaf) { return e >= 0x80 ? 3 : 0 }
-            return d == 0x81 && e == 0x9f ? 3 : 0
-        case 0xe3:
-            return i + 2 < n && b[i + 1] == 0x80 && b[i + 2] == 0x80 ? 3 : 0
-        default:
-            return 0
+        String(unsafeUninitializedCapacity: b.count) { out in
+            guard let from = b.baseAddress, let to = out.baseAddress else { return 0 }
+            return winnow_text_collapse(from, b.count, to)
         }
     }
 

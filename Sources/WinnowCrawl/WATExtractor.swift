@@ -60,16 +60,15 @@ public struct WATExtractor: Sendable {
         header: (String) -> String?, block: UnsafeRawBufferPointer, offset: Int64, inputFile: String,
         counters: inout ParseCounters, emit: (consuming Candidate) -> Void
     ) throws {
-        var page = WATPage()
         try extract(
-            header: header, block: block, offset: offset, inputFile: inputFile, counters: &counters, page: &page,
+            header: header, block: block, offset: offset, inputFile: inputFile, counters: &counters, page: WATPage(),
             emit: emit)
     }
 
     /// Extracts the candidates of a record, reusing `page`'s storage (a reader keeps one for all its records).
     func extract(
         header: (String) -> String?, block: UnsafeRawBufferPointer, offset: Int64, inputFile: String,
-        counters: inout ParseCounters, page: inout WATPage, emit: (consuming Candidate) -> Void
+        counters: inout ParseCounters, page: WATPage, emit: (consuming Candidate) -> Void
     ) throws {
         let type = header("WARC-Type")
         if type == "response" {
@@ -81,16 +80,12 @@ public struct WATExtractor: Sendable {
         guard type == "metadata", asciiHasPrefixFold(header("Content-Type") ?? "", "application/json")
         else { return }
         guard block.count > 0 else { return }
-        page.reset()
-        do {
-            var s = JSONScanner(block)
-            try page.scan(&s)
-        } catch {
+        if let (position, message) = page.scan(block) {
             throw RecordError(
                 code: "bad_json", path: inputFile, offset: offset,
-                message: "malformed WAT JSON at byte \(error.position) of the record: \(error.message)")
+                message: "malformed WAT JSON at byte \(position) of the record: \(message)")
         }
-        guard page.isResponse, page.hasHTML else { return }
+        guard page.raw.is_response != 0, page.raw.has_html != 0 else { return }
         try page.emit(
             block: block, targetURI: header("WARC-Target-URI"), offset: offset, inputFile: inputFile,
             titleFallback: titleFallback, counters: &counters, emit: emit)
@@ -103,200 +98,78 @@ public struct WATExtractor: Sendable {
     }
 }
 
-/// What one WAT record says about a page, as slices of its JSON.
-struct WATPage {
+/// What one WAT record says about a page, as slices of its JSON (the walk is `winnow_wat_scan`), in arrays that a
+/// reader keeps from record to record. Not thread-safe: one per reader.
+final class WATPage {
     typealias Slice = JSONScanner.Slice
-    var isResponse = false
-    var hasHTML = false
-    var target = Slice.empty
-    var date = Slice.empty
-    var recordID = Slice.empty
-    var base = Slice.empty
-    var metas: [(name: Slice, content: Slice, httpEquiv: Slice)] = []
-    var headers: [(Slice, Slice)] = []
-    var links: [Link] = []
-    /// Scratch for `scanLinks`: offsets of the link objects to read.
-    var linkStarts: [Int] = []
+    var raw = winnow_wat_page()
+    /// Whether the common cases take the byte-level paths (tests turn it off to compare them with the full ones).
+    var fastPaths = true
+    /// Links the C path turned into candidates (for tests).
+    var fastLinks = 0
+    /// Room for `winnow_wat_link_fast`'s URL and caption.
+    private var scratch: UnsafeMutablePointer<UInt8>
+    private var scratchCapacity = 4096
 
-    struct Link {
-        var url = Slice.empty
-        var hasURL = false
-        var alt = Slice.empty
-        var title = Slice.empty
-        var lazy: [(String, Slice)] = []
+    init() {
+        raw.metas = .allocate(capacity: 16)
+        raw.metas_capacity = 16
+        raw.headers = .allocate(capacity: 32)
+        raw.headers_capacity = 32
+        raw.links = .allocate(capacity: 64)
+        raw.links_capacity = 64
+        raw.starts = .allocate(capacity: 256)
+        raw.starts_capacity = 256
+        scratch = .allocate(capacity: scratchCapacity)
     }
 
-    /// Empties the page for the next record, keeping its arrays' storage.
-    mutating func reset() {
-        isResponse = false
-        hasHTML = false
-        target = .empty
-        date = .empty
-        recordID = .empty
-        base = .empty
-        metas.removeAll(keepingCapacity: true)
-        headers.removeAll(keepingCapacity: true)
-        links.removeAll(keepingCapacity: true)
+    deinit {
+        raw.metas.deallocate()
+        raw.headers.deallocate()
+        raw.links.deallocate()
+        raw.starts.deallocate()
+        scratch.deallocate()
     }
 
-    static let lazyKeys: [(StaticString, String)] = [
-        ("data-src", "data-src"), ("data-lazy-src", "data-lazy-src"), ("data-original", "data-original"),
-        ("data-srcset", "data-srcset"), ("srcset", "srcset"), ("data-lazy-srcset", "data-lazy-srcset"),
-    ]
-
-    mutating func scan(_ s: inout JSONScanner) throws(JSONScanner.Failure) {
-        try s.object { (s, key) throws(JSONScanner.Failure) in
-            if s.equals(key, "Envelope") { try scanEnvelope(&s) } else { try s.skipValue() }
-        }
-    }
-
-    private mutating func scanEnvelope(_ s: inout JSONScanner) throws(JSONScanner.Failure) {
-        try s.object { (s, key) throws(JSONScanner.Failure) in
-            if s.equals(key, "WARC-Header-Metadata") {
-                try s.object { (s, k) throws(JSONScanner.Failure) in
-                    if s.peek() != 0x22 { return try s.skipValue() }
-                    let v = try s.string()
-                    if s.equals(k, "WARC-Type") {
-                        isResponse = s.equals(v, "response")
-                    } else if s.equals(k, "WARC-Target-URI") {
-                        target = v
-                    } else if s.equals(k, "WARC-Date") {
-                        date = v
-                    } else if s.equals(k, "WARC-Record-ID") {
-                        recordID = v
-                    }
-                }
-            } else if s.equals(key, "Payload-Metadata") {
-                try s.object { (s, k) throws(JSONScanner.Failure) in
-                    if s.equals(k, "HTTP-Response-Metadata") { try scanHTTP(&s) } else { try s.skipValue() }
-                }
-            } else {
-                try s.skipValue()
-            }
-        }
-    }
-
-    private mutating func scanHTTP(_ s: inout JSONScanner) throws(JSONScanner.Failure) {
-        try s.object { (s, key) throws(JSONScanner.Failure) in
-            if s.equals(key, "Headers") {
-                try s.object { (s, k) throws(JSONScanner.Failure) in
-                    if s.peek() == 0x22 { headers.append((k, try s.string())) } else { try s.skipValue() }
-                }
-            } else if s.equals(key, "HTML-Metadata") {
-                hasHTML = true
-                try s.object { (s, k) throws(JSONScanner.Failure) in
-                    if s.equals(k, "Head") {
-                        try scanHead(&s)
-                    } else if s.equals(k, "Links") {
-                        try scanLinks(&s)
-                    } else {
-                        try s.skipValue()
-                    }
-                }
-            } else {
-                try s.skipValue()
-            }
-        }
-    }
-
-    private mutating func scanHead(_ s: inout JSONScanner) throws(JSONScanner.Failure) {
-        try s.object { (s, key) throws(JSONScanner.Failure) in
-            if s.equals(key, "Base"), s.peek() == 0x22 {
-                base = try s.string()
-            } else if s.equals(key, "Metas") {
-                try s.array { (s) throws(JSONScanner.Failure) in
-                    guard s.peek() == 0x7b else { return try s.skipValue() }
-                    var name = Slice.empty
-                    var content = Slice.empty
-                    var equiv = Slice.empty
-                    try s.object { (s, k) throws(JSONScanner.Failure) in
-                        if s.peek() != 0x22 { return try s.skipValue() }
-                        let v = try s.string()
-                        if s.equals(k, "name") {
-                            name = v
-                        } else if s.equals(k, "content") {
-                            content = v
-                        } else if s.equals(k, "http-equiv") {
-                            equiv = v
-                        }
-                    }
-                    metas.append((name, content, equiv))
-                }
-            } else {
-                try s.skipValue()
-            }
-        }
-    }
-
-    /// The `Links` array: most of a page's JSON, and mostly anchors, scripts and styles. A C scan steps over the
-    /// elements whose first member says they are not images and lists the rest, which `scanLink` reads.
-    private mutating func scanLinks(_ s: inout JSONScanner) throws(JSONScanner.Failure) {
-        try s.expect(0x5b)
-        if linkStarts.isEmpty { linkStarts = [Int](repeating: 0, count: 256) }
+    /// Reads the record's JSON; where and why it is malformed, or nil.
+    func scan(_ block: UnsafeRawBufferPointer) -> (position: Int, message: String)? {
+        let p = block.baseAddress!.assumingMemoryBound(to: UInt8.self)  // ok: callers skip empty blocks
         while true {
-            var found = 0
-            let end = linkStarts.withUnsafeMutableBufferPointer {
-                winnow_wat_image_links(s.p, s.i, s.count, $0.baseAddress, $0.count, &found)
+            let rc = winnow_wat_scan(p, block.count, &raw)
+            if rc == WINNOW_WAT_OK { return nil }
+            if rc == WINNOW_WAT_MALFORMED {
+                return (raw.error_position, raw.error_message.map { String(cString: $0) } ?? "malformed JSON")
             }
-            if end == -2 {
-                linkStarts = [Int](repeating: 0, count: linkStarts.count * 2)
-                continue
+            // An array is full: the ones at capacity grow (the link starts when none is), and the scan starts over.
+            var grew = false
+            func grow<T>(_ p: inout UnsafeMutablePointer<T>?, _ count: Int, _ capacity: inout Int) {
+                guard count == capacity else { return }
+                let bigger = UnsafeMutablePointer<T>.allocate(capacity: capacity * 2)
+                p?.deallocate()
+                p = bigger
+                capacity *= 2
+                grew = true
             }
-            if end < 0 {
-                s.i = s.count
-                throw s.fail("unterminated Links array")
-            }
-            for k in 0..<found {
-                var element = s
-                element.i = linkStarts[k]
-                try scanLink(&element)
-            }
-            s.i = end
-            return
+            var r = raw
+            grow(&r.metas, r.metas_count, &r.metas_capacity)
+            grow(&r.headers, r.headers_count, &r.headers_capacity)
+            grow(&r.links, r.links_count, &r.links_capacity)
+            if !grew { grow(&r.starts, r.starts_capacity, &r.starts_capacity) }
+            raw = r
         }
     }
 
-    private mutating func scanLink(_ s: inout JSONScanner) throws(JSONScanner.Failure) {
-        guard s.peek() == 0x7b else { return try s.skipValue() }
-        // Most links are anchors, scripts and styles, and the generator writes "path" first: once the path says the
-        // link is not an image, the rest of the object is skipped without looking at its keys.
-        try s.expect(0x7b)
-        if s.peek() == 0x7d {
-            s.i += 1
-            return
+    /// Scratch of at least `n` bytes.
+    private func room(_ n: Int) -> UnsafeMutablePointer<UInt8> {
+        if n > scratchCapacity {
+            scratch.deallocate()
+            scratchCapacity = max(n, 2 * scratchCapacity)
+            scratch = .allocate(capacity: scratchCapacity)
         }
-        var isImage: Bool?
-        var link = Link()
-        while true {
-            let k = try s.string()
-            try s.expect(0x3a)
-            if s.peek() != 0x22 {
-                try s.skipValue()
-            } else {
-                let v = try s.string()
-                if s.equals(k, "path") {
-                    isImage = s.equals(v, "IMG@/src")
-                    if isImage == false { return try s.skipRestOfObject() }
-                } else if s.equals(k, "url") {
-                    link.url = v
-                    link.hasURL = true
-                } else if s.equals(k, "alt") {
-                    link.alt = v
-                } else if s.equals(k, "title") {
-                    link.title = v
-                } else {
-                    for (key, name) in WATPage.lazyKeys where s.equals(k, key) { link.lazy.append((name, v)) }
-                }
-            }
-            let c = s.peek()
-            s.i += 1
-            if c == 0x2c { continue }
-            if c == 0x7d { break }
-            s.i -= 1
-            throw s.fail("expected ',' or '}' in a link")
-        }
-        if isImage == true { links.append(link) }
+        return scratch
     }
+
+    static func slice(_ s: winnow_slice) -> Slice { Slice(start: s.start, end: s.end, hasEscapes: s.escapes != 0) }
 
     func emit(
         block: UnsafeRawBufferPointer, targetURI: String?, offset: Int64, inputFile: String, titleFallback: Bool,
@@ -304,56 +177,107 @@ struct WATPage {
     ) throws {
         let s = JSONScanner(block)
         var repaired = false
-        func text(_ slice: Slice) -> String { s.text(slice, repaired: &repaired) }
-        let pageText = target.isEmpty ? (targetURI ?? "") : text(target)
-        let pageInput = WATExtractor.stripAngles(TextCleaner.decodeEntities(pageText))
-        let pageURL = WebURL.fastParse(pageInput) ?? (try? WebURL.parse(pageInput))
-        var baseURL = pageURL
-        if !base.isEmpty, let b = try? WebURL.parse(TextCleaner.decodeEntities(text(base)), base: pageURL) {
-            baseURL = b
+        func text(_ slice: winnow_slice) -> String { s.text(Self.slice(slice), repaired: &repaired) }
+        let target = raw.target.end > raw.target.start ? raw.target : nil
+        let pageText = target.map(text) ?? targetURI ?? ""
+        // The page URL and the base: in the common case (no Head.Base, a page URL that `fastHref` takes as it is)
+        // from its bytes alone; a parsed `WebURL` only when a link needs the full parser.
+        let page: String
+        let prepared: WebURL.Base?
+        var parsedBase: WebURL??
+        if fastPaths, raw.base.end <= raw.base.start, !hasByte(pageText, 0x26),
+            let href = WebURL.fastHref(pageText, prepared: nil),
+            let base = WebURL.Base(href: href)
+        {
+            page = href
+            prepared = base
+        } else {
+            let pageInput = WATExtractor.stripAngles(TextCleaner.decodeEntities(pageText))
+            let pageURL = WebURL.fastParse(pageInput) ?? (try? WebURL.parse(pageInput))
+            var baseURL = pageURL
+            if raw.base.end > raw.base.start,
+                let b = try? WebURL.parse(TextCleaner.decodeEntities(text(raw.base)), base: pageURL)
+            {
+                baseURL = b
+            }
+            parsedBase = .some(baseURL)
+            prepared = baseURL.map(WebURL.Base.init)
+            page = pageURL?.href ?? WATExtractor.stripAngles(pageText)
         }
-        let prepared = baseURL.map(WebURL.Base.init)
+        func baseURL() -> WebURL? {
+            if let b = parsedBase { return b }
+            let b = WebURL.fastParse(page)
+            parsedBase = .some(b)
+            return b
+        }
         var signals: [String] = []
         // Only the metas and headers that can carry an opt-out become strings.
-        func signalMeta(_ n: Slice) -> Bool {
-            s.equalsLower(n, "robots") || s.equalsLower(n, "ccbot") || s.equalsLower(n, "winnowbot")
+        func signalMeta(_ n: winnow_slice) -> Bool {
+            let n = Self.slice(n)
+            return s.equalsLower(n, "robots") || s.equalsLower(n, "ccbot") || s.equalsLower(n, "winnowbot")
                 || s.equalsLower(n, "tdm-reservation") || s.equalsLower(n, "tdm-policy")
         }
-        func signalHeader(_ n: Slice) -> Bool {
-            s.equalsLower(n, "x-robots-tag") || s.equalsLower(n, "tdm-reservation") || s.equalsLower(n, "tdm-policy")
+        func signalHeader(_ n: winnow_slice) -> Bool {
+            let n = Self.slice(n)
+            return s.equalsLower(n, "x-robots-tag") || s.equalsLower(n, "tdm-reservation")
+                || s.equalsLower(n, "tdm-policy")
         }
-        for m in metas {
-            if !m.name.isEmpty && signalMeta(m.name) {
+        for m in UnsafeBufferPointer(start: raw.metas, count: raw.metas_count) {
+            if m.name.end > m.name.start && signalMeta(m.name) {
                 PageSignals.meta(name: text(m.name), content: text(m.content), into: &signals)
             }
-            if !m.httpEquiv.isEmpty && signalHeader(m.httpEquiv) {
-                PageSignals.header(name: text(m.httpEquiv), value: text(m.content), into: &signals)
+            if m.http_equiv.end > m.http_equiv.start && signalHeader(m.http_equiv) {
+                PageSignals.header(name: text(m.http_equiv), value: text(m.content), into: &signals)
             }
         }
-        for (k, v) in headers where signalHeader(k) {
-            PageSignals.header(name: text(k), value: text(v), into: &signals)
+        for h in UnsafeBufferPointer(start: raw.headers, count: raw.headers_count) where signalHeader(h.name) {
+            PageSignals.header(name: text(h.name), value: text(h.value), into: &signals)
         }
-        let provenance = Provenance(
-            inputFile: inputFile, recordOffset: offset, recordID: recordID.isEmpty ? nil : text(recordID),
-            pageDate: date.isEmpty ? nil : text(date))
-        let page = pageURL?.href ?? WATExtractor.stripAngles(pageText)
-        for link in links {
-            guard link.hasURL || !link.lazy.isEmpty else {
+        let recordID = raw.record_id.end > raw.record_id.start ? text(raw.record_id) : nil
+        let date = raw.date.end > raw.date.start ? text(raw.date) : nil
+        let provenance = Provenance(inputFile: inputFile, recordOffset: offset, recordID: recordID, pageDate: date)
+        let links = UnsafeBufferPointer(start: raw.links, count: raw.links_count)
+        func fast(_ base: UnsafePointer<winnow_url_base>?) {
+            for (k, var link) in links.enumerated() {
+                let out = room(winnow_wat_link_room(&link, base))
+                var urlLength = 0
+                var captionLength = 0
+                // The common case in C; what it declines (entities, lazy loading, URLs for the full parser, UTF-8
+                // to repair) takes the path below.
+                if fastPaths,
+                    winnow_wat_link_fast(s.p, &link, base, titleFallback ? 1 : 0, out, &urlLength, &captionLength) == 1
+                {
+                    var c = Candidate(
+                        url: String(decoding: UnsafeBufferPointer(start: out, count: urlLength), as: UTF8.self),
+                        caption: String(
+                            decoding: UnsafeBufferPointer(start: out + urlLength, count: captionLength), as: UTF8.self),
+                        pageURL: page, provenance: provenance, optOutSignals: signals)
+                    c.urlAttribute = "src"
+                    emit(c)
+                    fastLinks &+= 1
+                } else {
+                    slow(links[k])
+                }
+            }
+        }
+        func slow(_ link: winnow_wat_link) {
+            guard link.has_url != 0 || link.lazy_kind != 0 else {
                 counters.add("link_without_url")
-                continue
+                return
             }
             repaired = false
-            var raw = link.hasURL ? text(link.url) : ""
+            var raw = link.has_url != 0 ? text(link.url) : ""
             var attribute = "src"
             // Lazy loading: the real image is in data-src (or a srcset) when src is missing or a placeholder.
-            if let (name, value) = link.lazy.first, LazyImage.isPlaceholder(raw) {
-                let v = text(value)
-                raw = name.hasSuffix("srcset") ? (LazyImage.largest(srcset: v) ?? "") : v
-                attribute = name
+            if link.lazy_kind != 0, LazyImage.isPlaceholder(raw) {
+                let lazyName = String(cString: winnow_wat_lazy_name(link.lazy_kind))
+                let v = text(link.lazy)
+                raw = lazyName.hasSuffix("srcset") ? (LazyImage.largest(srcset: v) ?? "") : v
+                attribute = lazyName
             }
             if repaired {
                 counters.add("url_invalid_utf8")
-                continue
+                return
             }
             let href: String
             let decoded = TextCleaner.decodeEntities(raw)
@@ -361,10 +285,10 @@ struct WATPage {
                 href = fast
             } else {
                 do {
-                    href = try WebURL.parse(decoded, base: baseURL).href
+                    href = try WebURL.parse(decoded, base: baseURL()).href
                 } catch {
                     counters.add(raw.lowercased().hasPrefix("data:") ? "url_data" : "url_\(error.rawValue)")
-                    continue
+                    return
                 }
             }
             var caption = TextCleaner.clean(text(link.alt))
@@ -375,6 +299,7 @@ struct WATPage {
             c.urlAttribute = attribute
             emit(c)
         }
+        if let prepared { prepared.withC { fast($0) } } else { fast(nil) }
     }
 }
 

@@ -1,3 +1,4 @@
+internal import CScan
 import Foundation
 
 /// An http(s) URL parsed and serialised per the WHATWG URL Standard (the special-scheme parts of it): relative
@@ -88,131 +89,69 @@ public struct WebURL: Sendable, Equatable {
     /// A base URL with the prefixes that references resolved against it start with, made once for all the links
     /// of a page.
     struct Base {
-        let url: WebURL
-        /// `scheme://[userinfo@]host[:port]`.
-        let origin: String
-        /// The origin and the base's path up to its last slash: what a path-relative reference is appended to.
-        let directory: String
+        /// The origin (`scheme://[userinfo@]host[:port]`) and the base's path up to its last slash: what a
+        /// path-relative reference is appended to. Its first `originLength` bytes are what a path-absolute one is.
+        let directory: [UInt8]
+        let originLength: Int
+        /// The base's scheme is https.
+        let secure: Bool
 
         init(_ url: WebURL) {
-            self.url = url
             var o = url.scheme + "://"
             if !url.userinfo.isEmpty { o += url.userinfo + "@" }
             o += url.host
             if let p = url.port { o += ":\(p)" }
-            origin = o
+            originLength = o.utf8.count
             if let slash = url.path.utf8.lastIndex(of: 0x2f) {
-                directory = o + String(url.path[...slash])
+                directory = Array(o.utf8) + Array(url.path.utf8[...slash])
             } else {
-                directory = o + "/"
+                directory = Array(o.utf8) + [0x2f]
+            }
+            secure = url.scheme == "https"
+        }
+
+        /// The base that `href`, an output of `fastHref` (`http(s)://host/path[?query]`), stands for.
+        init?(href: String) {
+            let u = Array(href.utf8)
+            let secure = u.count > 5 && u[4] == 0x73
+            let hostStart = secure ? 8 : 7
+            guard u.count > hostStart, let pathStart = u[hostStart...].firstIndex(of: 0x2f) else { return nil }
+            let pathEnd = u[pathStart...].firstIndex(of: 0x3f) ?? u.count
+            let lastSlash = u[pathStart..<pathEnd].lastIndex(of: 0x2f) ?? pathStart
+            directory = Array(u[...lastSlash])
+            originLength = pathStart
+            self.secure = secure
+        }
+
+        /// Calls `body` with the base as `winnow_url_fast_href` takes it.
+        func withC<R>(_ body: (UnsafePointer<winnow_url_base>) throws -> R) rethrows -> R {
+            try directory.withUnsafeBufferPointer { d in
+                var b = winnow_url_base(
+                    origin: d.baseAddress, origin_length: originLength, directory: d.baseAddress,
+                    directory_length: d.count, secure: secure ? 1 : 0)
+                return try body(&b)
             }
         }
     }
 
-    /// `head` followed by `tail`, in one allocation.
-    private static func joined(_ head: String, _ tail: UnsafeBufferPointer<UInt8>) -> String {
-        var h = head
-        return h.withUTF8 { hb in
-            String(unsafeUninitializedCapacity: hb.count + tail.count) { out in
-                _ = out.initialize(fromContentsOf: hb)
-                _ = UnsafeMutableBufferPointer(rebasing: out[hb.count...]).initialize(fromContentsOf: tail)
-                return hb.count + tail.count
-            }
-        }
-    }
-
-    /// `fastHref` against a prepared base.
+    /// `fastHref` against a prepared base. The corresponding C function is `winnow_url_fast_href`.
     static func fastHref(_ original: String, prepared base: Base?) -> String? {
         var input = original
         return input.withUTF8 { b -> String? in
-            let n = b.count
-            guard n > 1, n < 4096 else { return nil }
-            // Path and query bytes that WHATWG leaves as they are (and that cannot start a dot segment problem):
-            // printable ASCII but space " # % ' < > \ ` { }, as two 64-bit sets.
-            @inline(__always) func plain(_ c: UInt8) -> Bool {
-                let set: UInt64 = c < 64 ? 0xafff_ff52_0000_0000 : 0x57ff_fffe_efff_ffff
-                return c < 128 && (set >> UInt64(c & 63)) & 1 == 1
+            guard b.count > 1, b.count < 4096, let start = b.baseAddress else { return nil }
+            let room = b.count + 9 + (base?.directory.count ?? 0)
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: room) { out -> String? in
+                var same: Int32 = 0
+                let n =
+                    if let base {
+                        base.withC { winnow_url_fast_href(start, b.count, $0, out.baseAddress, &same) }
+                    } else {
+                        winnow_url_fast_href(start, b.count, nil, out.baseAddress, &same)
+                    }
+                if n < 0 { return nil }
+                if same != 0 { return original }
+                return String(decoding: UnsafeBufferPointer(start: out.baseAddress, count: n), as: UTF8.self)
             }
-            func clean(_ from: Int) -> Bool {
-                var i = from
-                while i < n {
-                    let c = b[i]
-                    guard plain(c) else { return false }
-                    // "/." starts a possible dot segment.
-                    if c == 0x2f && i + 1 < n && b[i + 1] == 0x2e { return false }
-                    if c == 0x3f { break }
-                    i += 1
-                }
-                while i < n {
-                    guard plain(b[i]) else { return false }
-                    i += 1
-                }
-                return true
-            }
-            if b[0] == 0x2f && b[1] != 0x2f {
-                guard let base, clean(0) else { return nil }
-                return joined(base.origin, b)
-            }
-            var i = 0
-            let lower: (UInt8) -> UInt8 = { $0 >= 0x41 && $0 <= 0x5a ? $0 + 0x20 : $0 }
-            var secure = false
-            var schemeGiven = true
-            if b[0] == 0x2f {
-                // "//host/...": the base's scheme.
-                guard let base else { return nil }
-                secure = base.url.scheme == "https"
-                schemeGiven = false
-                i = 2
-            } else if n > 8, lower(b[0]) == 0x68, lower(b[1]) == 0x74, lower(b[2]) == 0x74, lower(b[3]) == 0x70 {
-                // "http://" or "https://", any case.
-                i = 4
-                if lower(b[i]) == 0x73 {
-                    secure = true
-                    i += 1
-                }
-                guard i + 3 <= n, b[i] == 0x3a, b[i + 1] == 0x2f, b[i + 2] == 0x2f else { return nil }
-                i += 3
-            } else {
-                // A path-relative reference: the base's directory, then the input. A colon before the first slash
-                // may end a scheme, and a leading dot a dot segment: those go the long way.
-                guard let base, plain(b[0]), b[0] != 0x2e, b[0] != 0x3f else { return nil }
-                var k = 0
-                while k < n && b[k] != 0x2f && b[k] != 0x3f {
-                    if b[k] == 0x3a { return nil }
-                    k += 1
-                }
-                guard clean(0) else { return nil }
-                return joined(base.directory, b)
-            }
-            let hostStart = i
-            var upper = false
-            while i < n {
-                let c = b[i]
-                if c == 0x2f || c == 0x3f { break }
-                guard
-                    (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x2e || c == 0x5f
-                        || (c >= 0x41 && c <= 0x5a)
-                else { return nil }
-                if c >= 0x41 && c <= 0x5a { upper = true }
-                i += 1
-            }
-            let hostEnd = i
-            guard hostEnd > hostStart, b[hostEnd - 1] > 0x39 || b[hostEnd - 1] < 0x30, b[hostEnd - 1] != 0x2e,
-                b[hostStart] != 0x2e, clean(hostEnd)
-            else { return nil }
-            // Already in normal form (lower-case scheme and host, a path): the input is the answer.
-            let schemeLower =
-                schemeGiven && b[0] == 0x68 && b[1] == 0x74 && b[2] == 0x74 && b[3] == 0x70 && (!secure || b[4] == 0x73)
-            if schemeLower && !upper && hostEnd < n && b[hostEnd] == 0x2f { return original }
-            var out = secure ? "https://" : "http://"
-            if upper {
-                out += String(decoding: b[hostStart..<hostEnd].map(lower), as: UTF8.self)
-            } else {
-                out += String(decoding: UnsafeBufferPointer(rebasing: b[hostStart..<hostEnd]), as: UTF8.self)
-            }
-            if hostEnd == n { return out + "/" }
-            if b[hostEnd] == 0x3f { out += "/" }
-            return out + String(decoding: UnsafeBufferPointer(rebasing: b[hostEnd..<n]), as: UTF8.self)
         }
     }
 

@@ -256,6 +256,24 @@ if wanted("image") {
             baselineName: "libjpeg-turbo tjDecompress2, full size", baseline: base))
 }
 
+if filterList.contains("parse-read1") {
+    let path = packageRoot + "/.build/bench-data/replicated-300mb.warc.wat.gz"
+    for _ in 0..<runs {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let r = try CandidateReader(paths: [path], threads: 1)
+        var n = 0
+        while try r.next() != nil { n += 1 }
+        print("read1", n, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+}
+if filterList.contains("inflate1") {
+    let path = packageRoot + "/.build/bench-data/replicated-300mb.warc.wat.gz"
+    for _ in 0..<runs {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        _ = try RawInflate.libdeflate(path: path)
+        print("inflate1", Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+}
 // Profiling aid, run only when named: the wat-300 read with 1 and 2 threads, each run next to a run of libdeflate
 // alone, so that the ratios see the same machine (this VM's speed drifts by 20% between minutes).
 if filterList.contains("parse-profile") {

@@ -1,0 +1,729 @@
+// The WAT record walk and the common-case link clean-up (see include/winnow_wat.h). The walk follows the grammar
+// only along the path to the fields it wants; everything else is stepped over with the bracket-counting skips of
+// winnow_scan.h, which check that strings close and brackets balance.
+#include "winnow_wat.h"
+
+#include <string.h>
+
+#include "winnow_scan.h"
+
+static const char *const lazy_names[6] = {
+    "data-src", "data-lazy-src", "data-original", "data-srcset", "srcset", "data-lazy-srcset",
+};
+
+const char *winnow_wat_lazy_name(int kind) { return kind >= 1 && kind <= 6 ? lazy_names[kind - 1] : ""; }
+
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+    size_t i;
+    winnow_wat_page *page;
+} scanner;
+
+#define TRY(x)                   \
+    do {                         \
+        int rc_ = (x);           \
+        if (rc_ != 0) return rc_; \
+    } while (0)
+
+static int fail(scanner *s, const char *message) {
+    s->page->error_position = s->i;
+    s->page->error_message = message;
+    return WINNOW_WAT_MALFORMED;
+}
+
+static inline void skip_space(scanner *s) {
+    while (s->i < s->n) {
+        uint8_t c = s->p[s->i];
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+            s->i++;
+        } else {
+            return;
+        }
+    }
+}
+
+/// The next byte after white space, 0 at the end.
+static inline uint8_t peek(scanner *s) {
+    skip_space(s);
+    return s->i < s->n ? s->p[s->i] : 0;
+}
+
+static inline int expect(scanner *s, uint8_t c, const char *message) {
+    skip_space(s);
+    if (s->i >= s->n || s->p[s->i] != c) return fail(s, message);
+    s->i++;
+    return 0;
+}
+
+static inline int string(scanner *s, winnow_slice *out) {
+    TRY(expect(s, '"', "expected '\"'"));
+    size_t start = s->i;
+    int escapes = 0;
+    size_t end = winnow_json_string_end(s->p, start, s->n, &escapes);
+    if (end >= s->n) {
+        s->i = s->n;
+        return fail(s, "unterminated string");
+    }
+    s->i = end + 1;
+    out->start = start;
+    out->end = end;
+    out->escapes = escapes;
+    return 0;
+}
+
+/// Steps to just after the bracket that closes the container the scanner is inside.
+static int skip_rest(scanner *s) {
+    ptrdiff_t end = winnow_json_skip_container(s->p, s->i, s->n);
+    if (end < 0) {
+        s->i = s->n;
+        return fail(s, "unterminated object or array");
+    }
+    s->i = (size_t)end;
+    return 0;
+}
+
+static int skip_value(scanner *s) {
+    uint8_t c = peek(s);
+    if (c == '"') {
+        winnow_slice ignored;
+        return string(s, &ignored);
+    }
+    if (c == '{' || c == '[') {
+        s->i++;
+        return skip_rest(s);
+    }
+    // Numbers, true, false, null.
+    size_t start = s->i;
+    while (s->i < s->n) {
+        uint8_t b = s->p[s->i];
+        if (b == ',' || b == '}' || b == ']' || b == ' ' || b == '\n' || b == '\r' || b == '\t') break;
+        s->i++;
+    }
+    if (s->i == start) return fail(s, "expected a value");
+    return 0;
+}
+
+/// Whether a slice's raw bytes are the literal `key` (a key with escapes never matches).
+static inline int is(const scanner *s, winnow_slice k, const char *key, size_t length) {
+    return !k.escapes && k.end - k.start == length && memcmp(s->p + k.start, key, length) == 0;
+}
+#define IS(s, k, literal) is((s), (k), (literal), sizeof(literal) - 1)
+
+/// Opens an object: 1 when it is empty (and consumed), 0 when members follow.
+static inline int object_open(scanner *s, int *empty) {
+    TRY(expect(s, '{', "expected '{'"));
+    *empty = 0;
+    if (peek(s) == '}') {
+        s->i++;
+        *empty = 1;
+    }
+    return 0;
+}
+
+/// A member's key and its colon.
+static inline int member(scanner *s, winnow_slice *key) {
+    TRY(string(s, key));
+    return expect(s, ':', "expected ':'");
+}
+
+/// After a member's value: *done = 1 at the closing brace, 0 after a comma.
+static inline int object_next(scanner *s, int *done, const char *message) {
+    uint8_t c = peek(s);
+    s->i++;
+    if (c == ',') {
+        *done = 0;
+        return 0;
+    }
+    if (c == '}') {
+        *done = 1;
+        return 0;
+    }
+    s->i--;
+    return fail(s, message);
+}
+
+// Loops over the members of the object that comes next, `key` naming each one; the body must consume the value.
+#define FOR_MEMBERS(s, key, ...)                                                      \
+    do {                                                                              \
+        int done_;                                                                    \
+        TRY(object_open((s), &done_));                                                \
+        while (!done_) {                                                              \
+            winnow_slice key;                                                         \
+            TRY(member((s), &key));                                                   \
+            __VA_ARGS__;                                                              \
+            TRY(object_next((s), &done_, "expected ',' or '}' in an object"));       \
+        }                                                                             \
+    } while (0)
+
+static int scan_head(scanner *s) {
+    winnow_wat_page *page = s->page;
+    FOR_MEMBERS(s, key, {
+        if (IS(s, key, "Base") && peek(s) == '"') {
+            TRY(string(s, &page->base));
+        } else if (IS(s, key, "Metas")) {
+            TRY(expect(s, '[', "expected '['"));
+            if (peek(s) == ']') {
+                s->i++;
+            } else {
+                for (;;) {
+                    if (peek(s) != '{') {
+                        TRY(skip_value(s));
+                    } else {
+                        winnow_wat_meta m = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
+                        FOR_MEMBERS(s, k, {
+                            if (peek(s) != '"') {
+                                TRY(skip_value(s));
+                            } else {
+                                winnow_slice v;
+                                TRY(string(s, &v));
+                                if (IS(s, k, "name")) {
+                                    m.name = v;
+                                } else if (IS(s, k, "content")) {
+                                    m.content = v;
+                                } else if (IS(s, k, "http-equiv")) {
+                                    m.http_equiv = v;
+                                }
+                            }
+                        });
+                        if (page->metas_count == page->metas_capacity) return WINNOW_WAT_FULL;
+                        page->metas[page->metas_count++] = m;
+                    }
+                    uint8_t c = peek(s);
+                    s->i++;
+                    if (c == ',') continue;
+                    if (c == ']') break;
+                    s->i--;
+                    return fail(s, "expected ',' or ']' in an array");
+                }
+            }
+        } else {
+            TRY(skip_value(s));
+        }
+    });
+    return 0;
+}
+
+/// One element the `Links` scan listed: an image link is kept, anything else stepped over. The generator writes
+/// `path` first, so once it says the link is not an image the rest of the object is skipped unread.
+static int scan_link(scanner *s) {
+    if (peek(s) != '{') return skip_value(s);
+    s->i++;
+    if (peek(s) == '}') {
+        s->i++;
+        return 0;
+    }
+    int image = -1;  // unknown until `path` is seen
+    winnow_wat_link link;
+    memset(&link, 0, sizeof link);
+    for (;;) {
+        winnow_slice k;
+        TRY(string(s, &k));
+        TRY(expect(s, ':', "expected ':'"));
+        if (peek(s) != '"') {
+            TRY(skip_value(s));
+        } else {
+            winnow_slice v;
+            TRY(string(s, &v));
+            if (IS(s, k, "path")) {
+                image = IS(s, v, "IMG@/src");
+                if (!image) return skip_rest(s);
+            } else if (IS(s, k, "url")) {
+                link.url = v;
+                link.has_url = 1;
+            } else if (IS(s, k, "alt")) {
+                link.alt = v;
+            } else if (IS(s, k, "title")) {
+                link.title = v;
+            } else if (link.lazy_kind == 0 && !k.escapes) {
+                for (int j = 0; j < 6; j++) {
+                    if (is(s, k, lazy_names[j], strlen(lazy_names[j]))) {
+                        link.lazy_kind = j + 1;
+                        link.lazy = v;
+                        break;
+                    }
+                }
+            }
+        }
+        uint8_t c = peek(s);
+        s->i++;
+        if (c == ',') continue;
+        if (c == '}') break;
+        s->i--;
+        return fail(s, "expected ',' or '}' in a link");
+    }
+    if (image == 1) {
+        winnow_wat_page *page = s->page;
+        if (page->links_count == page->links_capacity) return WINNOW_WAT_FULL;
+        page->links[page->links_count++] = link;
+    }
+    return 0;
+}
+
+/// The `Links` array: most of a page's JSON, and mostly anchors, scripts and styles. The bracket scan steps over
+/// the elements whose first member says they are not images and lists the rest.
+static int scan_links(scanner *s) {
+    TRY(expect(s, '[', "expected '['"));
+    winnow_wat_page *page = s->page;
+    size_t found = 0;
+    ptrdiff_t end = winnow_wat_image_links(s->p, s->i, s->n, page->starts, page->starts_capacity, &found);
+    if (end == -2) return WINNOW_WAT_FULL;
+    if (end < 0) {
+        s->i = s->n;
+        return fail(s, "unterminated Links array");
+    }
+    for (size_t k = 0; k < found; k++) {
+        scanner element = *s;
+        element.i = page->starts[k];
+        TRY(scan_link(&element));
+    }
+    s->i = (size_t)end;
+    return 0;
+}
+
+static int scan_http(scanner *s) {
+    winnow_wat_page *page = s->page;
+    FOR_MEMBERS(s, key, {
+        if (IS(s, key, "Headers")) {
+            FOR_MEMBERS(s, k, {
+                if (peek(s) == '"') {
+                    winnow_slice v;
+                    TRY(string(s, &v));
+                    if (page->headers_count == page->headers_capacity) return WINNOW_WAT_FULL;
+                    page->headers[page->headers_count].name = k;
+                    page->headers[page->headers_count].value = v;
+                    page->headers_count++;
+                } else {
+                    TRY(skip_value(s));
+                }
+            });
+        } else if (IS(s, key, "HTML-Metadata")) {
+            page->has_html = 1;
+            FOR_MEMBERS(s, k, {
+                if (IS(s, k, "Head")) {
+                    TRY(scan_head(s));
+                } else if (IS(s, k, "Links")) {
+                    TRY(scan_links(s));
+                } else {
+                    TRY(skip_value(s));
+                }
+            });
+        } else {
+            TRY(skip_value(s));
+        }
+    });
+    return 0;
+}
+
+static int scan_envelope(scanner *s) {
+    winnow_wat_page *page = s->page;
+    FOR_MEMBERS(s, key, {
+        if (IS(s, key, "WARC-Header-Metadata")) {
+            FOR_MEMBERS(s, k, {
+                if (peek(s) != '"') {
+                    TRY(skip_value(s));
+                } else {
+                    winnow_slice v;
+                    TRY(string(s, &v));
+                    if (IS(s, k, "WARC-Type")) {
+                        page->is_response = IS(s, v, "response");
+                    } else if (IS(s, k, "WARC-Target-URI")) {
+                        page->target = v;
+                    } else if (IS(s, k, "WARC-Date")) {
+                        page->date = v;
+                    } else if (IS(s, k, "WARC-Record-ID")) {
+                        page->record_id = v;
+                    }
+                }
+            });
+        } else if (IS(s, key, "Payload-Metadata")) {
+            FOR_MEMBERS(s, k, {
+                if (IS(s, k, "HTTP-Response-Metadata")) {
+                    TRY(scan_http(s));
+                } else {
+                    TRY(skip_value(s));
+                }
+            });
+        } else {
+            TRY(skip_value(s));
+        }
+    });
+    return 0;
+}
+
+int winnow_wat_scan(const uint8_t *p, size_t n, winnow_wat_page *page) {
+    static const winnow_slice empty = {0, 0, 0};
+    page->metas_count = 0;
+    page->headers_count = 0;
+    page->links_count = 0;
+    page->is_response = 0;
+    page->has_html = 0;
+    page->target = page->date = page->record_id = page->base = empty;
+    page->error_position = 0;
+    page->error_message = NULL;
+    scanner s = {p, n, 0, page};
+    FOR_MEMBERS(&s, key, {
+        if (IS(&s, key, "Envelope")) {
+            TRY(scan_envelope(&s));
+        } else {
+            TRY(skip_value(&s));
+        }
+    });
+    return WINNOW_WAT_OK;
+}
+
+// MARK: - URLs and captions
+
+/// Path and query bytes that WHATWG leaves as they are (and that cannot start a dot segment problem): printable
+/// ASCII but space " # % ' < > \ ` { }.
+static inline int plain(uint8_t c) {
+    uint64_t set = c < 64 ? 0xafffff5200000000ull : 0x57fffffeefffffffull;
+    return c < 128 && ((set >> (c & 63)) & 1);
+}
+
+/// Whether b[from..<n] is a path (without "/." dot-segment starts) then a query, all plain bytes.
+static int clean_tail(const uint8_t *b, size_t from, size_t n) {
+    size_t i = from;
+    for (; i < n; i++) {
+        uint8_t c = b[i];
+        if (!plain(c)) return 0;
+        if (c == '/' && i + 1 < n && b[i + 1] == '.') return 0;
+        if (c == '?') break;
+    }
+    for (; i < n; i++) {
+        if (!plain(b[i])) return 0;
+    }
+    return 1;
+}
+
+static inline uint8_t lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? c + 0x20 : c; }
+
+static size_t joined(uint8_t *out, const uint8_t *head, size_t head_length, const uint8_t *tail, size_t n) {
+    memcpy(out, head, head_length);
+    memcpy(out + head_length, tail, n);
+    return head_length + n;
+}
+
+ptrdiff_t winnow_url_fast_href(const uint8_t *b, size_t n, const winnow_url_base *base, uint8_t *out, int *same) {
+    *same = 0;
+    if (n <= 1 || n >= 4096) return -1;
+    if (b[0] == '/' && b[1] != '/') {
+        if (!base || !clean_tail(b, 0, n)) return -1;
+        return (ptrdiff_t)joined(out, base->origin, base->origin_length, b, n);
+    }
+    size_t i = 0;
+    int secure = 0;
+    int scheme_given = 1;
+    if (b[0] == '/') {
+        // "//host/...": the base's scheme.
+        if (!base) return -1;
+        secure = base->secure;
+        scheme_given = 0;
+        i = 2;
+    } else if (n > 8 && lower(b[0]) == 'h' && lower(b[1]) == 't' && lower(b[2]) == 't' && lower(b[3]) == 'p') {
+        // "http://" or "https://", any case.
+        i = 4;
+        if (lower(b[i]) == 's') {
+            secure = 1;
+            i++;
+        }
+        if (!(i + 3 <= n && b[i] == ':' && b[i + 1] == '/' && b[i + 2] == '/')) return -1;
+        i += 3;
+    } else {
+        // A path-relative reference: the base's directory, then the input. A colon before the first slash may end
+        // a scheme, and a leading dot a dot segment: those go the long way.
+        if (!base || !plain(b[0]) || b[0] == '.' || b[0] == '?') return -1;
+        for (size_t k = 0; k < n && b[k] != '/' && b[k] != '?'; k++) {
+            if (b[k] == ':') return -1;
+        }
+        if (!clean_tail(b, 0, n)) return -1;
+        return (ptrdiff_t)joined(out, base->directory, base->directory_length, b, n);
+    }
+    size_t host_start = i;
+    int upper = 0;
+    for (; i < n; i++) {
+        uint8_t c = b[i];
+        if (c == '/' || c == '?') break;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+              (c >= 'A' && c <= 'Z')))
+            return -1;
+        if (c >= 'A' && c <= 'Z') upper = 1;
+    }
+    size_t host_end = i;
+    if (host_end <= host_start) return -1;
+    uint8_t last = b[host_end - 1];
+    if ((last >= '0' && last <= '9') || last == '.' || b[host_start] == '.' || !clean_tail(b, host_end, n)) return -1;
+    // Already in normal form (lower-case scheme and host, a path): the input is the answer.
+    int scheme_lower = scheme_given && b[0] == 'h' && b[1] == 't' && b[2] == 't' && b[3] == 'p' && (!secure || b[4] == 's');
+    if (scheme_lower && !upper && host_end < n && b[host_end] == '/') {
+        memcpy(out, b, n);
+        *same = 1;
+        return (ptrdiff_t)n;
+    }
+    size_t o = 0;
+    const char *scheme = secure ? "https://" : "http://";
+    size_t scheme_length = secure ? 8 : 7;
+    memcpy(out, scheme, scheme_length);
+    o = scheme_length;
+    for (size_t k = host_start; k < host_end; k++) out[o++] = lower(b[k]);
+    if (host_end == n) {
+        out[o++] = '/';
+        return (ptrdiff_t)o;
+    }
+    if (b[host_end] == '?') out[o++] = '/';
+    memcpy(out + o, b + host_end, n - host_end);
+    return (ptrdiff_t)(o + n - host_end);
+}
+
+/// The length of the UTF-8 encoding of the white space character at b[i], or 0: U+0009-U+000D, U+0020, U+0085,
+/// U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000 (Unicode's White_Space).
+static inline size_t white_space_length(const uint8_t *b, size_t i, size_t n) {
+    uint8_t c = b[i];
+    if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0d) ? 1 : 0;
+    switch (c) {
+    case 0xc2:
+        return i + 1 < n && (b[i + 1] == 0x85 || b[i + 1] == 0xa0) ? 2 : 0;
+    case 0xe1:
+        return i + 2 < n && b[i + 1] == 0x9a && b[i + 2] == 0x80 ? 3 : 0;
+    case 0xe2: {
+        if (i + 2 >= n) return 0;
+        uint8_t d = b[i + 1], e = b[i + 2];
+        if (d == 0x80 && (e <= 0x8a || e == 0xa8 || e == 0xa9 || e == 0xaf)) return e >= 0x80 ? 3 : 0;
+        return d == 0x81 && e == 0x9f ? 3 : 0;
+    }
+    case 0xe3:
+        return i + 2 < n && b[i + 1] == 0x80 && b[i + 2] == 0x80 ? 3 : 0;
+    default:
+        return 0;
+    }
+}
+
+size_t winnow_text_collapse(const uint8_t *b, size_t n, uint8_t *out) {
+    size_t o = 0;
+    size_t i = 0;
+    int pending = 0;
+    while (i < n) {
+        uint8_t c = b[i];
+        // Printable ASCII, the common case, in a tight loop.
+        if (c > 0x20 && c < 0x7f) {
+            if (pending) {
+                out[o++] = ' ';
+                pending = 0;
+            }
+            out[o++] = c;
+            i++;
+            continue;
+        }
+        size_t w = white_space_length(b, i, n);
+        if (w > 0) {
+            pending = o > 0;
+            i += w;
+            continue;
+        }
+        if (pending) {
+            out[o++] = ' ';
+            pending = 0;
+        }
+        out[o++] = c;
+        i++;
+    }
+    return o;
+}
+
+/// Whether the n bytes at p are valid UTF-8 (no overlong forms, surrogates or values past U+10FFFF).
+static int valid_utf8(const uint8_t *p, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        if (i + 16 <= n && winnow_is_ascii(p + i, 16)) {
+            i += 16;
+            continue;
+        }
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        uint32_t min;
+        uint32_t v;
+        if (c >= 0xc2 && c <= 0xdf) {
+            need = 1;
+            min = 0x80;
+            v = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            min = 0x800;
+            v = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            min = 0x10000;
+            v = c & 0x07;
+        } else {
+            return 0;
+        }
+        for (size_t k = 1; k <= need; k++) {
+            if (i + k >= n) return 0;
+            uint8_t d = p[i + k];
+            if ((d & 0xc0) != 0x80) return 0;
+            v = v << 6 | (d & 0x3f);
+        }
+        if (v < min || v > 0x10ffff || (v >= 0xd800 && v < 0xe000)) return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
+static int hex4(const uint8_t *p, size_t at, size_t end, uint32_t *v) {
+    if (at + 4 > end) return 0;
+    uint32_t x = 0;
+    for (size_t k = 0; k < 4; k++) {
+        uint8_t c = p[at + k];
+        uint32_t d;
+        if (c >= '0' && c <= '9') {
+            d = c - '0';
+        } else if (c >= 'A' && c <= 'F') {
+            d = c - 'A' + 10;
+        } else if (c >= 'a' && c <= 'f') {
+            d = c - 'a' + 10;
+        } else {
+            return 0;
+        }
+        x = x << 4 | d;
+    }
+    *v = x;
+    return 1;
+}
+
+/// A string's text with its JSON escapes decoded, into `out` (room for the slice's length); its length, or -1 when
+/// an escape is one the full path must judge (a bad \u, a lone surrogate) or the text is not valid UTF-8.
+static ptrdiff_t unescape(const uint8_t *p, winnow_slice s, uint8_t *out) {
+    size_t o = 0;
+    if (!s.escapes) {
+        memcpy(out, p + s.start, s.end - s.start);
+        o = s.end - s.start;
+    } else {
+        size_t j = s.start;
+        while (j < s.end) {
+            uint8_t c = p[j];
+            if (c != '\\') {
+                out[o++] = c;
+                j++;
+                continue;
+            }
+            if (j + 1 >= s.end) return -1;
+            uint8_t e = p[j + 1];
+            j += 2;
+            switch (e) {
+            case 'n': out[o++] = '\n'; break;
+            case 't': out[o++] = '\t'; break;
+            case 'r': out[o++] = '\r'; break;
+            case 'b': out[o++] = '\b'; break;
+            case 'f': out[o++] = '\f'; break;
+            case 'u': {
+                uint32_t v;
+                if (!hex4(p, j, s.end, &v)) return -1;
+                j += 4;
+                if (v >= 0xd800 && v < 0xdc00) {
+                    uint32_t low;
+                    if (!(j + 6 <= s.end && p[j] == '\\' && p[j + 1] == 'u' && hex4(p, j + 2, s.end, &low) &&
+                          low >= 0xdc00 && low < 0xe000))
+                        return -1;
+                    v = 0x10000 + ((v - 0xd800) << 10) + (low - 0xdc00);
+                    j += 6;
+                } else if (v >= 0xdc00 && v < 0xe000) {
+                    return -1;
+                }
+                if (v < 0x80) {
+                    out[o++] = (uint8_t)v;
+                } else if (v < 0x800) {
+                    out[o++] = (uint8_t)(0xc0 | v >> 6);
+                    out[o++] = (uint8_t)(0x80 | (v & 0x3f));
+                } else if (v < 0x10000) {
+                    out[o++] = (uint8_t)(0xe0 | v >> 12);
+                    out[o++] = (uint8_t)(0x80 | ((v >> 6) & 0x3f));
+                    out[o++] = (uint8_t)(0x80 | (v & 0x3f));
+                } else {
+                    out[o++] = (uint8_t)(0xf0 | v >> 18);
+                    out[o++] = (uint8_t)(0x80 | ((v >> 12) & 0x3f));
+                    out[o++] = (uint8_t)(0x80 | ((v >> 6) & 0x3f));
+                    out[o++] = (uint8_t)(0x80 | (v & 0x3f));
+                }
+                break;
+            }
+            default: out[o++] = e;  // \" \\ \/ and anything else taken literally
+            }
+        }
+    }
+    if (!valid_utf8(out, o)) return -1;
+    return (ptrdiff_t)o;
+}
+
+/// Decodes `&amp;` in place and returns the new length; -1 when another entity may be present (an '&' with a ';'
+/// within the eleven bytes after it, what TextCleaner's decoder looks at), which the full path decodes.
+static ptrdiff_t decode_amp(uint8_t *b, size_t n) {
+    uint8_t *amp = memchr(b, '&', n);
+    if (!amp) return (ptrdiff_t)n;
+    size_t o = (size_t)(amp - b);
+    size_t i = o;
+    while (i < n) {
+        uint8_t c = b[i];
+        if (c == '&') {
+            size_t limit = i + 12 < n ? i + 12 : n;
+            size_t semi = i + 1;
+            while (semi < limit && b[semi] != ';') semi++;
+            if (semi < limit) {
+                if (!(semi == i + 4 && b[i + 1] == 'a' && b[i + 2] == 'm' && b[i + 3] == 'p')) return -1;
+                b[o++] = '&';
+                i = semi + 1;
+                continue;
+            }
+        }
+        b[o++] = c;
+        i++;
+    }
+    return (ptrdiff_t)o;
+}
+
+size_t winnow_wat_link_room(const winnow_wat_link *link, const winnow_url_base *base) {
+    size_t url = link->url.end - link->url.start;
+    size_t alt = link->alt.end - link->alt.start;
+    size_t title = link->title.end - link->title.start;
+    size_t head = base ? (base->directory_length > base->origin_length ? base->directory_length : base->origin_length)
+                       : 0;
+    // The URL out (base + input + "https://" and a slash), the caption out, and the larger of the escaped inputs.
+    size_t caption = alt > title ? alt : title;
+    return head + url + 9 + caption + (url > caption ? url : caption) + 16;
+}
+
+int winnow_wat_link_fast(
+    const uint8_t *p, const winnow_wat_link *link, const winnow_url_base *base, int title_fallback, uint8_t *out,
+    size_t *url_length, size_t *caption_length) {
+    if (!link->has_url || link->lazy_kind != 0) return 0;
+    size_t url_raw = link->url.end - link->url.start;
+    size_t head = base ? (base->directory_length > base->origin_length ? base->directory_length : base->origin_length)
+                       : 0;
+    // out: the URL, then the caption; scratch after the room the URL may take.
+    uint8_t *scratch = out + head + url_raw + 9;
+    ptrdiff_t n = unescape(p, link->url, scratch);
+    if (n < 0) return 0;
+    n = decode_amp(scratch, (size_t)n);
+    if (n < 0) return 0;
+    int same;
+    ptrdiff_t u = winnow_url_fast_href(scratch, (size_t)n, base, out, &same);
+    if (u < 0) return 0;
+    *url_length = (size_t)u;
+    uint8_t *caption = out + u;
+    size_t alt = link->alt.end - link->alt.start;
+    size_t title = link->title.end - link->title.start;
+    scratch = caption + (alt > title ? alt : title);
+    for (int pass = 0; pass < 2; pass++) {
+        winnow_slice s = pass == 0 ? link->alt : link->title;
+        ptrdiff_t c = unescape(p, s, scratch);
+        if (c < 0) return 0;
+        c = decode_amp(scratch, (size_t)c);
+        if (c < 0) return 0;
+        *caption_length = winnow_text_collapse(scratch, (size_t)c, caption);
+        if (*caption_length > 0 || !title_fallback) break;
+    }
+    return 1;
+}
