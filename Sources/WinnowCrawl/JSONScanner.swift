@@ -1,8 +1,8 @@
 internal import CScan
 import Foundation
 
-/// A forward-only JSON scanner over bytes that materialises only what it is asked for: values of keys nobody wants
-/// are skipped without allocating. It is what makes WAT parsing run near decompression speed.
+/// A record's JSON bytes and what the reader reads from them: the text of string slices that the C walk
+/// (`winnow_wat_scan`) found, and key comparisons. Also the Swift face of CScan's byte scans, for tests.
 struct JSONScanner {
     /// A string value's raw bytes (between the quotes, escapes not yet decoded).
     struct Slice {
@@ -13,124 +13,43 @@ struct JSONScanner {
         var isEmpty: Bool { end <= start }
     }
 
-    struct Failure: Error {
-        let message: String
-        let position: Int
-    }
-
     let p: UnsafePointer<UInt8>
     let count: Int
-    var i = 0
 
     init(_ buffer: UnsafeRawBufferPointer) {
-        p = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        p = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)  // ok: callers pass non-empty records
         count = buffer.count
     }
 
-    @inline(__always) mutating func skipWhitespace() {
-        while i < count {
-            let c = p[i]
-            if c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09 { i += 1 } else { return }
-        }
-    }
-
-    @inline(__always) func fail(_ message: String) -> Failure { Failure(message: message, position: i) }
-
-    /// Expects `c` (after whitespace) and steps over it.
-    @inline(__always) mutating func expect(_ c: UInt8) throws(Failure) {
-        skipWhitespace()
-        guard i < count, p[i] == c else {
-            throw fail("expected '\(Character(Unicode.Scalar(c)))'")
-        }
-        i += 1
-    }
-
-    /// Peeks at the next non-whitespace byte (0 at the end).
-    @inline(__always) mutating func peek() -> UInt8 {
-        skipWhitespace()
-        return i < count ? p[i] : 0
-    }
-
-    /// Reads a string (the opening quote is next) as a slice.
-    @inline(__always) mutating func string() throws(Failure) -> Slice {
-        try expect(0x22)
-        let start = i
+    /// The string that starts just after an opening quote at `i`: its end (the closing quote), or nil when it is not
+    /// closed. The corresponding C function is `winnow_json_string_end`.
+    func stringEnd(from i: Int) -> (end: Int, hasEscapes: Bool)? {
         var escapes: Int32 = 0
-        let end = winnow_json_string_end(p, start, count, &escapes)
-        if end >= count {
-            i = count
-            throw fail("unterminated string")
-        }
-        i = end + 1
-        return Slice(start: start, end: end, hasEscapes: escapes != 0)
+        let end = winnow_json_string_end(p, i, count, &escapes)
+        return end < count ? (end, escapes != 0) : nil
     }
 
-    /// Skips any value.
-    mutating func skipValue() throws(Failure) {
-        let c = peek()
-        switch c {
-        case 0x22: _ = try string()
-        case 0x7b, 0x5b:
-            i += 1
-            try skipRestOfObject()
-        default:
-            // Numbers, true, false, null.
-            let start = i
-            while i < count {
-                let b = p[i]
-                if b == 0x2c || b == 0x7d || b == 0x5d || b == 0x20 || b == 0x0a || b == 0x0d || b == 0x09 { break }
-                i += 1
+    /// The container scan from `i` (inside an object or array) with the instruction set `isa` (0 bytes, 1 SSE2, 2
+    /// AVX2): the index after its closing bracket, or nil; with `found`, the elements that may be image links. The
+    /// corresponding C function is `winnow_json_scan_using`.
+    func scan(from i: Int, isa: Int32, found: inout [Int]?) -> Int? {
+        guard found != nil else {
+            let end = winnow_json_scan_using(isa, p, i, count, nil, 0, nil)
+            return end < 0 ? nil : end
+        }
+        var room = 16
+        while true {
+            var starts = [Int](repeating: 0, count: room)
+            var n = 0
+            let end = starts.withUnsafeMutableBufferPointer {
+                winnow_json_scan_using(isa, p, i, count, $0.baseAddress, room, &n)
             }
-            if i == start { throw fail("expected a value") }
-        }
-    }
-
-    /// Skips to just after the `}` or `]` that closes the object or array the scanner is inside (strings and
-    /// nesting respected).
-    mutating func skipRestOfObject() throws(Failure) {
-        let end = winnow_json_skip_container(p, i, count)
-        if end < 0 {
-            i = count
-            throw fail("unterminated object or array")
-        }
-        i = end
-    }
-
-    /// Calls `body` for each key of the object that comes next; `body` must consume the value (or call skipValue).
-    mutating func object(_ body: (inout JSONScanner, Slice) throws(Failure) -> Void) throws(Failure) {
-        try expect(0x7b)
-        if peek() == 0x7d {
-            i += 1
-            return
-        }
-        while true {
-            let key = try string()
-            try expect(0x3a)
-            try body(&self, key)
-            let c = peek()
-            i += 1
-            if c == 0x2c { continue }
-            if c == 0x7d { return }
-            i -= 1
-            throw fail("expected ',' or '}' in an object")
-        }
-    }
-
-    /// Calls `body` for each element of the array that comes next.
-    mutating func array(_ body: (inout JSONScanner) throws(Failure) -> Void) throws(Failure) {
-        try expect(0x5b)
-        if peek() == 0x5d {
-            i += 1
-            return
-        }
-        while true {
-            try body(&self)
-            let c = peek()
-            i += 1
-            if c == 0x2c { continue }
-            if c == 0x5d { return }
-            i -= 1
-            throw fail("expected ',' or ']' in an array")
+            if end == -2 {
+                room *= 2
+                continue
+            }
+            found = Array(starts.prefix(n))
+            return end < 0 ? nil : end
         }
     }
 
@@ -152,6 +71,17 @@ struct JSONScanner {
             if c != k[j] { return false }
         }
         return true
+    }
+
+    /// Whether the slice's raw bytes may say "no" in any case: false only when they hold no escape and no such pair.
+    func mayHoldNo(_ s: Slice) -> Bool {
+        if s.hasEscapes { return true }
+        var k = s.start
+        while k + 1 < s.end {
+            if p[k] | 0x20 == 0x6e && p[k + 1] | 0x20 == 0x6f { return true }
+            k += 1
+        }
+        return false
     }
 
     /// The string a slice holds, escapes decoded. Invalid UTF-8 is repaired (U+FFFD) and reported in `repaired`.

@@ -7,8 +7,13 @@ import WinnowCore
 /// The scanner's SIMD string and container scans against a byte-at-a-time statement of the same rules, on inputs
 /// whose quotes, backslash runs and brackets fall anywhere across the 16-byte blocks.
 struct JSONScannerTests {
-    /// Index just after the bracket closing the container that `i` is inside, or nil.
-    static func referenceSkip(_ b: [UInt8], from start: Int) -> Int? {
+    /// Index just after the bracket closing the container that `i` is inside, or nil; and the offsets of the
+    /// elements the `Links` scan lists: each '{' at depth 1 that starts `{"path":"IMG@/src"` or does not start
+    /// `{"path":"` (or is too close to the end to tell).
+    static func reference(_ b: [UInt8], from start: Int) -> (end: Int?, found: [Int]) {
+        let image = Array(#"{"path":"IMG@/src""#.utf8)
+        let path = Array(#"{"path":""#.utf8)
+        var found: [Int] = []
         var depth = 1
         var i = start
         var inString = false
@@ -23,46 +28,67 @@ struct JSONScannerTests {
             } else if c == 0x22 {
                 inString = true
             } else if c == 0x7b || c == 0x5b {
+                if c == 0x7b && depth == 1
+                    && (i + 18 > b.count || Array(b[i..<i + 18]) == image || Array(b[i..<i + 9]) != path)
+                {
+                    found.append(i)
+                }
                 depth += 1
             } else if c == 0x7d || c == 0x5d {
                 depth -= 1
-                if depth == 0 { return i + 1 }
+                if depth == 0 { return (i + 1, found) }
             }
             i += 1
         }
-        return nil
+        return (nil, found)
     }
 
-    static func skip(_ b: [UInt8], from start: Int) -> Int? {
-        b.withUnsafeBytes { raw -> Int? in
-            var s = JSONScanner(raw)
-            s.i = start
-            do {
-                try s.skipRestOfObject()
-                return s.i
-            } catch {
-                return nil
-            }
+    /// The scan with instruction set `isa`: where the skip ends, and what the `Links` scan lists.
+    static func scan(_ b: [UInt8], from start: Int, isa: Int32) -> (end: Int?, found: [Int]) {
+        b.withUnsafeBytes { raw -> (Int?, [Int]) in
+            let s = JSONScanner(raw)
+            var none: [Int]? = nil
+            var found: [Int]? = []
+            let skipped = s.scan(from: start, isa: isa, found: &none)
+            let listed = s.scan(from: start, isa: isa, found: &found)
+            #expect(skipped == listed)
+            return (skipped, found ?? [])
         }
     }
 
-    @Test func skipsAgreeWithTheReference() {
+    /// The byte loop, SSE2 and AVX2 (where the CPU has it) against the reference, on random nested inputs full of
+    /// quotes, backslash runs and brackets that fall anywhere across the 64-byte blocks, with link objects of every
+    /// kind among them.
+    @Test func scansAgreeWithTheReference() {
         let pieces = [
             "\"", "\\", "\\\\", "\\\"", "{", "}", "[", "]", "\"a{b}\"", "\"[\\\"]\"", "x", "0123456789abcdef", ",", ":",
-            " ", "é", "\"\\\\\"", "\"\"",
+            " ", "é", "\"\\\\\"", "\"\"", #"{"path":"IMG@/src","url":"a.jpg"}"#, #"{"path":"A@/href","url":"b"}"#,
+            #"{"url":"c.jpg","path":"IMG@/src"}"#, #"{"path":"IMG@/src""#, #"{"path":"#,
+            String(repeating: "y", count: 40), "\"\\\\\\\\\\\"\"", "}]", "]]", "}}",
         ]
         var rng = SplitMix64(seed: 9)
         var agreed = 0
+        var listed = 0
         for _ in 0..<20000 {
             // Opening brackets first, so that many inputs run past several 64-byte blocks before they close.
             var s = String(repeating: "[", count: Int(rng.next() % 12))
             for _ in 0..<Int(rng.next() % 160) { s += pieces[Int(rng.next() % UInt64(pieces.count))] }
             let bytes = Array(s.utf8)
-            let expected = Self.referenceSkip(bytes, from: 0)
-            #expect(Self.skip(bytes, from: 0) == expected, "\(s.debugDescription)")
-            if expected != nil { agreed += 1 }
+            let expected = Self.reference(bytes, from: 0)
+            for isa: Int32 in [0, 1, 2] {
+                let got = Self.scan(bytes, from: 0, isa: isa)
+                #expect(got.end == expected.end, "isa \(isa): \(s.debugDescription)")
+                if got.end != nil {
+                    #expect(got.found == expected.found, "isa \(isa): \(s.debugDescription)")
+                }
+            }
+            if expected.end != nil {
+                agreed += 1
+                listed += expected.found.count
+            }
         }
         #expect(agreed > 2000)
+        #expect(listed > 2000)
     }
 
     @Test func stringsEndAtTheFirstUnescapedQuote() throws {
@@ -74,20 +100,15 @@ struct JSONScannerTests {
             ),
         ] {
             let bytes = Array(text.utf8)
-            let slice = try bytes.withUnsafeBytes { raw -> JSONScanner.Slice in
-                var s = JSONScanner(raw)
-                return try s.string()
-            }
-            #expect(String(decoding: bytes[slice.start..<slice.end], as: UTF8.self) == content)
-            #expect(slice.hasEscapes == escapes)
+            let found = bytes.withUnsafeBytes { JSONScanner($0).stringEnd(from: 1) }
+            let (end, hasEscapes) = try #require(found)
+            #expect(String(decoding: bytes[1..<end], as: UTF8.self) == content)
+            #expect(hasEscapes == escapes)
         }
         for unterminated in ["\"abc", "\"abc\\\"", "\"" + String(repeating: "y", count: 33) + "\\"] {
             let bytes = Array(unterminated.utf8)
-            let failed = bytes.withUnsafeBytes { raw -> Bool in
-                var s = JSONScanner(raw)
-                return (try? s.string()) == nil
-            }
-            #expect(failed, "\(unterminated.debugDescription)")
+            #expect(
+                bytes.withUnsafeBytes { JSONScanner($0).stringEnd(from: 1) } == nil, "\(unterminated.debugDescription)")
         }
     }
 }

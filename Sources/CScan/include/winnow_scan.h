@@ -1,6 +1,6 @@
-// Byte scans for the crawl readers: the JSON scanner's string ends and container skips, and an ASCII test, 16 or
-// 64 bytes at a time with SSE2 (part of every x86-64 CPU; other CPUs take the byte loops). Static inline, so that the
-// Swift code that calls them inlines them: most of the strings and objects they scan are short.
+// Byte scans for the crawl readers: the JSON scanner's string ends and an ASCII test, 16 bytes at a time with SSE2
+// (part of every x86-64 CPU; other CPUs take the byte loops), static inline because most strings are short; and the
+// container scan that skips objects and lists a page's image links, 64 bytes at a time (winnow_scan.c).
 #ifndef WINNOW_SCAN_H
 #define WINNOW_SCAN_H
 
@@ -64,106 +64,20 @@ static inline int winnow_json_skip_step(uint8_t c, int *in_string, int *escaped,
     return 0;
 }
 
-#if defined(__SSE2__)
-/// Bit k set where byte k of the 64 at `p` equals `c` (or, with `fold`, equals `c` once bit 5 is set).
-static inline uint64_t winnow_mask64(const __m128i x[4], uint8_t c, int fold) {
-    const __m128i v = _mm_set1_epi8((char)c);
-    const __m128i bit5 = _mm_set1_epi8(0x20);
-    uint64_t m = 0;
-    for (int k = 0; k < 4; k++) {
-        __m128i y = fold ? _mm_or_si128(x[k], bit5) : x[k];
-        m |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(y, v)) << (16 * k);
-    }
-    return m;
-}
-
-/// The brackets outside strings among the 64 bytes at `p`, as bit sets: the quotes' prefix XOR marks the bytes
-/// inside strings, and `*in_string` carries that across blocks. Returns 0, setting nothing, when the block holds a
-/// backslash or starts escaped: the caller then walks it byte by byte.
-static inline int winnow_json_block(
-    const uint8_t *p, int *in_string, int escaped, uint64_t *opens, uint64_t *closes) {
-    __m128i x[4];
-    for (int k = 0; k < 4; k++) x[k] = _mm_loadu_si128((const __m128i *)(p + 16 * k));
-    if (escaped || winnow_mask64(x, '\\', 0) != 0) return 0;
-    // Bit k of `inside` is the parity of the quotes up to k: set from an opening quote to just before its closing one.
-    uint64_t inside = winnow_mask64(x, '"', 0);
-    inside ^= inside << 1;
-    inside ^= inside << 2;
-    inside ^= inside << 4;
-    inside ^= inside << 8;
-    inside ^= inside << 16;
-    inside ^= inside << 32;
-    if (*in_string) inside = ~inside;
-    *in_string = (int)(inside >> 63);
-    *opens = winnow_mask64(x, '{', 1) & ~inside;
-    *closes = winnow_mask64(x, '}', 1) & ~inside;
-    return 1;
-}
-#endif
-
 /// The scan behind `winnow_json_skip_container` and `winnow_wat_image_links`: steps over the rest of the object or
 /// array `i` is inside, and with `found` set, lists the elements that may be image links (see the latter). Returns
 /// the index just after the closing bracket, -1 when the input ends first, -2 when `found` is full.
 ///
-/// 64 bytes at a time: the block's brackets outside strings come as bit sets, and without `found` a block in which
-/// the depth cannot reach zero is passed in one step; otherwise its brackets are walked in order. A block with a
-/// backslash (about one in twenty in Common Crawl's WAT JSON) is walked byte by byte.
-static inline ptrdiff_t winnow_json_scan(
-    const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count) {
-    static const char image[] = "{\"path\":\"IMG@/src\"";  // 18 bytes
-    static const char path[] = "{\"path\":\"";           // 9 bytes
-    size_t depth = 1;
-    int in_string = 0;
-    int escaped = 0;
-    if (count) *count = 0;
-// A '{' at depth 1, at k, starts an element: listed if it may be an image link.
-#define WINNOW_ELEMENT(k)                                                                                 \
-    do {                                                                                                  \
-        size_t at_ = (k);                                                                                 \
-        if (found && depth == 1 && p[at_] == '{' &&                                                       \
-            (at_ + 18 > n || memcmp(p + at_, image, 18) == 0 || memcmp(p + at_, path, 9) != 0)) {         \
-            if (*count == capacity) return -2;                                                            \
-            found[(*count)++] = at_;                                                                      \
-        }                                                                                                 \
-    } while (0)
-#if defined(__SSE2__)
-    while (i + 64 <= n) {
-        uint64_t opens, closes;
-        if (!winnow_json_block(p + i, &in_string, escaped, &opens, &closes)) {
-            for (size_t k = 0; k < 64; k++) {
-                if (!in_string) WINNOW_ELEMENT(i + k);
-                if (winnow_json_skip_step(p[i + k], &in_string, &escaped, &depth)) return (ptrdiff_t)(i + k + 1);
-            }
-            i += 64;
-            continue;
-        }
-        size_t nc = (size_t)__builtin_popcountll(closes);
-        if (!found && nc < depth) {
-            depth = depth - nc + (size_t)__builtin_popcountll(opens);
-            i += 64;
-            continue;
-        }
-        uint64_t brackets = opens | closes;
-        while (brackets) {
-            unsigned k = (unsigned)__builtin_ctzll(brackets);
-            if ((opens >> k) & 1) {
-                WINNOW_ELEMENT(i + k);
-                depth++;
-            } else if (--depth == 0) {
-                return (ptrdiff_t)(i + k + 1);
-            }
-            brackets &= brackets - 1;
-        }
-        i += 64;
-    }
-#endif
-    for (; i < n; i++) {
-        if (!in_string) WINNOW_ELEMENT(i);
-        if (winnow_json_skip_step(p[i], &in_string, &escaped, &depth)) return (ptrdiff_t)(i + 1);
-    }
-#undef WINNOW_ELEMENT
-    return -1;
-}
+/// 64 bytes at a time, with AVX2 where the CPU has it (chosen once) and SSE2 otherwise: the block's brackets outside
+/// strings come as bit sets, and without `found` a block in which the depth cannot reach zero is passed in one step;
+/// otherwise its brackets are walked in order. Backslashes are followed as bit sets too; only a block with a
+/// backslash outside a string (malformed JSON) is walked byte by byte.
+ptrdiff_t winnow_json_scan(const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count);
+
+/// `winnow_json_scan` with a chosen instruction set, for tests: 0 the byte loop, 1 SSE2, 2 AVX2 (on x86-64; the
+/// best the CPU has at or below it).
+ptrdiff_t winnow_json_scan_using(
+    int isa, const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count);
 
 /// Skips the rest of a JSON object or array: `i` is inside it, after its opening bracket. Strings are stepped
 /// over whole (brackets in them do not count) and nesting is followed. Returns the index just after the bracket
