@@ -381,17 +381,22 @@ static inline int plain(uint8_t c) {
     return c < 128 && ((set >> (c & 63)) & 1);
 }
 
-/// Whether b[from..<n] is a path (without "/." dot-segment starts) then a query, all plain bytes.
+/// Whether b[from..<n] is a path then a query that WHATWG leaves as they are: plain bytes, and '%', which the parser
+/// keeps as it is; in the path, no "/." and no "%2e" (either may start a dot segment).
 static int clean_tail(const uint8_t *b, size_t from, size_t n) {
     size_t i = from;
     for (; i < n; i++) {
         uint8_t c = b[i];
+        if (c == '%') {
+            if (i + 2 < n && b[i + 1] == '2' && (b[i + 2] | 0x20) == 'e') return 0;
+            continue;
+        }
         if (!plain(c)) return 0;
         if (c == '/' && i + 1 < n && b[i + 1] == '.') return 0;
         if (c == '?') break;
     }
     for (; i < n; i++) {
-        if (!plain(b[i])) return 0;
+        if (!plain(b[i]) && b[i] != '%') return 0;
     }
     return 1;
 }
@@ -708,6 +713,9 @@ int winnow_wat_link_fast(
     if (n < 0) return 0;
     n = decode_amp(scratch, (size_t)n);
     if (n < 0) return 0;
+    if (n >= 5 && (scratch[0] | 0x20) == 'd' && (scratch[1] | 0x20) == 'a' && (scratch[2] | 0x20) == 't' &&
+        (scratch[3] | 0x20) == 'a' && scratch[4] == ':')
+        return WINNOW_WAT_LINK_DATA;
     int same;
     ptrdiff_t u = winnow_url_fast_href(scratch, (size_t)n, base, out, &same);
     if (u < 0) return 0;

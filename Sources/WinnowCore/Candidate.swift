@@ -60,6 +60,19 @@ public struct Candidate: Sendable, Codable, Hashable {
         self.optOutSignals = optOutSignals
     }
 
+    /// Creates a candidate whose `hash64` the caller has computed already: `Murmur3.hash64` of the UTF-8 of `url`
+    /// followed by that of `caption` (a reader that holds them side by side in one buffer saves a copy).
+    package init(
+        url: String, caption: String, pageURL: String, provenance: Provenance, optOutSignals: [String], hash64: UInt64
+    ) {
+        self.hash64 = hash64
+        self.url = url
+        self.caption = caption
+        self.pageURL = pageURL
+        self.provenance = provenance
+        self.optOutSignals = optOutSignals
+    }
+
     /// The stable identifier, the webdataset `__key__`: 16 hex digits of LAION-5B's `hash` (the first 64 bits of
     /// MurmurHash3_x64_128 of url + caption), so that keys join with LAION's metadata.
     public var key: String { Candidate.hex16(hash64) }

@@ -91,6 +91,13 @@ public struct WATExtractor: Sendable {
             titleFallback: titleFallback, counters: &counters, emit: emit)
     }
 
+    /// `s` without the angle brackets of WARC/1.0's `<uri>` form, when it is exactly that; else `s`.
+    static func stripAnglesFast(_ s: String) -> String {
+        let u = s.utf8
+        guard u.count > 2, u.first == 0x3c, u.last == 0x3e else { return s }
+        return String(decoding: u.dropFirst().dropLast(), as: UTF8.self)
+    }
+
     static func stripAngles(_ s: String) -> String {
         let t = s.trimmingWhitespace()
         if t.hasPrefix("<") && t.hasSuffix(">") { return String(t.dropFirst().dropLast()) }
@@ -186,7 +193,7 @@ final class WATPage {
         let prepared: WebURL.Base?
         var parsedBase: WebURL??
         if fastPaths, raw.base.end <= raw.base.start, !hasByte(pageText, 0x26),
-            let href = WebURL.fastHref(pageText, prepared: nil),
+            let href = WebURL.fastHref(WATExtractor.stripAnglesFast(pageText), prepared: nil),
             let base = WebURL.Base(href: href)
         {
             page = href
@@ -212,25 +219,29 @@ final class WATPage {
         }
         var signals: [String] = []
         // Only the metas and headers that can carry an opt-out become strings.
-        func signalMeta(_ n: winnow_slice) -> Bool {
+        // Every robots value that is a signal starts with "no": a robots meta or X-Robots-Tag without those two
+        // letters (most say "index, follow") has nothing to read.
+        func signalMeta(_ n: winnow_slice, _ content: winnow_slice) -> Bool {
             let n = Self.slice(n)
-            return s.equalsLower(n, "robots") || s.equalsLower(n, "ccbot") || s.equalsLower(n, "winnowbot")
-                || s.equalsLower(n, "tdm-reservation") || s.equalsLower(n, "tdm-policy")
+            if s.equalsLower(n, "robots") || s.equalsLower(n, "ccbot") || s.equalsLower(n, "winnowbot") {
+                return !fastPaths || s.mayHoldNo(Self.slice(content))
+            }
+            return s.equalsLower(n, "tdm-reservation") || s.equalsLower(n, "tdm-policy")
         }
-        func signalHeader(_ n: winnow_slice) -> Bool {
+        func signalHeader(_ n: winnow_slice, _ value: winnow_slice) -> Bool {
             let n = Self.slice(n)
-            return s.equalsLower(n, "x-robots-tag") || s.equalsLower(n, "tdm-reservation")
-                || s.equalsLower(n, "tdm-policy")
+            if s.equalsLower(n, "x-robots-tag") { return !fastPaths || s.mayHoldNo(Self.slice(value)) }
+            return s.equalsLower(n, "tdm-reservation") || s.equalsLower(n, "tdm-policy")
         }
         for m in UnsafeBufferPointer(start: raw.metas, count: raw.metas_count) {
-            if m.name.end > m.name.start && signalMeta(m.name) {
+            if m.name.end > m.name.start && signalMeta(m.name, m.content) {
                 PageSignals.meta(name: text(m.name), content: text(m.content), into: &signals)
             }
-            if m.http_equiv.end > m.http_equiv.start && signalHeader(m.http_equiv) {
+            if m.http_equiv.end > m.http_equiv.start && signalHeader(m.http_equiv, m.content) {
                 PageSignals.header(name: text(m.http_equiv), value: text(m.content), into: &signals)
             }
         }
-        for h in UnsafeBufferPointer(start: raw.headers, count: raw.headers_count) where signalHeader(h.name) {
+        for h in UnsafeBufferPointer(start: raw.headers, count: raw.headers_count) where signalHeader(h.name, h.value) {
             PageSignals.header(name: text(h.name), value: text(h.value), into: &signals)
         }
         let recordID = raw.record_id.end > raw.record_id.start ? text(raw.record_id) : nil
@@ -244,14 +255,21 @@ final class WATPage {
                 var captionLength = 0
                 // The common case in C; what it declines (entities, lazy loading, URLs for the full parser, UTF-8
                 // to repair) takes the path below.
-                if fastPaths,
-                    winnow_wat_link_fast(s.p, &link, base, titleFallback ? 1 : 0, out, &urlLength, &captionLength) == 1
-                {
+                let rc =
+                    fastPaths
+                    ? winnow_wat_link_fast(s.p, &link, base, titleFallback ? 1 : 0, out, &urlLength, &captionLength)
+                    : Int32(WINNOW_WAT_LINK_FULL)
+                if rc == WINNOW_WAT_LINK_DATA {
+                    counters.add("url_data")
+                    fastLinks &+= 1
+                } else if rc == WINNOW_WAT_LINK_OK {
+                    // The URL and caption are contiguous in `out`: LAION's hash reads them where they are.
                     var c = Candidate(
                         url: String(decoding: UnsafeBufferPointer(start: out, count: urlLength), as: UTF8.self),
                         caption: String(
                             decoding: UnsafeBufferPointer(start: out + urlLength, count: captionLength), as: UTF8.self),
-                        pageURL: page, provenance: provenance, optOutSignals: signals)
+                        pageURL: page, provenance: provenance, optOutSignals: signals,
+                        hash64: Murmur3.hash64(UnsafeRawBufferPointer(start: out, count: urlLength + captionLength)))
                     c.urlAttribute = "src"
                     emit(c)
                     fastLinks &+= 1

@@ -439,7 +439,8 @@ func expectedRows(_ name: String) throws -> [[String: String]] {
         let samples = [
             "http://A.test/x.jpg", "HTTPS://a.test", "https://a.test?q=1", "/img/a.png?x=1&y=2", "/a/./b.png",
             "http://a.test:80/x", "http://1.2.3.4/x", "http://a.test/x y.jpg", "/caf%C3%A9.png", "//cdn.test/x",
-            "http://a.test/.hidden/x.png", "http://user@a.test/", "http://a.test./x", "/x.png#frag",
+            "http://a.test/.hidden/x.png", "http://user@a.test/", "http://a.test./x", "/x.png#frag", "/%2E%2E/up.jpg",
+            "/a/%2e/b.png", "/p%2e/x.jpg", "http://a.test/%2e%2E/x", "http://a.test/100%.jpg", "/q.png?x=%2e&y=%zz",
         ]
         let fixtures = try readAll([TestSupport.shared("commoncrawl/wat/generated_resiliparse_warcfile.warc.wat.gz")])
             .candidates.map(\.url)
@@ -465,7 +466,8 @@ func expectedRows(_ name: String) throws -> [[String: String]] {
             "//CDN.test/x.png?q", "//cdn.test", "//cdn.test?q=1", "//cdn.test:8080/x", "//user@cdn.test/x",
             "//cdn.test./x", "//1.2.3.4/x", "mailto:x@y.test", "javascript:void(0)", "data:image/png;base64,AAAA",
             "?q=1", "#f", "a b.png", "é.png", "a\\b.png", "img/%41.png", "a.png#frag", "a.png?", ".hidden.png",
-            "img/a.png?u=http://x.test/y", "IMG/A.PNG", "a//b.png", "a?b/../c",
+            "img/a.png?u=http://x.test/y", "IMG/A.PNG", "a//b.png", "a?b/../c", "%2e%2e/a.png", "img/%2E/a.png",
+            "a%2ejpg", "q.jpg?x=%2e", "100%.png", "%zz/a.png",
         ]
         let bases = [
             "https://Example.test/dir/page.html", "http://a.test", "http://a.test/dir/", "http://u:p@a.test:8080/d/x?q",

@@ -74,7 +74,9 @@ struct WATFastPathTests {
             "a.jpg?x=1&amp;y=2", "a.jpg?x=1&y=2", "a.jpg?x=1&copy;y", "a&#46;jpg", "a.jpg?w=1&h=2;3", "\\u002Fesc.jpg",
             "a\\/b.jpg", "\\\"q.jpg", " spaced.jpg ", "tab\\tin.jpg", "back\\\\slash.jpg", "mailto:a@b.test", "x:y.jpg",
             "http://x.test/%41%zz.jpg", "/" + String(repeating: "long/", count: 40) + "z.jpg", "", "\\ud800.jpg",
-            "<http://angle.test/a.jpg>", "http://x.test/a.jpg\u{00A0}",
+            "<http://angle.test/a.jpg>", "http://x.test/a.jpg\u{00A0}", "/p%2e/x.jpg", "/%2E%2E/up.jpg", "a%2ejpg",
+            "q.jpg?x=%2e", "100%.jpg", "%zz/a.jpg", "http://x.test/%", "DATA:image/png;base64,xx", " data:x",
+            "dat&amp;a:x",
         ]
         let alts = [
             "", "plain caption", "  padded  ", "multi   space\\ttab\\nnewline", "caf\\u00e9", "caf\u{e9} direct",

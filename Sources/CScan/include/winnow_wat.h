@@ -98,11 +98,20 @@ ptrdiff_t winnow_url_fast_href(
 /// none at either end; returns the length written (at most n).
 size_t winnow_text_collapse(const uint8_t *b, size_t n, uint8_t *out);
 
+enum {
+    /// `winnow_wat_link_fast`: the link must take the full path.
+    WINNOW_WAT_LINK_FULL = 0,
+    /// The URL and caption are in `out`.
+    WINNOW_WAT_LINK_OK = 1,
+    /// The URL is a `data:` URL, which is dropped (the full path would count it as `url_data`).
+    WINNOW_WAT_LINK_DATA = 2,
+};
+
 /// The URL and caption of an image link in the common case: no lazy-loading attribute, JSON escapes that decode to
 /// valid UTF-8 without lone surrogates, no HTML entity but `&amp;` in the URL and none in the caption, and a URL
 /// that `winnow_url_fast_href` serialises. `p` is the record's JSON. `out` needs room for
-/// winnow_wat_link_room(link, base) bytes. Returns 1 with the URL at out[0..<*url_length] and the caption right
-/// after it (*caption_length bytes); 0 when the link must take the full path.
+/// winnow_wat_link_room(link, base) bytes. Returns WINNOW_WAT_LINK_OK with the URL at out[0..<*url_length] and the
+/// caption right after it (*caption_length bytes), WINNOW_WAT_LINK_DATA for a `data:` URL, or WINNOW_WAT_LINK_FULL.
 int winnow_wat_link_fast(
     const uint8_t *p, const winnow_wat_link *link, const winnow_url_base *base, int title_fallback, uint8_t *out,
     size_t *url_length, size_t *caption_length);
