@@ -241,7 +241,7 @@ public final class CandidateReader: @unchecked Sendable {
                 }
                 do {
                     try extractor.extract(
-                        header: headers.value, block: block, offset: offset, inputFile: path, counters: &counters,
+                        fields: headers, block: block, offset: offset, inputFile: path, counters: &counters,
                         page: page
                     ) { emit(.candidate($0)) }
                 } catch let e as RecordError {

@@ -2,6 +2,29 @@ import Foundation
 
 /// Splits decompressed bytes (one gzip member) into WARC records without copying their blocks.
 enum RecordSplitter {
+    /// Whether two bytes are the same ASCII letter in any case, or the same byte.
+    @inline(__always) static func foldEqual(_ a: UInt8, _ b: UInt8) -> Bool {
+        a == b || (a | 0x20 == b | 0x20 && a | 0x20 >= 0x61 && a | 0x20 <= 0x7a)
+    }
+
+    /// Whether the bytes at `p` equal the ASCII `key` in any case.
+    @inline(__always) static func memcmpFold(_ p: UnsafePointer<UInt8>, _ key: StaticString) -> Bool {
+        let k = key.utf8Start
+        for j in 0..<key.utf8CodeUnitCount where !foldEqual(p[j], k[j]) { return false }
+        return true
+    }
+
+    /// A non-negative decimal number of at most 18 digits, or nil.
+    static func decimal(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard !b.isEmpty, b.count <= 18 else { return nil }
+        var v = 0
+        for c in b {
+            guard c >= 0x30 && c <= 0x39 else { return nil }
+            v = v * 10 + Int(c - 0x30)
+        }
+        return v
+    }
+
     struct Problem {
         let code: String
         let message: String
@@ -11,6 +34,32 @@ enum RecordSplitter {
     struct Fields {
         let base: UnsafePointer<UInt8>
         var ranges: [(name: Range<Int>, value: Range<Int>)] = []
+
+        /// The bytes of the value of the first field named `name` (ASCII, any case).
+        func valueBytes(_ name: StaticString) -> UnsafeBufferPointer<UInt8>? {
+            let n = name.utf8CodeUnitCount
+            for (k, v) in ranges where k.count == n && RecordSplitter.memcmpFold(base + k.lowerBound, name) {
+                return UnsafeBufferPointer(start: base + v.lowerBound, count: v.count)
+            }
+            return nil
+        }
+
+        /// Whether the first field named `name` has exactly the value `expected`.
+        func valueEquals(_ name: StaticString, _ expected: StaticString) -> Bool {
+            guard let v = valueBytes(name), v.count == expected.utf8CodeUnitCount else { return false }
+            return memcmp(v.baseAddress!, expected.utf8Start, v.count) == 0  // ok: count is the expected one, not 0
+        }
+
+        /// Whether the value of the first field named `name` starts with the lower-case ASCII `prefix`, in any case.
+        func valueHasPrefixFold(_ name: StaticString, _ prefix: StaticString) -> Bool {
+            let n = prefix.utf8CodeUnitCount
+            guard let v = valueBytes(name), v.count >= n else { return false }
+            let k = prefix.utf8Start
+            for j in 0..<n where v[j] != k[j] && !(v[j] >= 0x41 && v[j] <= 0x5a && v[j] + 0x20 == k[j]) {
+                return false
+            }
+            return true
+        }
 
         /// The value of the first field named `name` (ASCII, any case).
         func value(_ name: String) -> String? {
@@ -45,6 +94,9 @@ enum RecordSplitter {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         let n = bytes.count
         var i = 0
+        // One array of field ranges for all the records of the member.
+        var headers = Fields(base: base)
+        headers.ranges.reserveCapacity(16)
         func line() -> (start: Int, end: Int)? {
             guard i < n else { return nil }
             let start = i
@@ -69,8 +121,7 @@ enum RecordSplitter {
                         message: "expected a WARC/1.x version line, found \(shown.debugDescription)"))
                 return
             }
-            var headers = Fields(base: base)
-            headers.ranges.reserveCapacity(12)
+            headers.ranges.removeAll(keepingCapacity: true)
             var length = -1
             while true {
                 guard let l = line() else {
@@ -100,12 +151,8 @@ enum RecordSplitter {
                 while vs < ve && (base[vs] == 0x20 || base[vs] == 0x09) { vs += 1 }
                 while ve > vs && (base[ve - 1] == 0x20 || base[ve - 1] == 0x09) { ve -= 1 }
                 headers.ranges.append((ns..<ne, vs..<ve))
-                if length < 0 && ne - ns == 14
-                    && zip(ns..<ne, "content-length".utf8).allSatisfy({ base[$0] | 0x20 == $1 })
-                {
-                    length =
-                        Int(String(decoding: UnsafeBufferPointer(start: base + vs, count: ve - vs), as: UTF8.self))
-                        ?? -2
+                if length < 0 && ne - ns == 14 && memcmpFold(base + ns, "content-length") {
+                    length = decimal(UnsafeBufferPointer(start: base + vs, count: ve - vs)) ?? -2
                 }
             }
             guard length >= 0 else {

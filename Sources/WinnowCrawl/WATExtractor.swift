@@ -79,6 +79,34 @@ public struct WATExtractor: Sendable {
         }
         guard type == "metadata", asciiHasPrefixFold(header("Content-Type") ?? "", "application/json")
         else { return }
+        try extractWAT(
+            targetURI: { header("WARC-Target-URI") }, block: block, offset: offset, inputFile: inputFile,
+            counters: &counters, page: page, emit: emit)
+    }
+
+    /// Extracts the candidates of a record split from a gzip member: WAT metadata records are recognised from the
+    /// header bytes, without making strings of them.
+    func extract(
+        fields: RecordSplitter.Fields, block: UnsafeRawBufferPointer, offset: Int64, inputFile: String,
+        counters: inout ParseCounters, page: WATPage, emit: (consuming Candidate) -> Void
+    ) throws {
+        guard fields.valueEquals("WARC-Type", "metadata") else {
+            try extract(
+                header: fields.value, block: block, offset: offset, inputFile: inputFile, counters: &counters,
+                page: page, emit: emit)
+            return
+        }
+        guard fields.valueHasPrefixFold("Content-Type", "application/json") else { return }
+        try extractWAT(
+            targetURI: { fields.value("WARC-Target-URI") }, block: block, offset: offset, inputFile: inputFile,
+            counters: &counters, page: page, emit: emit)
+    }
+
+    /// The candidates of a WAT metadata record; `targetURI` is asked only when the JSON has no target.
+    private func extractWAT(
+        targetURI: () -> String?, block: UnsafeRawBufferPointer, offset: Int64, inputFile: String,
+        counters: inout ParseCounters, page: WATPage, emit: (consuming Candidate) -> Void
+    ) throws {
         guard block.count > 0 else { return }
         if let (position, message) = page.scan(block) {
             throw RecordError(
@@ -87,8 +115,8 @@ public struct WATExtractor: Sendable {
         }
         guard page.raw.is_response != 0, page.raw.has_html != 0 else { return }
         try page.emit(
-            block: block, targetURI: header("WARC-Target-URI"), offset: offset, inputFile: inputFile,
-            titleFallback: titleFallback, counters: &counters, emit: emit)
+            block: block, targetURI: targetURI, offset: offset, inputFile: inputFile, titleFallback: titleFallback,
+            counters: &counters, emit: emit)
     }
 
     /// `s` without the angle brackets of WARC/1.0's `<uri>` form, when it is exactly that; else `s`.
@@ -179,14 +207,14 @@ final class WATPage {
     static func slice(_ s: winnow_slice) -> Slice { Slice(start: s.start, end: s.end, hasEscapes: s.escapes != 0) }
 
     func emit(
-        block: UnsafeRawBufferPointer, targetURI: String?, offset: Int64, inputFile: String, titleFallback: Bool,
+        block: UnsafeRawBufferPointer, targetURI: () -> String?, offset: Int64, inputFile: String, titleFallback: Bool,
         counters: inout ParseCounters, emit: (consuming Candidate) -> Void
     ) throws {
         let s = JSONScanner(block)
         var repaired = false
         func text(_ slice: winnow_slice) -> String { s.text(Self.slice(slice), repaired: &repaired) }
         let target = raw.target.end > raw.target.start ? raw.target : nil
-        let pageText = target.map(text) ?? targetURI ?? ""
+        let pageText = target.map(text) ?? targetURI() ?? ""
         // The page URL and the base: in the common case (no Head.Base, a page URL that `fastHref` takes as it is)
         // from its bytes alone; a parsed `WebURL` only when a link needs the full parser.
         let page: String
