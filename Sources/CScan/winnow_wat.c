@@ -4,6 +4,9 @@
 #include "winnow_wat.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "winnow_scan.h"
 
@@ -381,14 +384,53 @@ static inline int plain(uint8_t c) {
     return c < 128 && ((set >> (c & 63)) & 1);
 }
 
+/// Whether the "%" at b[i] may start "%2e", a dot in a path segment.
+static inline int percent_dot(const uint8_t *b, size_t i, size_t n) {
+    return i + 2 < n && b[i + 1] == '2' && (b[i + 2] | 0x20) == 'e';
+}
+
 /// Whether b[from..<n] is a path then a query that WHATWG leaves as they are: plain bytes, and '%', which the parser
 /// keeps as it is; in the path, no "/." and no "%2e" (either may start a dot segment).
 static int clean_tail(const uint8_t *b, size_t from, size_t n) {
     size_t i = from;
+    int in_path = 1;
+#if defined(__SSE2__)
+    // 16 bytes at a time: no byte outside plain and '%', then the path's "/." and "%2e" from bit sets.
+    while (i + 16 <= n) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(b + i));
+        // Signed: bytes >= 0x80 are negative, so one comparison finds them and the controls and space.
+        __m128i bad = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x21)), _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+        static const char excluded[9] = {'"', '#', '\'', '<', '>', '\\', '`', '{', '}'};
+        for (int k = 0; k < 9; k++) bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8(excluded[k])));
+        if (_mm_movemask_epi8(bad)) return 0;
+        if (in_path) {
+            unsigned query = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('?')));
+            unsigned path = query ? (query & -query) - 1 : 0xffffu;
+            unsigned slash = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('/'))) & path;
+            unsigned dot = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.')));
+            unsigned percent = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('%'))) & path;
+            if ((slash << 1) & dot) return 0;
+            // A slash that ends the block: the byte after it is the next block's first.
+            if ((slash >> 15) && i + 16 < n && b[i + 16] == '.') return 0;
+            while (percent) {
+                if (percent_dot(b, i + (size_t)__builtin_ctz(percent), n)) return 0;
+                percent &= percent - 1;
+            }
+            if (query) in_path = 0;
+        }
+        i += 16;
+    }
+    if (!in_path) {
+        for (; i < n; i++) {
+            if (!plain(b[i]) && b[i] != '%') return 0;
+        }
+        return 1;
+    }
+#endif
     for (; i < n; i++) {
         uint8_t c = b[i];
         if (c == '%') {
-            if (i + 2 < n && b[i + 1] == '2' && (b[i + 2] | 0x20) == 'e') return 0;
+            if (percent_dot(b, i, n)) return 0;
             continue;
         }
         if (!plain(c)) return 0;
@@ -508,6 +550,26 @@ size_t winnow_text_collapse(const uint8_t *b, size_t n, uint8_t *out) {
     size_t i = 0;
     int pending = 0;
     while (i < n) {
+#if defined(__SSE2__)
+        // 16 bytes of printable ASCII and single spaces, with none at either end of the block, are copied as they
+        // are.
+        if (i + 16 <= n) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(b + i));
+            unsigned odd = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)), _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f))));
+            unsigned space = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')));
+            if (!odd && !(space & (space >> 1)) && !(space & 0x8001u)) {
+                if (pending) {
+                    out[o++] = ' ';
+                    pending = 0;
+                }
+                _mm_storeu_si128((__m128i *)(out + o), x);
+                o += 16;
+                i += 16;
+                continue;
+            }
+        }
+#endif
         uint8_t c = b[i];
         // Printable ASCII, the common case, in a tight loop.
         if (c > 0x20 && c < 0x7f) {
