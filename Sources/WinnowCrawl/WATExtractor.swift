@@ -291,15 +291,17 @@ final class WATPage {
                     counters.add("url_data")
                     fastLinks &+= 1
                 } else if rc == WINNOW_WAT_LINK_OK {
-                    // The URL and caption are contiguous in `out`: LAION's hash reads them where they are.
-                    var c = Candidate(
-                        url: String(decoding: UnsafeBufferPointer(start: out, count: urlLength), as: UTF8.self),
-                        caption: String(
-                            decoding: UnsafeBufferPointer(start: out + urlLength, count: captionLength), as: UTF8.self),
-                        pageURL: page, provenance: provenance, optOutSignals: signals,
-                        hash64: Murmur3.hash64(UnsafeRawBufferPointer(start: out, count: urlLength + captionLength)))
-                    c.urlAttribute = "src"
-                    emit(c)
+                    // The URL and caption are contiguous in `out`: LAION's hash reads them where they are. The
+                    // candidate is made in the call (its attribute is "src" already), so that it is moved, not copied.
+                    emit(
+                        Candidate(
+                            url: String(decoding: UnsafeBufferPointer(start: out, count: urlLength), as: UTF8.self),
+                            caption: String(
+                                decoding: UnsafeBufferPointer(start: out + urlLength, count: captionLength),
+                                as: UTF8.self),
+                            pageURL: page, provenance: provenance, optOutSignals: signals,
+                            hash64: Murmur3.hash64(UnsafeRawBufferPointer(start: out, count: urlLength + captionLength))
+                        ))
                     fastLinks &+= 1
                 } else {
                     slow(links[k])

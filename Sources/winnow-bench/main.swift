@@ -256,8 +256,13 @@ if wanted("image") {
             baselineName: "libjpeg-turbo tjDecompress2, full size", baseline: base))
 }
 
+// Profiling aids, run only when named: one read with one thread, or libdeflate alone, of the wat-300 file (or of
+// $WINNOW_BENCH_WAT), for perf and callgrind.
+let profiledWAT =
+    ProcessInfo.processInfo.environment["WINNOW_BENCH_WAT"] ?? packageRoot
+    + "/.build/bench-data/replicated-300mb.warc.wat.gz"
 if filterList.contains("parse-read1") {
-    let path = packageRoot + "/.build/bench-data/replicated-300mb.warc.wat.gz"
+    let path = profiledWAT
     for _ in 0..<runs {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let r = try CandidateReader(paths: [path], threads: 1)
@@ -267,7 +272,7 @@ if filterList.contains("parse-read1") {
     }
 }
 if filterList.contains("inflate1") {
-    let path = packageRoot + "/.build/bench-data/replicated-300mb.warc.wat.gz"
+    let path = profiledWAT
     for _ in 0..<runs {
         let t0 = DispatchTime.now().uptimeNanoseconds
         _ = try RawInflate.libdeflate(path: path)
