@@ -488,6 +488,25 @@ ptrdiff_t winnow_url_fast_href(const uint8_t *b, size_t n, const winnow_url_base
     }
     size_t host_start = i;
     int upper = 0;
+#if defined(__SSE2__)
+    // 16 bytes at a time while every byte is a lower-case letter, a digit, '-', '.' or '_' (as signed bytes: the
+    // ranges below hold no byte >= 0x80); the byte loop takes over at anything else.
+    while (i + 16 <= n) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(b + i));
+        __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('a' - 1)), _mm_cmplt_epi8(x, _mm_set1_epi8('z' + 1)));
+        ok = _mm_or_si128(
+            ok, _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1))));
+        ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
+        ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8('.')));
+        ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
+        unsigned m = (unsigned)_mm_movemask_epi8(ok);
+        if (m != 0xffffu) {
+            i += (size_t)__builtin_ctz(~m);
+            break;
+        }
+        i += 16;
+    }
+#endif
     for (; i < n; i++) {
         uint8_t c = b[i];
         if (c == '/' || c == '?') break;
@@ -762,6 +781,21 @@ size_t winnow_wat_link_room(const winnow_wat_link *link, const winnow_url_base *
     return head + url + 9 + caption + (url > caption ? url : caption) + 16;
 }
 
+/// A string's text with JSON escapes and `&amp;` decoded: where it is in the record when it has neither (the common
+/// case, no copy), else in `scratch`. Sets *text and returns its length; -1 when the full path must judge it.
+static ptrdiff_t link_text(const uint8_t *p, winnow_slice s, uint8_t *scratch, const uint8_t **text) {
+    size_t n = s.end - s.start;
+    if (!s.escapes && !memchr(p + s.start, '&', n)) {
+        if (!valid_utf8(p + s.start, n)) return -1;
+        *text = p + s.start;
+        return (ptrdiff_t)n;
+    }
+    ptrdiff_t c = unescape(p, s, scratch);
+    if (c < 0) return -1;
+    *text = scratch;
+    return decode_amp(scratch, (size_t)c);
+}
+
 int winnow_wat_link_fast(
     const uint8_t *p, const winnow_wat_link *link, const winnow_url_base *base, int title_fallback, uint8_t *out,
     size_t *url_length, size_t *caption_length) {
@@ -770,29 +804,25 @@ int winnow_wat_link_fast(
     size_t head = base ? (base->directory_length > base->origin_length ? base->directory_length : base->origin_length)
                        : 0;
     // out: the URL, then the caption; scratch after the room the URL may take.
-    uint8_t *scratch = out + head + url_raw + 9;
-    ptrdiff_t n = unescape(p, link->url, scratch);
+    const uint8_t *url;
+    ptrdiff_t n = link_text(p, link->url, out + head + url_raw + 9, &url);
     if (n < 0) return 0;
-    n = decode_amp(scratch, (size_t)n);
-    if (n < 0) return 0;
-    if (n >= 5 && (scratch[0] | 0x20) == 'd' && (scratch[1] | 0x20) == 'a' && (scratch[2] | 0x20) == 't' &&
-        (scratch[3] | 0x20) == 'a' && scratch[4] == ':')
+    if (n >= 5 && (url[0] | 0x20) == 'd' && (url[1] | 0x20) == 'a' && (url[2] | 0x20) == 't' &&
+        (url[3] | 0x20) == 'a' && url[4] == ':')
         return WINNOW_WAT_LINK_DATA;
     int same;
-    ptrdiff_t u = winnow_url_fast_href(scratch, (size_t)n, base, out, &same);
+    ptrdiff_t u = winnow_url_fast_href(url, (size_t)n, base, out, &same);
     if (u < 0) return 0;
     *url_length = (size_t)u;
     uint8_t *caption = out + u;
     size_t alt = link->alt.end - link->alt.start;
     size_t title = link->title.end - link->title.start;
-    scratch = caption + (alt > title ? alt : title);
+    uint8_t *scratch = caption + (alt > title ? alt : title);
     for (int pass = 0; pass < 2; pass++) {
-        winnow_slice s = pass == 0 ? link->alt : link->title;
-        ptrdiff_t c = unescape(p, s, scratch);
+        const uint8_t *text;
+        ptrdiff_t c = link_text(p, pass == 0 ? link->alt : link->title, scratch, &text);
         if (c < 0) return 0;
-        c = decode_amp(scratch, (size_t)c);
-        if (c < 0) return 0;
-        *caption_length = winnow_text_collapse(scratch, (size_t)c, caption);
+        *caption_length = winnow_text_collapse(text, (size_t)c, caption);
         if (*caption_length > 0 || !title_fallback) break;
     }
     return 1;
