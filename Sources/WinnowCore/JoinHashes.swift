@@ -40,17 +40,22 @@ public enum Murmur3 {
         var k1: UInt64 = 0
         var k2: UInt64 = 0
         let rest = n & 15
+        // The last 1-15 bytes, zero-padded to 16 and read as two little-endian words.
+        var padded: (UInt64, UInt64) = (0, 0)
+        if rest > 0 {
+            withUnsafeMutableBytes(of: &padded) {
+                $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[tail..<n]))
+            }
+        }
         if rest > 8 {
-            for i in stride(from: rest - 1, through: 8, by: -1) { k2 ^= UInt64(bytes[tail + i]) << (UInt64(i - 8) * 8) }
+            k2 = UInt64(littleEndian: padded.1)
             k2 &*= c2
             k2 = rotl(k2, 33)
             k2 &*= c1
             h2 ^= k2
         }
         if rest > 0 {
-            for i in stride(from: min(rest, 8) - 1, through: 0, by: -1) {
-                k1 ^= UInt64(bytes[tail + i]) << (UInt64(i) * 8)
-            }
+            k1 = UInt64(littleEndian: padded.0)
             k1 &*= c1
             k1 = rotl(k1, 31)
             k1 &*= c2

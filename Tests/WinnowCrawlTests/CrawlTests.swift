@@ -330,6 +330,26 @@ func expectedRows(_ name: String) throws -> [[String: String]] {
         #expect(MD5.hexDigest(Array("foo".utf8)) == "acbd18db4cc2f85cedef654fccc4a4d8")
     }
 
+    /// Every tail length of MurmurHash3's 16-byte blocks: `mmh3.hash64(s[:n])[0]` (mmh3 5.3.1) for the first n
+    /// letters of "abc...zabc...", n = 0...33.
+    @Test func murmurTailsAgreeWithMMH3() {
+        let expected: [Int64] = [
+            0, -8839064797231613815, -7815133031266706642, -5434086359492102041, -5153323217664422577,
+            2321271983248423864, -1982280103179862187, -6427428730009885543, -3708139591217214462,
+            380484692874131812, -5277837174909203303, -6298899011365987070, -8145996112604765804,
+            1605577856027523699, -7939682693950507552, -8449275918290243589, -4266531025627334877,
+            8459014091212432983, 8642562632588429904, 1553948733687623048, 3533978973131760369, -3903098180127962820,
+            -7671632165822793642, 4631964013369959310, 7247582695085976823, 8207752751930119695, 8402764170624191145,
+            -614100390267679347, 4926729790753613276, 9188584601610278409, -3381424439564772478, 799163215706373015,
+            -5213036865989332556, 8698916986538439966,
+        ]
+        let letters = Array((0..<40).map { UInt8(0x61 + $0 % 26) })
+        for (n, value) in expected.enumerated() {
+            let h = letters.withUnsafeBytes { Murmur3.hash64(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            #expect(Int64(bitPattern: h) == value, "length \(n)")
+        }
+    }
+
     /// cc2dataset's uid is md5(alt + url): ours agrees wherever cleaning did not change the alt or the url.
     @Test func uidsAgreeWithCC2Dataset() throws {
         let files = [
