@@ -827,3 +827,33 @@ int winnow_wat_link_fast(
     }
     return 1;
 }
+
+ptrdiff_t winnow_wat_page_url(const uint8_t *p, winnow_slice target, uint8_t *out, winnow_url_base *base) {
+    const uint8_t *b = p + target.start;
+    size_t n = target.end - target.start;
+    if (target.escapes) return -1;
+    // WARC/1.0's "<uri>" form.
+    if (n > 2 && b[0] == '<' && b[n - 1] == '>') {
+        b++;
+        n -= 2;
+    }
+    if (memchr(b, '&', n)) return -1;  // an entity the full path decodes
+    int same;
+    ptrdiff_t u = winnow_url_fast_href(b, n, NULL, out, &same);
+    if (u < 0) return -1;
+    // out is http(s)://host/path[?query]: the origin ends at the path's slash, the directory at its last slash.
+    int secure = out[4] == 's';
+    size_t path = secure ? 8 : 7;
+    while (path < (size_t)u && out[path] != '/') path++;
+    if (path == (size_t)u) return -1;
+    size_t end = path;
+    while (end < (size_t)u && out[end] != '?') end++;
+    size_t last = end - 1;
+    while (out[last] != '/') last--;
+    base->origin = out;
+    base->origin_length = path;
+    base->directory = out;
+    base->directory_length = last + 1;
+    base->secure = secure;
+    return u;
+}

@@ -119,13 +119,6 @@ public struct WATExtractor: Sendable {
             counters: &counters, emit: emit)
     }
 
-    /// `s` without the angle brackets of WARC/1.0's `<uri>` form, when it is exactly that; else `s`.
-    static func stripAnglesFast(_ s: String) -> String {
-        let u = s.utf8
-        guard u.count > 2, u.first == 0x3c, u.last == 0x3e else { return s }
-        return String(decoding: u.dropFirst().dropLast(), as: UTF8.self)
-    }
-
     static func stripAngles(_ s: String) -> String {
         let t = s.trimmingWhitespace()
         if t.hasPrefix("<") && t.hasSuffix(">") { return String(t.dropFirst().dropLast()) }
@@ -145,6 +138,9 @@ final class WATPage {
     /// Room for `winnow_wat_link_fast`'s URL and caption.
     private var scratch: UnsafeMutablePointer<UInt8>
     private var scratchCapacity = 4096
+    /// The page URL that `winnow_wat_page_url` wrote, which the page's base points into.
+    private var pageScratch: UnsafeMutablePointer<UInt8>
+    private var pageScratchCapacity = 1024
 
     init() {
         raw.metas = .allocate(capacity: 16)
@@ -156,6 +152,7 @@ final class WATPage {
         raw.starts = .allocate(capacity: 256)
         raw.starts_capacity = 256
         scratch = .allocate(capacity: scratchCapacity)
+        pageScratch = .allocate(capacity: pageScratchCapacity)
     }
 
     deinit {
@@ -164,6 +161,7 @@ final class WATPage {
         raw.links.deallocate()
         raw.starts.deallocate()
         scratch.deallocate()
+        pageScratch.deallocate()
     }
 
     /// Reads the record's JSON; where and why it is malformed, or nil.
@@ -194,6 +192,16 @@ final class WATPage {
         }
     }
 
+    /// Room of at least `n` bytes for the page URL.
+    private func pageRoom(_ n: Int) -> UnsafeMutablePointer<UInt8> {
+        if n > pageScratchCapacity {
+            pageScratch.deallocate()
+            pageScratchCapacity = max(n, 2 * pageScratchCapacity)
+            pageScratch = .allocate(capacity: pageScratchCapacity)
+        }
+        return pageScratch
+    }
+
     /// Scratch of at least `n` bytes.
     private func room(_ n: Int) -> UnsafeMutablePointer<UInt8> {
         if n > scratchCapacity {
@@ -214,19 +222,22 @@ final class WATPage {
         var repaired = false
         func text(_ slice: winnow_slice) -> String { s.text(Self.slice(slice), repaired: &repaired) }
         let target = raw.target.end > raw.target.start ? raw.target : nil
-        let pageText = target.map(text) ?? targetURI() ?? ""
         // The page URL and the base: in the common case (no Head.Base, a page URL that `fastHref` takes as it is)
-        // from its bytes alone; a parsed `WebURL` only when a link needs the full parser.
+        // from its bytes alone, in C; a parsed `WebURL` only when a link needs the full parser.
         let page: String
-        let prepared: WebURL.Base?
+        var prepared: WebURL.Base?
+        var cBase = winnow_url_base()
         var parsedBase: WebURL??
-        if fastPaths, raw.base.end <= raw.base.start, !hasByte(pageText, 0x26),
-            let href = WebURL.fastHref(WATExtractor.stripAnglesFast(pageText), prepared: nil),
-            let base = WebURL.Base(href: href)
-        {
-            page = href
-            prepared = base
+        let pageLength =
+            if fastPaths, raw.base.end <= raw.base.start, let target {
+                winnow_wat_page_url(s.p, target, pageRoom(target.end - target.start + 9), &cBase)
+            } else {
+                -1
+            }
+        if pageLength >= 0 {
+            page = String(decoding: UnsafeBufferPointer(start: pageScratch, count: pageLength), as: UTF8.self)
         } else {
+            let pageText = target.map(text) ?? targetURI() ?? ""
             let pageInput = WATExtractor.stripAngles(TextCleaner.decodeEntities(pageText))
             let pageURL = WebURL.fastParse(pageInput) ?? (try? WebURL.parse(pageInput))
             var baseURL = pageURL
@@ -304,11 +315,11 @@ final class WATPage {
                         ))
                     fastLinks &+= 1
                 } else {
-                    slow(links[k])
+                    slow(links[k], base)
                 }
             }
         }
-        func slow(_ link: winnow_wat_link) {
+        func slow(_ link: winnow_wat_link, _ base: UnsafePointer<winnow_url_base>?) {
             guard link.has_url != 0 || link.lazy_kind != 0 else {
                 counters.add("link_without_url")
                 return
@@ -329,7 +340,7 @@ final class WATPage {
             }
             let href: String
             let decoded = TextCleaner.decodeEntities(raw)
-            if let fast = WebURL.fastHref(decoded, prepared: prepared) {
+            if let fast = WebURL.fastHref(decoded, cBase: base) {
                 href = fast
             } else {
                 do {
@@ -347,7 +358,13 @@ final class WATPage {
             c.urlAttribute = attribute
             emit(c)
         }
-        if let prepared { prepared.withC { fast($0) } } else { fast(nil) }
+        if pageLength >= 0 {
+            fast(&cBase)
+        } else if let prepared {
+            prepared.withC { fast($0) }
+        } else {
+            fast(nil)
+        }
     }
 }
 

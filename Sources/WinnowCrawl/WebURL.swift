@@ -110,19 +110,6 @@ public struct WebURL: Sendable, Equatable {
             secure = url.scheme == "https"
         }
 
-        /// The base that `href`, an output of `fastHref` (`http(s)://host/path[?query]`), stands for.
-        init?(href: String) {
-            let u = Array(href.utf8)
-            let secure = u.count > 5 && u[4] == 0x73
-            let hostStart = secure ? 8 : 7
-            guard u.count > hostStart, let pathStart = u[hostStart...].firstIndex(of: 0x2f) else { return nil }
-            let pathEnd = u[pathStart...].firstIndex(of: 0x3f) ?? u.count
-            let lastSlash = u[pathStart..<pathEnd].lastIndex(of: 0x2f) ?? pathStart
-            directory = Array(u[...lastSlash])
-            originLength = pathStart
-            self.secure = secure
-        }
-
         /// Calls `body` with the base as `winnow_url_fast_href` takes it.
         func withC<R>(_ body: (UnsafePointer<winnow_url_base>) throws -> R) rethrows -> R {
             try directory.withUnsafeBufferPointer { d in
@@ -134,20 +121,21 @@ public struct WebURL: Sendable, Equatable {
         }
     }
 
-    /// `fastHref` against a prepared base. The corresponding C function is `winnow_url_fast_href`.
+    /// `fastHref` against a prepared base.
     static func fastHref(_ original: String, prepared base: Base?) -> String? {
+        if let base { return base.withC { fastHref(original, cBase: $0) } }
+        return fastHref(original, cBase: nil)
+    }
+
+    /// `fastHref` against a base as C takes it. The corresponding C function is `winnow_url_fast_href`.
+    static func fastHref(_ original: String, cBase base: UnsafePointer<winnow_url_base>?) -> String? {
         var input = original
         return input.withUTF8 { b -> String? in
             guard b.count > 1, b.count < 4096, let start = b.baseAddress else { return nil }
-            let room = b.count + 9 + (base?.directory.count ?? 0)
+            let room = b.count + 9 + (base.map { max($0.pointee.directory_length, $0.pointee.origin_length) } ?? 0)
             return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: room) { out -> String? in
                 var same: Int32 = 0
-                let n =
-                    if let base {
-                        base.withC { winnow_url_fast_href(start, b.count, $0, out.baseAddress, &same) }
-                    } else {
-                        winnow_url_fast_href(start, b.count, nil, out.baseAddress, &same)
-                    }
+                let n = winnow_url_fast_href(start, b.count, base, out.baseAddress, &same)
                 if n < 0 { return nil }
                 if same != 0 { return original }
                 return String(decoding: UnsafeBufferPointer(start: out.baseAddress, count: n), as: UTF8.self)

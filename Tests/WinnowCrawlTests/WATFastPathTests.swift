@@ -94,6 +94,8 @@ struct WATFastPathTests {
             "http://page.test/dir/index.html", "https://PAGE.test/a/b?x=1", "http://page.test",
             "http://page.test/a&amp;b/",
             "<http://page.test/w/>", " http://page.test/sp/ ", "http://page.test:81/p/", "not a url",
+            "http://page.test/d/x?y=/z/w", "http:\\/\\/page.test\\/esc\\/", "<https://Page.Test/a?b/c>", "<>",
+            "<http://page.test/%2e/>",
         ]
         let bases = ["", #""Base":"http://base.test/sub/","#, #""Base":"../up/","#]
         var rng = SplitMix64(seed: 11)

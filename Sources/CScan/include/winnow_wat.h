@@ -94,6 +94,12 @@ typedef struct {
 ptrdiff_t winnow_url_fast_href(
     const uint8_t *b, size_t n, const winnow_url_base *base, uint8_t *out, int *same);
 
+/// The page URL of a WAT record in the common case, from the bytes of its `WARC-Target-URI` (`target`, in the JSON
+/// at `p`; WARC/1.0's `<uri>` form too): no escape, no '&', and a URL `winnow_url_fast_href` serialises. Writes it
+/// to `out` (room for the target's length + 9) and sets `base` to it (pointing into `out`); returns its length, or
+/// -1 when the full path must decide.
+ptrdiff_t winnow_wat_page_url(const uint8_t *p, winnow_slice target, uint8_t *out, winnow_url_base *base);
+
 /// Copies `b` to `out` with every run of Unicode white space (what `Character.isWhitespace` tests) made one space and
 /// none at either end; returns the length written (at most n).
 size_t winnow_text_collapse(const uint8_t *b, size_t n, uint8_t *out);
