@@ -44,18 +44,29 @@ static inline uint64_t prefix_xor(uint64_t quotes) {
     return quotes;
 }
 
-static const char image_prefix[] = "{\"path\":\"IMG@/src\"";  // 18 bytes
-static const char path_prefix[] = "{\"path\":\"";             // 9 bytes
+/// Whether the element at p[at] (a '{', with 18 bytes after it) must be looked at: it starts `{"path":"IMG@/src"`,
+/// or it does not start `{"path":"` (keys in another order, spaces). Read as words: 8 + 1 and 8 + 1 bytes.
+static inline int may_be_image(const uint8_t *p, size_t at) {
+    uint64_t head, tail;
+    memcpy(&head, p + at, 8);
+    memcpy(&tail, p + at + 9, 8);
+    static const char path[9] = {'{', '"', 'p', 'a', 't', 'h', '"', ':', '"'};
+    static const char image[9] = {'I', 'M', 'G', '@', '/', 's', 'r', 'c', '"'};
+    uint64_t path_word, image_word;
+    memcpy(&path_word, path, 8);
+    memcpy(&image_word, image, 8);
+    if (head != path_word || p[at + 8] != '"') return 1;
+    return tail == image_word && p[at + 17] == '"';
+}
 
 // A '{' at depth 1, at k, starts an element: listed if it may be an image link.
-#define WINNOW_ELEMENT(k)                                                                                   \
-    do {                                                                                                    \
-        size_t at_ = (k);                                                                                   \
-        if (found && depth == 1 && p[at_] == '{' &&                                                         \
-            (at_ + 18 > n || memcmp(p + at_, image_prefix, 18) == 0 || memcmp(p + at_, path_prefix, 9) != 0)) { \
-            if (*count == capacity) return -2;                                                              \
-            found[(*count)++] = at_;                                                                        \
-        }                                                                                                   \
+#define WINNOW_ELEMENT(k)                                                                   \
+    do {                                                                                    \
+        size_t at_ = (k);                                                                   \
+        if (found && depth == 1 && p[at_] == '{' && (at_ + 18 > n || may_be_image(p, at_))) { \
+            if (*count == capacity) return -2;                                              \
+            found[(*count)++] = at_;                                                        \
+        }                                                                                   \
     } while (0)
 
 // The scan's loop, with MASKS(q) setting the four bit sets of the 64 bytes at q (backslashes, quotes, opens,

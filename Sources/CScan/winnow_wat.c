@@ -330,6 +330,9 @@ static int scan_envelope(scanner *s) {
                     TRY(string(s, &v));
                     if (IS(s, k, "WARC-Type")) {
                         page->is_response = IS(s, v, "response");
+                        // A request's or a metadata record's JSON holds nothing the reader takes: the rest is not
+                        // read (nor checked).
+                        if (!page->is_response) return WINNOW_WAT_DONE;
                     } else if (IS(s, k, "WARC-Target-URI")) {
                         page->target = v;
                     } else if (IS(s, k, "WARC-Date")) {
@@ -365,9 +368,12 @@ int winnow_wat_scan(const uint8_t *p, size_t n, winnow_wat_page *page) {
     page->error_position = 0;
     page->error_message = NULL;
     scanner s = {p, n, 0, page};
+    int rc = 0;
     FOR_MEMBERS(&s, key, {
         if (IS(&s, key, "Envelope")) {
-            TRY(scan_envelope(&s));
+            rc = scan_envelope(&s);
+            if (rc == WINNOW_WAT_DONE) return WINNOW_WAT_OK;
+            TRY(rc);
         } else {
             TRY(skip_value(&s));
         }

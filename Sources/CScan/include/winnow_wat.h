@@ -64,6 +64,8 @@ enum {
     WINNOW_WAT_MALFORMED = -1,
     /// An array of the page (metas, headers, links or starts) is full: grow it and scan again.
     WINNOW_WAT_FULL = -2,
+    /// (Inside the walk: the record is not a response, and the rest need not be read.)
+    WINNOW_WAT_DONE = -3,
 };
 
 /// The name of the lazy-loading attribute a link's `lazy_kind` (1...6) counts: data-src, data-lazy-src,
@@ -72,7 +74,8 @@ const char *winnow_wat_lazy_name(int kind);
 
 /// Walks the `n` bytes of WAT JSON at `p`: `Envelope.WARC-Header-Metadata` (type, target, date, record id),
 /// `Payload-Metadata.HTTP-Response-Metadata.Headers`, and its `HTML-Metadata` `Head.Base`, `Head.Metas` and the
-/// `IMG@/src` elements of `Links`. Everything else is stepped over without being read. Returns WINNOW_WAT_OK, or
+/// `IMG@/src` elements of `Links`. Everything else is stepped over without being read, and a record whose WARC-Type
+/// is not `response` is read no further than that. Returns WINNOW_WAT_OK, or
 /// WINNOW_WAT_MALFORMED (error_position and error_message set), or WINNOW_WAT_FULL.
 int winnow_wat_scan(const uint8_t *p, size_t n, winnow_wat_page *page);
 
