@@ -41,36 +41,69 @@ public struct Candidate: Sendable, Codable, Hashable {
     public var url: String { didSet { hash64 = Murmur3.hash64(url, caption) } }
     /// Alt text (the caption).
     public var caption: String { didSet { hash64 = Murmur3.hash64(url, caption) } }
-    /// URL of the page that links the image.
-    public var pageURL: String
-    /// Where the link was found.
-    public var provenance: Provenance
-    /// Machine-readable opt-out signals found on the page (e.g. `meta-robots:noai`).
-    public var optOutSignals: [String]
+    /// What the candidates of one page share, held once for all of them.
+    private var page: Page
     /// The attribute the URL came from: `src`, or a lazy-loading one (`data-src`, `srcset`...).
     public var urlAttribute: String = "src"
+
+    /// The fields a page's candidates share: one reference to count instead of five, and a smaller value to move
+    /// (a reader makes hundreds of thousands of candidates a second). Immutable: a change makes a new one.
+    package final class Page: Sendable, Hashable {
+        let pageURL: String
+        let provenance: Provenance
+        let optOutSignals: [String]
+
+        /// The shared fields of a page's candidates.
+        package init(pageURL: String, provenance: Provenance, optOutSignals: [String]) {
+            self.pageURL = pageURL
+            self.provenance = provenance
+            self.optOutSignals = optOutSignals
+        }
+
+        package static func == (a: Page, b: Page) -> Bool {
+            a === b
+                || (a.pageURL == b.pageURL && a.provenance == b.provenance && a.optOutSignals == b.optOutSignals)
+        }
+
+        package func hash(into hasher: inout Hasher) {
+            hasher.combine(pageURL)
+            hasher.combine(provenance)
+            hasher.combine(optOutSignals)
+        }
+    }
+
+    /// URL of the page that links the image.
+    public var pageURL: String {
+        get { page.pageURL }
+        set { page = Page(pageURL: newValue, provenance: page.provenance, optOutSignals: page.optOutSignals) }
+    }
+    /// Where the link was found.
+    public var provenance: Provenance {
+        get { page.provenance }
+        set { page = Page(pageURL: page.pageURL, provenance: newValue, optOutSignals: page.optOutSignals) }
+    }
+    /// Machine-readable opt-out signals found on the page (e.g. `meta-robots:noai`).
+    public var optOutSignals: [String] {
+        get { page.optOutSignals }
+        set { page = Page(pageURL: page.pageURL, provenance: page.provenance, optOutSignals: newValue) }
+    }
 
     /// Creates a candidate whose key is derived from `url` and `caption`.
     public init(url: String, caption: String, pageURL: String, provenance: Provenance, optOutSignals: [String] = []) {
         self.hash64 = Murmur3.hash64(url, caption)
         self.url = url
         self.caption = caption
-        self.pageURL = pageURL
-        self.provenance = provenance
-        self.optOutSignals = optOutSignals
+        self.page = Page(pageURL: pageURL, provenance: provenance, optOutSignals: optOutSignals)
     }
 
-    /// Creates a candidate whose `hash64` the caller has computed already: `Murmur3.hash64` of the UTF-8 of `url`
-    /// followed by that of `caption` (a reader that holds them side by side in one buffer saves a copy).
-    package init(
-        url: String, caption: String, pageURL: String, provenance: Provenance, optOutSignals: [String], hash64: UInt64
-    ) {
-        self.hash64 = hash64
+    /// Creates a candidate of a page whose shared fields the caller holds, and whose `hash64` it may have computed
+    /// already: `Murmur3.hash64` of the UTF-8 of `url` followed by that of `caption` (a reader that holds them side
+    /// by side in one buffer saves a copy).
+    package init(url: String, caption: String, page: Page, hash64: UInt64? = nil) {
+        self.hash64 = hash64 ?? Murmur3.hash64(url, caption)
         self.url = url
         self.caption = caption
-        self.pageURL = pageURL
-        self.provenance = provenance
-        self.optOutSignals = optOutSignals
+        self.page = page
     }
 
     /// The stable identifier, the webdataset `__key__`: 16 hex digits of LAION-5B's `hash` (the first 64 bits of
@@ -115,10 +148,11 @@ public struct Candidate: Sendable, Codable, Hashable {
         caption = try c.decodeIfPresent(String.self, forKey: .caption) ?? ""
         // The key is always derived from url and caption, whatever the file says.
         hash64 = Murmur3.hash64(url, caption)
-        pageURL = try c.decodeIfPresent(String.self, forKey: .pageURL) ?? ""
-        optOutSignals = try c.decodeIfPresent([String].self, forKey: .optOutSignals) ?? []
+        page = Page(
+            pageURL: try c.decodeIfPresent(String.self, forKey: .pageURL) ?? "",
+            provenance: try Provenance(from: decoder),
+            optOutSignals: try c.decodeIfPresent([String].self, forKey: .optOutSignals) ?? [])
         urlAttribute = try c.decodeIfPresent(String.self, forKey: .urlAttribute) ?? "src"
-        provenance = try Provenance(from: decoder)
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -286,6 +286,8 @@ final class WATPage {
         let recordID = raw.record_id.end > raw.record_id.start ? text(raw.record_id) : nil
         let date = raw.date.end > raw.date.start ? text(raw.date) : nil
         let provenance = Provenance(inputFile: inputFile, recordOffset: offset, recordID: recordID, pageDate: date)
+        // One set of page fields for all the page's candidates.
+        let shared = Candidate.Page(pageURL: page, provenance: provenance, optOutSignals: signals)
         let links = UnsafeBufferPointer(start: raw.links, count: raw.links_count)
         func fast(_ base: UnsafePointer<winnow_url_base>?) {
             for (k, var link) in links.enumerated() {
@@ -310,7 +312,7 @@ final class WATPage {
                             caption: String(
                                 decoding: UnsafeBufferPointer(start: out + urlLength, count: captionLength),
                                 as: UTF8.self),
-                            pageURL: page, provenance: provenance, optOutSignals: signals,
+                            page: shared,
                             hash64: Murmur3.hash64(UnsafeRawBufferPointer(start: out, count: urlLength + captionLength))
                         ))
                     fastLinks &+= 1
@@ -353,8 +355,7 @@ final class WATPage {
             var caption = TextCleaner.clean(text(link.alt))
             if caption.isEmpty && titleFallback { caption = TextCleaner.clean(text(link.title)) }
             if repaired { counters.add("caption_utf8_repaired") }
-            var c = Candidate(
-                url: href, caption: caption, pageURL: page, provenance: provenance, optOutSignals: signals)
+            var c = Candidate(url: href, caption: caption, page: shared)
             c.urlAttribute = attribute
             emit(c)
         }
