@@ -71,7 +71,7 @@ static inline int may_be_image(const uint8_t *p, size_t at) {
 
 // The scan's loop, with MASKS(q) setting the four bit sets of the 64 bytes at q (backslashes, quotes, opens,
 // closes); expanded once for each instruction set.
-#define WINNOW_SCAN_BODY(MASKS)                                                                     \
+#define WINNOW_SCAN_BODY(MASKS, PREFIX_XOR)                                                         \
     size_t depth = 1;                                                                               \
     int in_string = 0;                                                                              \
     int escaped = 0;                                                                                \
@@ -84,10 +84,10 @@ static inline int may_be_image(const uint8_t *p, size_t at) {
         int walk = 0;                                                                               \
         if (backslashes | (uint64_t)carry) {                                                        \
             quotes &= ~escaped_bytes(backslashes, &carry);                                          \
-            inside = prefix_xor(quotes) ^ (in_string ? ~0ull : 0);                                  \
+            inside = PREFIX_XOR(quotes) ^ (in_string ? ~0ull : 0);                                  \
             walk = (backslashes & ~inside) != 0;                                                    \
         } else {                                                                                    \
-            inside = prefix_xor(quotes) ^ (in_string ? ~0ull : 0);                                  \
+            inside = PREFIX_XOR(quotes) ^ (in_string ? ~0ull : 0);                                  \
         }                                                                                           \
         if (walk) {                                                                                 \
             for (size_t k = 0; k < 64; k++) {                                                       \
@@ -162,21 +162,27 @@ static inline int may_be_image(const uint8_t *p, size_t at) {
     } while (0)
 
 static ptrdiff_t scan_sse2(const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count) {
-    WINNOW_SCAN_BODY(WINNOW_MASKS_SSE2)
+    WINNOW_SCAN_BODY(WINNOW_MASKS_SSE2, prefix_xor)
 }
 
-__attribute__((target("avx2"))) static ptrdiff_t scan_avx2(
+/// `prefix_xor` in one carry-less multiplication by all ones.
+__attribute__((target("pclmul"))) static inline uint64_t prefix_xor_clmul(uint64_t quotes) {
+    __m128i product = _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)quotes), _mm_set1_epi8((char)0xff), 0);
+    return (uint64_t)_mm_cvtsi128_si64(product);
+}
+
+__attribute__((target("avx2,pclmul"))) static ptrdiff_t scan_avx2(
     const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count) {
-    WINNOW_SCAN_BODY(WINNOW_MASKS_AVX2)
+    WINNOW_SCAN_BODY(WINNOW_MASKS_AVX2, prefix_xor_clmul)
 }
 
-/// Whether the CPU has AVX2, asked once.
+/// Whether the CPU has AVX2 and carry-less multiplication, asked once.
 static int have_avx2(void) {
     static int known = -1;
     int a = __atomic_load_n(&known, __ATOMIC_RELAXED);
     if (a < 0) {
         __builtin_cpu_init();
-        a = __builtin_cpu_supports("avx2") ? 1 : 0;
+        a = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul") ? 1 : 0;
         __atomic_store_n(&known, a, __ATOMIC_RELAXED);
     }
     return a;
