@@ -67,13 +67,9 @@ enum RecordSplitter {
             return name.withUTF8 { key -> String? in
                 for (n, v) in ranges where n.count == key.count {
                     var same = true
-                    for j in 0..<key.count {
-                        let a = base[n.lowerBound + j]
-                        let c = key[j]
-                        if a != c && (a | 0x20) != (c | 0x20) {
-                            same = false
-                            break
-                        }
+                    for j in 0..<key.count where !RecordSplitter.foldEqual(base[n.lowerBound + j], key[j]) {
+                        same = false
+                        break
                     }
                     if same {
                         return String(
@@ -112,7 +108,7 @@ enum RecordSplitter {
             guard i < n else { return }
             guard let version = line() else { return }
             let v = UnsafeBufferPointer(start: base + version.start, count: version.end - version.start)
-            guard v.starts(with: "WARC/".utf8) else {
+            guard v.count >= 5, memcmp(base + version.start, "WARC/", 5) == 0 else {
                 let shown = String(decoding: v.prefix(40), as: UTF8.self)
                 try body(
                     Fields(base: base), UnsafeRawBufferPointer(start: nil, count: 0),
@@ -132,7 +128,7 @@ enum RecordSplitter {
                 }
                 if l.end == l.start { break }
                 let text = UnsafeBufferPointer(start: base + l.start, count: l.end - l.start)
-                guard let colon = text.firstIndex(of: 0x3a) else {
+                guard let found = memchr(base + l.start, 0x3a, l.end - l.start) else {
                     try body(
                         headers, UnsafeRawBufferPointer(start: nil, count: 0),
                         Problem(
@@ -143,7 +139,7 @@ enum RecordSplitter {
                     return
                 }
                 var ns = l.start
-                var ne = l.start + colon
+                var ne = UnsafeRawPointer(found) - UnsafeRawPointer(base)
                 var vs = ne + 1
                 var ve = l.end
                 while ns < ne && (base[ns] == 0x20 || base[ns] == 0x09) { ns += 1 }
