@@ -397,40 +397,46 @@ static inline int percent_dot(const uint8_t *b, size_t i, size_t n) {
 
 /// Whether b[from..<n] is a path then a query that WHATWG leaves as they are: plain bytes, and '%', which the parser
 /// keeps as it is; in the path, no "/." and no "%2e" (either may start a dot segment).
+#if defined(__SSE2__)
+/// clean_tail's test of the 16 bytes at b[i]: 0 when one is not plain or '%', or when the path (while *in_path)
+/// holds "/." or "%2e"; clears *in_path at a '?'. Testing a byte twice gives the same answer, so blocks may overlap.
+static inline int clean_block(const uint8_t *b, size_t i, size_t n, int *in_path) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(b + i));
+    // Signed: bytes >= 0x80 are negative, so one comparison finds them and the controls and space.
+    __m128i bad = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x21)), _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+    static const char excluded[9] = {'"', '#', '\'', '<', '>', '\\', '`', '{', '}'};
+    for (int k = 0; k < 9; k++) bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8(excluded[k])));
+    if (_mm_movemask_epi8(bad)) return 0;
+    if (!*in_path) return 1;
+    unsigned query = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('?')));
+    unsigned path = query ? (query & -query) - 1 : 0xffffu;
+    unsigned slash = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('/'))) & path;
+    unsigned dot = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.')));
+    unsigned percent = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('%'))) & path;
+    if ((slash << 1) & dot) return 0;
+    // A slash that ends the block: the byte after it is the next block's first.
+    if ((slash >> 15) && i + 16 < n && b[i + 16] == '.') return 0;
+    while (percent) {
+        if (percent_dot(b, i + (size_t)__builtin_ctz(percent), n)) return 0;
+        percent &= percent - 1;
+    }
+    if (query) *in_path = 0;
+    return 1;
+}
+#endif
+
+/// Whether b[from..<n] is a path then a query that WHATWG leaves as they are: plain bytes, and '%', which the parser
+/// keeps as it is; in the path, no "/." and no "%2e" (either may start a dot segment).
 static int clean_tail(const uint8_t *b, size_t from, size_t n) {
     size_t i = from;
-    int in_path = 1;
 #if defined(__SSE2__)
-    // 16 bytes at a time: no byte outside plain and '%', then the path's "/." and "%2e" from bit sets.
-    while (i + 16 <= n) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(b + i));
-        // Signed: bytes >= 0x80 are negative, so one comparison finds them and the controls and space.
-        __m128i bad = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x21)), _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
-        static const char excluded[9] = {'"', '#', '\'', '<', '>', '\\', '`', '{', '}'};
-        for (int k = 0; k < 9; k++) bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8(excluded[k])));
-        if (_mm_movemask_epi8(bad)) return 0;
-        if (in_path) {
-            unsigned query = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('?')));
-            unsigned path = query ? (query & -query) - 1 : 0xffffu;
-            unsigned slash = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('/'))) & path;
-            unsigned dot = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.')));
-            unsigned percent = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('%'))) & path;
-            if ((slash << 1) & dot) return 0;
-            // A slash that ends the block: the byte after it is the next block's first.
-            if ((slash >> 15) && i + 16 < n && b[i + 16] == '.') return 0;
-            while (percent) {
-                if (percent_dot(b, i + (size_t)__builtin_ctz(percent), n)) return 0;
-                percent &= percent - 1;
-            }
-            if (query) in_path = 0;
+    // 16 bytes at a time, the last block overlapping the one before.
+    if (n - from >= 16) {
+        int in_path = 1;
+        for (; i + 16 <= n; i += 16) {
+            if (!clean_block(b, i, n, &in_path)) return 0;
         }
-        i += 16;
-    }
-    if (!in_path) {
-        for (; i < n; i++) {
-            if (!plain(b[i]) && b[i] != '%') return 0;
-        }
-        return 1;
+        return i == n || clean_block(b, n - 16, n, &in_path);
     }
 #endif
     for (; i < n; i++) {
