@@ -161,6 +161,16 @@ static inline int may_be_image(const uint8_t *p, size_t at) {
                  (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(fhi_, cl_)) << 32;               \
     } while (0)
 
+#define WINNOW_MASKS_AVX512(q)                                                      \
+    do {                                                                            \
+        __m512i x_ = _mm512_loadu_si512((const void *)(q));                         \
+        __m512i f_ = _mm512_or_si512(x_, _mm512_set1_epi8(0x20));                   \
+        backslashes = _mm512_cmpeq_epi8_mask(x_, _mm512_set1_epi8('\\'));          \
+        quotes = _mm512_cmpeq_epi8_mask(x_, _mm512_set1_epi8('"'));                 \
+        opens = _mm512_cmpeq_epi8_mask(f_, _mm512_set1_epi8('{'));                  \
+        closes = _mm512_cmpeq_epi8_mask(f_, _mm512_set1_epi8('}'));                 \
+    } while (0)
+
 static ptrdiff_t scan_sse2(const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count) {
     WINNOW_SCAN_BODY(WINNOW_MASKS_SSE2, prefix_xor)
 }
@@ -174,6 +184,26 @@ __attribute__((target("pclmul"))) static inline uint64_t prefix_xor_clmul(uint64
 __attribute__((target("avx2,pclmul"))) static ptrdiff_t scan_avx2(
     const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count) {
     WINNOW_SCAN_BODY(WINNOW_MASKS_AVX2, prefix_xor_clmul)
+}
+
+__attribute__((target("avx512f,avx512bw,pclmul"))) static ptrdiff_t scan_avx512(
+    const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count) {
+    WINNOW_SCAN_BODY(WINNOW_MASKS_AVX512, prefix_xor_clmul)
+}
+
+/// Whether the CPU (and the system) has AVX-512 BW, asked once.
+static int have_avx512(void) {
+    static int known = -1;
+    int a = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (a < 0) {
+        __builtin_cpu_init();
+        a = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                    __builtin_cpu_supports("pclmul")
+                ? 1
+                : 0;
+        __atomic_store_n(&known, a, __ATOMIC_RELAXED);
+    }
+    return a;
 }
 
 /// Whether the CPU has AVX2 and carry-less multiplication, asked once.
@@ -205,6 +235,7 @@ static ptrdiff_t scan_bytes(const uint8_t *p, size_t i, size_t n, size_t *found,
 ptrdiff_t winnow_json_scan_using(
     int isa, const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count) {
 #if WINNOW_X86
+    if (isa >= 3 && have_avx512()) return scan_avx512(p, i, n, found, capacity, count);
     if (isa >= 2 && have_avx2()) return scan_avx2(p, i, n, found, capacity, count);
     if (isa >= 1) return scan_sse2(p, i, n, found, capacity, count);
 #else
@@ -215,6 +246,7 @@ ptrdiff_t winnow_json_scan_using(
 
 ptrdiff_t winnow_json_scan(const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count) {
 #if WINNOW_X86
+    if (have_avx512()) return scan_avx512(p, i, n, found, capacity, count);
     if (have_avx2()) return scan_avx2(p, i, n, found, capacity, count);
     return scan_sse2(p, i, n, found, capacity, count);
 #else

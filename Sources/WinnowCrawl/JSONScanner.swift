@@ -30,8 +30,8 @@ struct JSONScanner {
     }
 
     /// The container scan from `i` (inside an object or array) with the instruction set `isa` (0 bytes, 1 SSE2, 2
-    /// AVX2): the index after its closing bracket, or nil; with `found`, the elements that may be image links. The
-    /// corresponding C function is `winnow_json_scan_using`.
+    /// AVX2, 3 AVX-512): the index after its closing bracket, or nil; with `found`, the elements that may be image
+    /// links. The corresponding C function is `winnow_json_scan_using`.
     func scan(from i: Int, isa: Int32, found: inout [Int]?) -> Int? {
         guard found != nil else {
             let end = winnow_json_scan_using(isa, p, i, count, nil, 0, nil)

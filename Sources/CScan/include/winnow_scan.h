@@ -68,14 +68,14 @@ static inline int winnow_json_skip_step(uint8_t c, int *in_string, int *escaped,
 /// array `i` is inside, and with `found` set, lists the elements that may be image links (see the latter). Returns
 /// the index just after the closing bracket, -1 when the input ends first, -2 when `found` is full.
 ///
-/// 64 bytes at a time, with AVX2 where the CPU has it (chosen once) and SSE2 otherwise: the block's brackets outside
-/// strings come as bit sets, and without `found` a block in which the depth cannot reach zero is passed in one step;
-/// otherwise its brackets are walked in order. Backslashes are followed as bit sets too; only a block with a
+/// 64 bytes at a time, with AVX-512 or AVX2 where the CPU has it (chosen once) and SSE2 otherwise: the block's
+/// brackets outside strings come as bit sets, and without `found` a block in which the depth cannot reach zero is
+/// passed in one step; otherwise its brackets are walked in order. Backslashes are followed as bit sets too; only a block with a
 /// backslash outside a string (malformed JSON) is walked byte by byte.
 ptrdiff_t winnow_json_scan(const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count);
 
-/// `winnow_json_scan` with a chosen instruction set, for tests: 0 the byte loop, 1 SSE2, 2 AVX2 (on x86-64; the
-/// best the CPU has at or below it).
+/// `winnow_json_scan` with a chosen instruction set, for tests: 0 the byte loop, 1 SSE2, 2 AVX2, 3 AVX-512 (on
+/// x86-64; the best the CPU has at or below it).
 ptrdiff_t winnow_json_scan_using(
     int isa, const uint8_t *p, size_t i, size_t n, size_t *found, size_t capacity, size_t *count);
 
