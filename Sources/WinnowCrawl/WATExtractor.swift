@@ -129,18 +129,20 @@ public struct WATExtractor: Sendable {
 /// What one WAT record says about a page, as slices of its JSON (the walk is `winnow_wat_scan`), in arrays that a
 /// reader keeps from record to record. Not thread-safe: one per reader.
 final class WATPage {
+    // Exclusivity unchecked: a page belongs to one reader thread, and no access to these overlaps another; the dynamic
+    // checks of each access, a few per link, were a measurable part of the read.
     typealias Slice = JSONScanner.Slice
-    var raw = winnow_wat_page()
+    @exclusivity(unchecked) var raw = winnow_wat_page()
     /// Whether the common cases take the byte-level paths (tests turn it off to compare them with the full ones).
-    var fastPaths = true
+    @exclusivity(unchecked) var fastPaths = true
     /// Links the C path turned into candidates (for tests).
-    var fastLinks = 0
+    @exclusivity(unchecked) var fastLinks = 0
     /// Room for `winnow_wat_link_fast`'s URL and caption.
-    private var scratch: UnsafeMutablePointer<UInt8>
-    private var scratchCapacity = 4096
+    @exclusivity(unchecked) private var scratch: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private var scratchCapacity = 4096
     /// The page URL that `winnow_wat_page_url` wrote, which the page's base points into.
-    private var pageScratch: UnsafeMutablePointer<UInt8>
-    private var pageScratchCapacity = 1024
+    @exclusivity(unchecked) private var pageScratch: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private var pageScratchCapacity = 1024
 
     init() {
         raw.metas = .allocate(capacity: 16)
