@@ -34,6 +34,23 @@ struct RecordSplitterTests {
             ])
     }
 
+    @Test func manyFieldsAndTruncatedHeaders() throws {
+        // More fields than the splitter's first array holds, and the Content-Length among the last.
+        let many = (0..<40).map { "X-Field-\($0): value \($0)\r\n" }.joined()
+        let records = try Self.split(
+            "WARC/1.0\r\nWARC-Type: metadata\r\n" + many
+                + "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        #expect(records == ["metadata true true {}"])
+        for cut in ["WARC/1.0\r\nWARC-Type: metadata\r\nContent-Length: 2", "WARC/1.0\r\nWARC-Type: metadata\r\n"] {
+            #expect(try Self.split(cut) == ["problem:truncated_record"], "\(cut.debugDescription)")
+        }
+        #expect(try Self.split("WARC/1.0\r\nno colon here\r\n\r\n") == ["problem:bad_warc_header"])
+        // An invalid Content-Length followed by a valid one: the valid one counts.
+        #expect(
+            try Self.split("WARC/1.0\nWARC-Type: x\nContent-Length: ?\nContent-Length: 1\n\nz")
+                == ["x false false z"])
+    }
+
     @Test func contentLengthIsDigitsOnly() throws {
         for bad in ["+2", "-2", "2x", "", "0x2", "1234567890123456789"] {
             let records = try Self.split("WARC/1.0\r\nWARC-Type: metadata\r\nContent-Length: \(bad)\r\n\r\n{}\r\n\r\n")
