@@ -5,7 +5,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 VENV := .venv
 DEMO_DIR ?= demo-out
 
-.PHONY: setup build release demo test unit interop lint format bench bench-fetch fuzz clean
+.PHONY: setup build release demo test unit interop lint format bench bench-fetch fuzz fuzz-wat clean
 
 setup:
 	@bash scripts/setup.sh
@@ -66,6 +66,16 @@ fuzz: setup
 		fuzz/image_fuzz.c -ljpeg -lpng16 -ldeflate -lwebp -lwebpdemux -lgif -o .build/fuzz/image_fuzz
 	.build/fuzz/image_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 \
 		-artifact_prefix=fuzz/crashes/ .build/fuzz/corpus fuzz/crashes
+
+# The C that reads WAT records (CScan: record walk, container scans in every instruction set, link and page URL
+# paths) under libFuzzer with ASan + UBSan, seeded with the JSON records of the real Common Crawl samples.
+fuzz-wat: setup
+	mkdir -p .build/fuzz-wat/corpus fuzz/crashes
+	python3 scripts/wat_fuzz_seeds.py ../shared/fixtures/commoncrawl/wat .build/fuzz-wat/corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -ISources/CScan/include \
+		Sources/CScan/winnow_scan.c Sources/CScan/winnow_wat.c fuzz/wat_fuzz.c -o .build/fuzz-wat/wat_fuzz
+	.build/fuzz-wat/wat_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=262144 -rss_limit_mb=1024 \
+		-artifact_prefix=fuzz/crashes/wat- .build/fuzz-wat/corpus
 
 clean:
 	rm -rf .build $(DEMO_DIR) $(VENV)
