@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "CKernels"),
         // PNG decoding on libdeflate for the common cases; the rest goes to libpng (see winnow_png_fast.h).
         .target(name: "CPNGDeflate", exclude: readme, linkerSettings: [.linkedLibrary("deflate")]),
-        // SSE2 byte scans for the WAT JSON scanner, inlined into WinnowCrawl (see winnow_scan.h).
+        // The WAT reader's byte work in C: JSON scans (SSE2/AVX2/AVX-512), record walk, link and page URLs.
         .target(name: "CScan", exclude: readme),
         // SSE2/AVX2 passes of WinnowImage's resampler (see winnow_resample.h).
         .target(name: "CResample", exclude: readme),

@@ -138,11 +138,9 @@ final class WATPage {
     /// Links the C path turned into candidates (for tests).
     @exclusivity(unchecked) var fastLinks = 0
     /// Room for `winnow_wat_link_fast`'s URL and caption.
-    @exclusivity(unchecked) private var scratch: UnsafeMutablePointer<UInt8>
-    @exclusivity(unchecked) private var scratchCapacity = 4096
+    @exclusivity(unchecked) private var scratch = ScratchBytes(capacity: 4096)
     /// The page URL that `winnow_wat_page_url` wrote, which the page's base points into.
-    @exclusivity(unchecked) private var pageScratch: UnsafeMutablePointer<UInt8>
-    @exclusivity(unchecked) private var pageScratchCapacity = 1024
+    @exclusivity(unchecked) private var pageScratch = ScratchBytes(capacity: 1024)
 
     init() {
         raw.metas = .allocate(capacity: 16)
@@ -153,8 +151,6 @@ final class WATPage {
         raw.links_capacity = 64
         raw.starts = .allocate(capacity: 256)
         raw.starts_capacity = 256
-        scratch = .allocate(capacity: scratchCapacity)
-        pageScratch = .allocate(capacity: pageScratchCapacity)
     }
 
     deinit {
@@ -194,26 +190,6 @@ final class WATPage {
         }
     }
 
-    /// Room of at least `n` bytes for the page URL.
-    private func pageRoom(_ n: Int) -> UnsafeMutablePointer<UInt8> {
-        if n > pageScratchCapacity {
-            pageScratch.deallocate()
-            pageScratchCapacity = max(n, 2 * pageScratchCapacity)
-            pageScratch = .allocate(capacity: pageScratchCapacity)
-        }
-        return pageScratch
-    }
-
-    /// Scratch of at least `n` bytes.
-    private func room(_ n: Int) -> UnsafeMutablePointer<UInt8> {
-        if n > scratchCapacity {
-            scratch.deallocate()
-            scratchCapacity = max(n, 2 * scratchCapacity)
-            scratch = .allocate(capacity: scratchCapacity)
-        }
-        return scratch
-    }
-
     static func slice(_ s: winnow_slice) -> Slice { Slice(start: s.start, end: s.end, hasEscapes: s.escapes != 0) }
 
     func emit(
@@ -232,12 +208,12 @@ final class WATPage {
         var parsedBase: WebURL??
         let pageLength =
             if fastPaths, raw.base.end <= raw.base.start, let target {
-                winnow_wat_page_url(s.p, target, pageRoom(target.end - target.start + 9), &cBase)
+                winnow_wat_page_url(s.p, target, pageScratch.room(target.end - target.start + 9), &cBase)
             } else {
                 -1
             }
         if pageLength >= 0 {
-            page = String(decoding: UnsafeBufferPointer(start: pageScratch, count: pageLength), as: UTF8.self)
+            page = String(decoding: UnsafeBufferPointer(start: pageScratch.pointer, count: pageLength), as: UTF8.self)
         } else {
             let pageText = target.map(text) ?? targetURI() ?? ""
             let pageInput = WATExtractor.stripAngles(TextCleaner.decodeEntities(pageText))
@@ -293,7 +269,7 @@ final class WATPage {
         let links = UnsafeBufferPointer(start: raw.links, count: raw.links_count)
         func fast(_ base: UnsafePointer<winnow_url_base>?) {
             for (k, var link) in links.enumerated() {
-                let out = room(winnow_wat_link_room(&link, base))
+                let out = scratch.room(winnow_wat_link_room(&link, base))
                 var urlLength = 0
                 var captionLength = 0
                 // The common case in C; what it declines (entities, lazy loading, URLs for the full parser, UTF-8
@@ -369,6 +345,29 @@ final class WATPage {
             fast(nil)
         }
     }
+}
+
+/// Bytes for C to write into, grown to the room asked for (what was in them is not kept). Not thread-safe.
+struct ScratchBytes {
+    private(set) var pointer: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        pointer = .allocate(capacity: capacity)
+    }
+
+    /// At least `n` bytes.
+    mutating func room(_ n: Int) -> UnsafeMutablePointer<UInt8> {
+        if n > capacity {
+            pointer.deallocate()
+            capacity = max(n, 2 * capacity)
+            pointer = .allocate(capacity: capacity)
+        }
+        return pointer
+    }
+
+    func deallocate() { pointer.deallocate() }
 }
 
 /// Lazy-loading conventions: placeholder `src` values and `srcset` candidates.

@@ -84,7 +84,7 @@ struct WATFastPathTests {
             "eacute &eacute; entity", "numeric &#233; ref", "bare & ampersand", "semi &x; unknown",
             "nbsp\u{00A0}\u{00A0}between", "ideographic\u{3000}space", "\\\"quoted\\\" \\\\ \\/ slash",
             "\u{2028}line sep",
-            "x", "    ", "\\u0000nul",
+            "x", "    ", "\\u0000nul", String(repeating: "a caption longer than the first scratch ", count: 120),
         ]
         let lazy = [
             "", #","data-src":"lazy.jpg""#, #","srcset":"s1.jpg 1x, s2.jpg 2x""#,
