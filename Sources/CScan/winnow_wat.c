@@ -14,6 +14,8 @@ static const char *const lazy_names[6] = {
     "data-src", "data-lazy-src", "data-original", "data-srcset", "srcset", "data-lazy-srcset",
 };
 
+static const size_t lazy_lengths[6] = {8, 13, 13, 11, 6, 16};
+
 const char *winnow_wat_lazy_name(int kind) { return kind >= 1 && kind <= 6 ? lazy_names[kind - 1] : ""; }
 
 typedef struct {
@@ -107,6 +109,16 @@ static int skip_value(scanner *s) {
     return 0;
 }
 
+/// A member's value: read into *v when it is a string (and *is_string set), else stepped over.
+__attribute__((always_inline)) static inline int string_or_skip(scanner *s, winnow_slice *v, int *is_string) {
+    if (peek(s) == '"') {
+        *is_string = 1;
+        return string(s, v);
+    }
+    *is_string = 0;
+    return skip_value(s);
+}
+
 /// Whether a slice's raw bytes are the literal `key` (a key with escapes never matches).
 static inline int is(const scanner *s, winnow_slice k, const char *key, size_t length) {
     return !k.escapes && k.end - k.start == length && memcmp(s->p + k.start, key, length) == 0;
@@ -175,18 +187,17 @@ static int scan_head(scanner *s) {
                     } else {
                         winnow_wat_meta m = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
                         FOR_MEMBERS(s, k, {
-                            if (peek(s) != '"') {
-                                TRY(skip_value(s));
-                            } else {
-                                winnow_slice v;
-                                TRY(string(s, &v));
-                                if (IS(s, k, "name")) {
-                                    m.name = v;
-                                } else if (IS(s, k, "content")) {
-                                    m.content = v;
-                                } else if (IS(s, k, "http-equiv")) {
-                                    m.http_equiv = v;
-                                }
+                            winnow_slice v;
+                            int text;
+                            TRY(string_or_skip(s, &v, &text));
+                            if (!text) {
+                                // A number, object... is no name or content.
+                            } else if (IS(s, k, "name")) {
+                                m.name = v;
+                            } else if (IS(s, k, "content")) {
+                                m.content = v;
+                            } else if (IS(s, k, "http-equiv")) {
+                                m.http_equiv = v;
                             }
                         });
                         if (page->metas_count == page->metas_capacity) return WINNOW_WAT_FULL;
@@ -223,28 +234,27 @@ static int scan_link(scanner *s) {
         winnow_slice k;
         TRY(string(s, &k));
         TRY(expect(s, ':', "expected ':'"));
-        if (peek(s) != '"') {
-            TRY(skip_value(s));
-        } else {
-            winnow_slice v;
-            TRY(string(s, &v));
-            if (IS(s, k, "path")) {
-                image = IS(s, v, "IMG@/src");
-                if (!image) return skip_rest(s);
-            } else if (IS(s, k, "url")) {
-                link.url = v;
-                link.has_url = 1;
-            } else if (IS(s, k, "alt")) {
-                link.alt = v;
-            } else if (IS(s, k, "title")) {
-                link.title = v;
-            } else if (link.lazy_kind == 0 && !k.escapes) {
-                for (int j = 0; j < 6; j++) {
-                    if (is(s, k, lazy_names[j], strlen(lazy_names[j]))) {
-                        link.lazy_kind = j + 1;
-                        link.lazy = v;
-                        break;
-                    }
+        winnow_slice v;
+        int text;
+        TRY(string_or_skip(s, &v, &text));
+        if (!text) {
+            // Not a string: nothing the reader takes.
+        } else if (IS(s, k, "path")) {
+            image = IS(s, v, "IMG@/src");
+            if (!image) return skip_rest(s);
+        } else if (IS(s, k, "url")) {
+            link.url = v;
+            link.has_url = 1;
+        } else if (IS(s, k, "alt")) {
+            link.alt = v;
+        } else if (IS(s, k, "title")) {
+            link.title = v;
+        } else if (link.lazy_kind == 0 && !k.escapes) {
+            for (int j = 0; j < 6; j++) {
+                if (is(s, k, lazy_names[j], lazy_lengths[j])) {
+                    link.lazy_kind = j + 1;
+                    link.lazy = v;
+                    break;
                 }
             }
         }
@@ -289,15 +299,14 @@ static int scan_http(scanner *s) {
     FOR_MEMBERS(s, key, {
         if (IS(s, key, "Headers")) {
             FOR_MEMBERS(s, k, {
-                if (peek(s) == '"') {
-                    winnow_slice v;
-                    TRY(string(s, &v));
+                winnow_slice v;
+                int text;
+                TRY(string_or_skip(s, &v, &text));
+                if (text) {
                     if (page->headers_count == page->headers_capacity) return WINNOW_WAT_FULL;
                     page->headers[page->headers_count].name = k;
                     page->headers[page->headers_count].value = v;
                     page->headers_count++;
-                } else {
-                    TRY(skip_value(s));
                 }
             });
         } else if (IS(s, key, "HTML-Metadata")) {
@@ -323,23 +332,22 @@ static int scan_envelope(scanner *s) {
     FOR_MEMBERS(s, key, {
         if (IS(s, key, "WARC-Header-Metadata")) {
             FOR_MEMBERS(s, k, {
-                if (peek(s) != '"') {
-                    TRY(skip_value(s));
-                } else {
-                    winnow_slice v;
-                    TRY(string(s, &v));
-                    if (IS(s, k, "WARC-Type")) {
-                        page->is_response = IS(s, v, "response");
-                        // A request's or a metadata record's JSON holds nothing the reader takes: the rest is not
-                        // read (nor checked).
-                        if (!page->is_response) return WINNOW_WAT_DONE;
-                    } else if (IS(s, k, "WARC-Target-URI")) {
-                        page->target = v;
-                    } else if (IS(s, k, "WARC-Date")) {
-                        page->date = v;
-                    } else if (IS(s, k, "WARC-Record-ID")) {
-                        page->record_id = v;
-                    }
+                winnow_slice v;
+                int text;
+                TRY(string_or_skip(s, &v, &text));
+                if (!text) {
+                    // Not a string: nothing the reader takes.
+                } else if (IS(s, k, "WARC-Type")) {
+                    page->is_response = IS(s, v, "response");
+                    // A request's or a metadata record's JSON holds nothing the reader takes: the rest is not read
+                    // (nor checked).
+                    if (!page->is_response) return WINNOW_WAT_DONE;
+                } else if (IS(s, k, "WARC-Target-URI")) {
+                    page->target = v;
+                } else if (IS(s, k, "WARC-Date")) {
+                    page->date = v;
+                } else if (IS(s, k, "WARC-Record-ID")) {
+                    page->record_id = v;
                 }
             });
         } else if (IS(s, key, "Payload-Metadata")) {
