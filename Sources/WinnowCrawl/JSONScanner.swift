@@ -53,13 +53,6 @@ struct JSONScanner {
         }
     }
 
-    /// Whether the slice's raw bytes equal `key` (keys with escapes never match).
-    @inline(__always) func equals(_ s: Slice, _ key: StaticString) -> Bool {
-        let n = key.utf8CodeUnitCount
-        guard !s.hasEscapes, s.end - s.start == n else { return false }
-        return memcmp(p + s.start, key.utf8Start, n) == 0
-    }
-
     /// Case-insensitive comparison with a lower-case ASCII key.
     @inline(__always) func equalsLower(_ s: Slice, _ key: StaticString) -> Bool {
         let n = key.utf8CodeUnitCount
