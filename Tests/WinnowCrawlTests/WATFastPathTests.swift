@@ -64,6 +64,65 @@ struct WATFastPathTests {
         #expect(fastLinks > candidates * 3 / 4, "\(fastLinks) of \(candidates)")
     }
 
+    /// `json` with white space of each kind JSON allows around every structural byte outside strings, as a
+    /// pretty-printer would write it.
+    static func spaced(_ json: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var inString = false
+        var escaped = false
+        for (k, c) in json.enumerated() {
+            if inString {
+                out.append(c)
+                if escaped {
+                    escaped = false
+                } else if c == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if c == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            let gap = Array([" ", "\n  ", "\t", "\r\n "][k % 4].utf8)
+            switch c {
+            case UInt8(ascii: "{"), UInt8(ascii: "["), UInt8(ascii: ","), UInt8(ascii: ":"):
+                out.append(c)
+                out += gap
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                out += gap
+                out.append(c)
+            default:
+                if c == UInt8(ascii: "\"") { inString = true }
+                out.append(c)
+            }
+        }
+        return out
+    }
+
+    /// The walk's test for the usual case (no white space) leaves it to the slow one when there is some: every real
+    /// record spaced out gives the candidates and counts of the compact one.
+    @Test func spacedOutRecordsGiveTheSameCandidates() throws {
+        let dir = TestSupport.shared("commoncrawl/wat")
+        var candidates = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where name.contains(".wat") {
+            let text = try Gzip.decompress(path: dir + "/" + name)
+            try text.withUnsafeBytes { raw in
+                try RecordSplitter.records(in: raw) { fields, block, problem in
+                    guard problem == nil, fields.value("Content-Type")?.hasPrefix("application/json") == true else {
+                        return
+                    }
+                    var fastLinks = 0
+                    let (compact, compactCounts) = try Self.extract(Array(block), fast: true, fastLinks: &fastLinks)
+                    let (spaced, spacedCounts) = try Self.extract(
+                        Self.spaced(Array(block)), fast: true, fastLinks: &fastLinks)
+                    #expect(spaced == compact)
+                    #expect(spacedCounts == compactCounts)
+                    candidates += compact.count
+                }
+            }
+        }
+        #expect(candidates > 500)
+    }
+
     @Test func generatedLinksGiveTheSameCandidates() throws {
         let urls = [
             "a.jpg", "/abs/b.png", "//cdn.test/c.webp", "http://x.test/d.jpg", "HTTPS://UP.Test/E.JPG",
