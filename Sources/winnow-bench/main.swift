@@ -42,6 +42,21 @@ func measure(runs: Int, units: Double, _ body: () throws -> Void) rethrows -> [D
     return out
 }
 
+/// Like `measure`, for several bodies taken in turn within each run (after one warm-up each), so that the machine's
+/// drift from minute to minute falls on all of them alike; units per second of each run, one list per body.
+func measureInTurn(runs: Int, units: Double, _ bodies: [() throws -> Void]) throws -> [[Double]] {
+    for body in bodies { try body() }
+    var out = [[Double]](repeating: [], count: bodies.count)
+    for _ in 0..<runs {
+        for (k, body) in bodies.enumerated() {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            out[k].append(units / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
+        }
+    }
+    return out
+}
+
 /// Runs a shell command `runs` times (after a warm-up); units per second of each run.
 func measureCommand(runs: Int, units: Double, _ command: String) throws -> [Double] {
     try measure(runs: runs, units: units) {
@@ -346,10 +361,14 @@ if wanted("wat-300") {
         candidates = 0
         while let e = try r.next() { if case .candidate = e { candidates += 1 } }
     }
-    let deflate = try measure(runs: runs, units: mb) { _ = try RawInflate.libdeflate(path: path) }
-    let zlib = try measure(runs: runs, units: mb) { _ = try RawInflate.zlib(path: path) }
-    let one = try measure(runs: runs, units: mb) { try readAll(threads: 1) }
-    let two = try measure(runs: runs, units: mb) { try readAll(threads: 2) }
+    // In turn within each run: libdeflate alone, zlib alone, the read with 1 and with 2 threads.
+    let timed = try measureInTurn(
+        runs: runs, units: mb,
+        [
+            { _ = try RawInflate.libdeflate(path: path) }, { _ = try RawInflate.zlib(path: path) },
+            { try readAll(threads: 1) }, { try readAll(threads: 2) },
+        ])
+    let (deflate, zlib, one, two) = (timed[0], timed[1], timed[2], timed[3])
     let perRecord = Double(members) / mb
     let perCandidate = Double(candidates) / mb
     FileHandle.standardError.write(
