@@ -330,6 +330,17 @@ static int scan_http(scanner *s) {
     return 0;
 }
 
+/// Whether a payload's `Actual-Content-Type` says it is no HTTP response: a request, or a metadata record's fields.
+static int not_a_response(const scanner *s, winnow_slice v) {
+    if (v.escapes) return 0;
+    const uint8_t *p = s->p + v.start;
+    size_t n = v.end - v.start;
+    static const char fields[] = "application/warc-fields";
+    static const char request[] = "msgtype=request";
+    if (n >= sizeof fields - 1 && memcmp(p, fields, sizeof fields - 1) == 0) return 1;
+    return n >= sizeof request - 1 && memcmp(p + n - (sizeof request - 1), request, sizeof request - 1) == 0;
+}
+
 static int scan_envelope(scanner *s) {
     winnow_wat_page *page = s->page;
     FOR_MEMBERS(s, key, {
@@ -357,6 +368,10 @@ static int scan_envelope(scanner *s) {
             FOR_MEMBERS(s, k, {
                 if (IS(s, k, "HTTP-Response-Metadata")) {
                     TRY(scan_http(s));
+                } else if (IS(s, k, "Actual-Content-Type") && peek(s) == '"') {
+                    winnow_slice v;
+                    TRY(string(s, &v));
+                    if (not_a_response(s, v)) return WINNOW_WAT_DONE;
                 } else {
                     TRY(skip_value(s));
                 }
