@@ -53,11 +53,16 @@ static inline void skip_space(scanner *s) {
 
 /// The next byte after white space, 0 at the end.
 static inline uint8_t peek(scanner *s) {
+    if (__builtin_expect(s->i < s->n && s->p[s->i] > ' ', 1)) return s->p[s->i];
     skip_space(s);
     return s->i < s->n ? s->p[s->i] : 0;
 }
 
 static inline int expect(scanner *s, uint8_t c, const char *message) {
+    if (__builtin_expect(s->i < s->n && s->p[s->i] == c, 1)) {
+        s->i++;
+        return 0;
+    }
     skip_space(s);
     if (s->i >= s->n || s->p[s->i] != c) return fail(s, message);
     s->i++;
@@ -821,10 +826,11 @@ size_t winnow_wat_link_room(const winnow_wat_link *link, const winnow_url_base *
 
 /// A string's text with JSON escapes and `&amp;` decoded: where it is in the record when it has neither (the common
 /// case, no copy), else in `scratch`. Sets *text and returns its length; -1 when the full path must judge it.
-static ptrdiff_t link_text(const uint8_t *p, winnow_slice s, uint8_t *scratch, const uint8_t **text) {
+static ptrdiff_t link_text(
+    const uint8_t *p, winnow_slice s, uint8_t *scratch, const uint8_t **text, int check_utf8) {
     size_t n = s.end - s.start;
     if (!s.escapes && !memchr(p + s.start, '&', n)) {
-        if (!valid_utf8(p + s.start, n)) return -1;
+        if (check_utf8 && !valid_utf8(p + s.start, n)) return -1;
         *text = p + s.start;
         return (ptrdiff_t)n;
     }
@@ -843,11 +849,12 @@ int winnow_wat_link_fast(
                        : 0;
     // out: the URL, then the caption; scratch after the room the URL may take.
     const uint8_t *url;
-    ptrdiff_t n = link_text(p, link->url, out + head + url_raw + 9, &url);
+    // Not checked for UTF-8 here: winnow_url_fast_href takes ASCII only (and data: URLs are checked below).
+    ptrdiff_t n = link_text(p, link->url, out + head + url_raw + 9, &url, 0);
     if (n < 0) return 0;
     if (n >= 5 && (url[0] | 0x20) == 'd' && (url[1] | 0x20) == 'a' && (url[2] | 0x20) == 't' &&
         (url[3] | 0x20) == 'a' && url[4] == ':')
-        return WINNOW_WAT_LINK_DATA;
+        return valid_utf8(url, (size_t)n) ? WINNOW_WAT_LINK_DATA : 0;
     int same;
     ptrdiff_t u = winnow_url_fast_href(url, (size_t)n, base, out, &same);
     if (u < 0) return 0;
@@ -858,7 +865,7 @@ int winnow_wat_link_fast(
     uint8_t *scratch = caption + (alt > title ? alt : title);
     for (int pass = 0; pass < 2; pass++) {
         const uint8_t *text;
-        ptrdiff_t c = link_text(p, pass == 0 ? link->alt : link->title, scratch, &text);
+        ptrdiff_t c = link_text(p, pass == 0 ? link->alt : link->title, scratch, &text, 1);
         if (c < 0) return 0;
         *caption_length = winnow_text_collapse(text, (size_t)c, caption);
         if (*caption_length > 0 || !title_fallback) break;

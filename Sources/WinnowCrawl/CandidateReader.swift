@@ -243,7 +243,7 @@ public final class CandidateReader: @unchecked Sendable {
                     try extractor.extract(
                         fields: headers, block: block, offset: offset, inputFile: path, counters: &counters,
                         page: page
-                    ) { emit(.candidate($0)) }
+                    ) { (c: consuming Candidate) in emit(.candidate(consume c)) }
                 } catch let e as RecordError {
                     emit(.skipped(e))
                 }
@@ -290,7 +290,7 @@ public final class CandidateReader: @unchecked Sendable {
                             try extractor.extract(
                                 headers: record.headers, block: block, offset: record.offset, inputFile: path,
                                 counters: &counters
-                            ) { out.add(.candidate($0)) }
+                            ) { (c: consuming Candidate) in out.add(.candidate(consume c)) }
                         }
                     } catch let e as RecordError {
                         out.add(.skipped(e))

@@ -40,7 +40,7 @@ public struct WATExtractor: Sendable {
         try record.block.withUnsafeBytes { block in
             try extract(
                 headers: record.headers, block: block, offset: record.offset, inputFile: inputFile, counters: &counters
-            ) { out.append($0) }
+            ) { (c: consuming Candidate) in out.append(consume c) }
         }
         return out
     }

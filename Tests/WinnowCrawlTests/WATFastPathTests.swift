@@ -123,6 +123,27 @@ struct WATFastPathTests {
         #expect(candidates > 500)
     }
 
+    /// Raw bytes that are not UTF-8 in a URL (which the C path does not check: it takes ASCII URLs only) and in a
+    /// `data:` URL (which it does check) are counted as the full path counts them.
+    @Test func rawInvalidUTF8InURLsIsCountedAsByTheFullPath() throws {
+        let head = Array(
+            (#"{"Envelope":{"WARC-Header-Metadata":{"WARC-Type":"response","WARC-Target-URI":"http://a.test/d/p.html"},"#
+                + #""Payload-Metadata":{"HTTP-Response-Metadata":{"HTML-Metadata":{"Links":[{"path":"IMG@/src","url":""#)
+                .utf8)
+        let tail = Array(#"","alt":"a caption"}]}}}}}"#.utf8)
+        let urls: [[UInt8]] = [
+            Array("a".utf8) + [0xff] + Array(".jpg".utf8), Array("http://x.test/".utf8) + [0xc3, 0x28],
+            Array("data:image/gif;".utf8) + [0xc3, 0x28], Array("data:image/gif;ok".utf8),
+        ]
+        for url in urls {
+            var fastLinks = 0
+            let (candidates, counts) = try Self.extract(head + url + tail, fast: true, fastLinks: &fastLinks)
+            #expect(candidates.isEmpty)
+            #expect(counts.counts.count == 1)
+            _ = try Self.expectSame(head + url + tail)
+        }
+    }
+
     @Test func generatedLinksGiveTheSameCandidates() throws {
         let urls = [
             "a.jpg", "/abs/b.png", "//cdn.test/c.webp", "http://x.test/d.jpg", "HTTPS://UP.Test/E.JPG",
