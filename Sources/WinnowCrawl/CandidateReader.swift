@@ -58,7 +58,7 @@ public final class CandidateReader: @unchecked Sendable {
             }
             if isDir.boolValue { throw WinnowError(.io, "\(p): is a directory, expected a WAT file or URL list") }
             guard FileManager.default.isReadableFile(atPath: p) else { throw WinnowError(.io, "\(p): not readable") }
-            total += Int64((try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? 0)
+            total += fileSize(atPath: p)
         }
         totalBytes = total
         queue = BoundedQueue<EventBatch>(capacity: 8 * self.threads, producers: self.threads - 1)
@@ -174,7 +174,7 @@ public final class CandidateReader: @unchecked Sendable {
             }
             guard let member else {
                 own.members = nil
-                let size = Int64((try? FileManager.default.attributesOfItem(atPath: m.path)[.size] as? Int) ?? 0)
+                let size = fileSize(atPath: m.path)
                 progress.withLock { $0[m.id] = min(m.range.upperBound, size) - m.range.lowerBound }
                 counterTotals.withLock { $0.merge(ownCounters) }
                 ownCounters = ParseCounters()
@@ -265,7 +265,7 @@ public final class CandidateReader: @unchecked Sendable {
                 progress.withLock { $0[id] = consumed }
             }
         }
-        let size = Int64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+        let size = fileSize(atPath: path)
         progress.withLock { $0[id] = min(range.upperBound, size) - range.lowerBound }
     }
 
@@ -307,7 +307,7 @@ public final class CandidateReader: @unchecked Sendable {
                 firstByte: start.first, progress: { consumed in progress.withLock { $0[id] = consumed } }
             ) { out.add($0) }
         }
-        let size = Int64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+        let size = fileSize(atPath: path)
         progress.withLock { $0[id] = size }
     }
 

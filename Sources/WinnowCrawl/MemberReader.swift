@@ -3,6 +3,13 @@ internal import CZlib
 import Foundation
 import WinnowCore
 
+/// The size of the file at `path`, following symbolic links (FileManager's attributes describe the link itself), or 0
+/// when it cannot be read.
+package func fileSize(atPath path: String) -> Int64 {
+    var st = stat()
+    return stat(path, &st) == 0 ? Int64(st.st_size) : 0
+}
+
 /// Reads a gzip file one member at a time with libdeflate (about twice zlib's speed), for Common Crawl's layout of
 /// one member per record. Memory is the read buffer plus the largest member, whatever the file size.
 /// Not thread-safe: one reader per thread.
@@ -193,7 +200,7 @@ final class MemberReader {
 
     /// Splits a gzip file into `parts` byte ranges that each start at a member that begins a WARC record.
     static func split(path: String, parts: Int) throws -> [Range<Int64>] {
-        let size = Int64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+        let size = fileSize(atPath: path)
         guard parts > 1, size > 4 << 20, let h = FileHandle(forReadingAtPath: path) else { return [0..<Int64.max] }
         defer { try? h.close() }
         var starts: [Int64] = [0]

@@ -349,7 +349,7 @@ if wanted("wat-300") {
     try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
     let path = data + "/replicated-300mb.warc.wat.gz"
     if !FileManager.default.fileExists(atPath: path) { try buildReplicatedWAT(path: path, targetBytes: 300_000_000) }
-    let mb = Double((try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / 1e6
+    let mb = Double(fileSize(atPath: path)) / 1e6
     let (members, inflated) = try RawInflate.libdeflate(path: path)
     FileHandle.standardError.write(
         Data(

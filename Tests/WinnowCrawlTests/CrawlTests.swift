@@ -441,7 +441,7 @@ func expectedRows(_ name: String) throws -> [[String: String]] {
             for n in names { data.append(try Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/\(n)"))) }
         }
         try data.write(to: URL(fileURLWithPath: path))
-        func keys(_ threads: Int) throws -> [String] {
+        func keys(_ threads: Int, path: String = path) throws -> [String] {
             let r = try CandidateReader(paths: [path], threads: threads)
             var k: [String] = []
             while let e = try r.next() {
@@ -454,6 +454,11 @@ func expectedRows(_ name: String) throws -> [[String: String]] {
         #expect(one.count > 8000)
         #expect(one.sorted() == two.sorted())
         #expect(try MemberReader.split(path: path, parts: 2).count == 2)
+        // A symbolic link to the file is split like the file (its size is the target's).
+        let link = dir + "/link.warc.wat.gz"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+        #expect(try MemberReader.split(path: link, parts: 2).count == 2)
+        #expect(try keys(2, path: link).sorted() == one.sorted())
     }
 
     @Test func corruptMemberInTheMiddleIsSkippedAndReadingGoesOn() throws {
