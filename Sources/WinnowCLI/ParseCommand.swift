@@ -49,8 +49,7 @@ enum ParseCommand {
                 let reason = filter.check(c)
                 if let r = reason { dropped[r.code, default: 0] += 1 } else { kept += 1 }
                 if reason != nil && !a.flags.contains("all") { continue }
-                let line = Data(c.jsonLine(extra: reason.map { [("dropped", $0.description)] } ?? []).utf8)
-                try sink.write(line)
+                try sink.write(c.jsonLineUTF8(extra: reason.map { [("dropped", $0.description)] } ?? []))
             case .skipped(let e):
                 skipped += 1
                 WinnowCli.warn("skipped record: \(e) [\(e.code)]")
@@ -91,8 +90,8 @@ final class CandidateSink {
         }
     }
 
-    func write(_ line: Data) throws {
-        buffer.append(line)
+    func write(_ line: [UInt8]) throws {
+        buffer.append(contentsOf: line)
         buffer.append(0x0a)
         inFile += 1
         if directory == nil {

@@ -184,6 +184,11 @@ extension Candidate {
     /// The candidate as one JSON object (the same fields as its `Encodable` form, keys sorted), written directly:
     /// `winnow parse` writes millions of these.
     public func jsonLine(extra: [(String, String)] = []) -> String {
+        String(decoding: jsonLineUTF8(extra: extra), as: UTF8.self)
+    }
+
+    /// `jsonLine` as UTF-8 bytes.
+    public func jsonLineUTF8(extra: [(String, String)] = []) -> [UInt8] {
         var m = JSONObject()
         m.add("caption", caption)
         m.add("input_file", provenance.inputFile)
@@ -198,7 +203,7 @@ extension Candidate {
         if let d = provenance.pageDate { m.add("page_date", d) }
         if let r = provenance.recordID { m.add("record_id", r) }
         for (k, v) in extra { m.add(k, v) }
-        return m.text()
+        return m.utf8()
     }
 }
 
@@ -206,56 +211,92 @@ extension Candidate {
 public enum JSONText {
     /// `s` as a JSON string literal.
     public static func quote(_ s: String) -> String {
-        var needs = false
-        for b in s.utf8 where b < 0x20 || b == 0x22 || b == 0x5c {
-            needs = true
-            break
-        }
-        if !needs { return "\"" + s + "\"" }
-        var out: [UInt8] = [0x22]
-        let hexDigits = Array("0123456789abcdef".utf8)
-        for b in s.utf8 {
-            switch b {
-            case 0x22: out += [0x5c, 0x22]
-            case 0x5c: out += [0x5c, 0x5c]
-            case 0x0a: out += [0x5c, 0x6e]
-            case 0x0d: out += [0x5c, 0x72]
-            case 0x09: out += [0x5c, 0x74]
-            case 0..<0x20: out += [0x5c, 0x75, 0x30, 0x30, hexDigits[Int(b >> 4)], hexDigits[Int(b & 15)]]
-            default: out.append(b)
+        var out: [UInt8] = []
+        appendQuoted(s, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `s` as a JSON string literal to `out`.
+    public static func appendQuoted(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        out.append(0x22)
+        s.withUTF8 { b in
+            var clean = true
+            for c in b where c < 0x20 || c == 0x22 || c == 0x5c {
+                clean = false
+                break
+            }
+            if clean {
+                out.append(contentsOf: b)
+                return
+            }
+            let hexDigits: StaticString = "0123456789abcdef"
+            for c in b {
+                switch c {
+                case 0x22: out += [0x5c, 0x22]
+                case 0x5c: out += [0x5c, 0x5c]
+                case 0x0a: out += [0x5c, 0x6e]
+                case 0x0d: out += [0x5c, 0x72]
+                case 0x09: out += [0x5c, 0x74]
+                case 0..<0x20:
+                    out += [0x5c, 0x75, 0x30, 0x30, hexDigits.utf8Start[Int(c >> 4)], hexDigits.utf8Start[Int(c & 15)]]
+                default: out.append(c)
+                }
             }
         }
         out.append(0x22)
-        return String(decoding: out, as: UTF8.self)
     }
 }
 
 /// A flat JSON object written by hand (keys sorted on output), for the per-sample lines and `.json` members:
-/// several times faster than JSONSerialization, and slashes are not escaped.
+/// several times faster than JSONSerialization, and slashes are not escaped. Values are written as JSON text into
+/// one byte buffer as they are added.
 public struct JSONObject: Sendable {
-    private var fields: [(key: String, value: String)] = []
+    private var values: [UInt8] = []
+    private var fields: [(key: String, value: Range<Int>)] = []
 
     /// An empty object.
     public init() {}
 
+    /// Adds a member whose JSON text `write` appends.
+    private mutating func add(_ key: String, _ write: (inout [UInt8]) -> Void) {
+        let start = values.count
+        write(&values)
+        fields.append((key, start..<values.count))
+    }
+
     /// Adds a string member.
-    public mutating func add(_ key: String, _ value: String) { fields.append((key, JSONText.quote(value))) }
+    public mutating func add(_ key: String, _ value: String) { add(key) { JSONText.appendQuoted(value, to: &$0) } }
     /// Adds an integer member.
-    public mutating func add(_ key: String, _ value: Int) { fields.append((key, String(value))) }
+    public mutating func add(_ key: String, _ value: Int) { add(key) { $0.append(contentsOf: String(value).utf8) } }
     /// Adds an integer member.
-    public mutating func add(_ key: String, _ value: Int64) { fields.append((key, String(value))) }
+    public mutating func add(_ key: String, _ value: Int64) { add(key) { $0.append(contentsOf: String(value).utf8) } }
     /// Adds an array of strings.
     public mutating func add(_ key: String, _ values: [String]) {
-        fields.append((key, "[" + values.map(JSONText.quote).joined(separator: ",") + "]"))
+        add(key) { out in
+            out.append(0x5b)
+            for (i, v) in values.enumerated() {
+                if i > 0 { out.append(0x2c) }
+                JSONText.appendQuoted(v, to: &out)
+            }
+            out.append(0x5d)
+        }
+    }
+
+    /// The object's UTF-8 text, members sorted by key.
+    public func utf8() -> [UInt8] {
+        var out: [UInt8] = [0x7b]
+        out.reserveCapacity(values.count + 24 * fields.count + 2)
+        for (i, f) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
+            if i > 0 { out.append(0x2c) }
+            JSONText.appendQuoted(f.key, to: &out)
+            out.append(0x3a)
+            out.append(contentsOf: values[f.value])
+        }
+        out.append(0x7d)
+        return out
     }
 
     /// The object's text, members sorted by key.
-    public func text() -> String {
-        var out = "{"
-        for (i, f) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
-            if i > 0 { out += "," }
-            out += JSONText.quote(f.key) + ":" + f.value
-        }
-        return out + "}"
-    }
+    public func text() -> String { String(decoding: utf8(), as: UTF8.self) }
 }

@@ -70,3 +70,39 @@ import WinnowCore
         #expect(s.outcome.status == "dropped")
     }
 }
+
+/// The hand-written JSON of the per-sample lines and `.json` members: exact text, and what a JSON parser reads back.
+@Suite struct JSONObjectTests {
+    @Test func membersAreSortedAndEscaped() {
+        var o = JSONObject()
+        o.add("url", "http://a.test/x?q=\"1\"&b=\\")
+        o.add("caption", "tab\there\nnew \u{1} line caf\u{e9} \u{1F600}")
+        o.add("count", 3)
+        o.add("offset", Int64(-7))
+        o.add("signals", ["meta-robots:noai", "a\"b"])
+        o.add("empty", [String]())
+        #expect(
+            o.text()
+                == #"{"caption":"tab\there\nnew \u0001 line café 😀","count":3,"empty":[],"offset":-7,"#
+                + #""signals":["meta-robots:noai","a\"b"],"url":"http://a.test/x?q=\"1\"&b=\\"}"#)
+        #expect(JSONObject().text() == "{}")
+        #expect(JSONText.quote("\r/") == #""\r/""#)
+    }
+
+    @Test func parsersReadBackWhatWasWritten() throws {
+        var rng = SplitMix64(seed: 3)
+        let pieces = ["a", "\"", "\\", "\n", "\t", "\r", "\u{0}", "\u{1f}", "é", "€", "😀", "/", " ", "\u{7f}"]
+        for _ in 0..<500 {
+            var o = JSONObject()
+            var expected: [String: String] = [:]
+            for k in 0..<Int(rng.next() % 6) {
+                let value = (0..<Int(rng.next() % 12)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }
+                    .joined()
+                o.add("k\(k)", value)
+                expected["k\(k)"] = value
+            }
+            let back = try JSONSerialization.jsonObject(with: Data(o.utf8())) as? [String: String]
+            #expect(back == expected)
+        }
+    }
+}
