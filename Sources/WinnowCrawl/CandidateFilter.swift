@@ -44,9 +44,12 @@ public final class CandidateFilter {
             return Reason("page_optout", s)
         }
         if c.url.utf8.count > settings.maxURLLength { return Reason("url_too_long", "\(c.url.utf8.count) characters") }
-        // Characters as LAION counted them (Python's len: code points).
-        let length = c.caption.unicodeScalars.count
-        if length < settings.minCaptionLength { return Reason("caption_too_short", "\(length) characters") }
+        // Characters as LAION counted them (Python's len: code points). A code point takes 1 to 4 UTF-8 bytes, so
+        // the byte count settles most captions without counting.
+        if c.caption.utf8.count / 4 < settings.minCaptionLength {
+            let length = c.caption.unicodeScalars.count
+            if length < settings.minCaptionLength { return Reason("caption_too_short", "\(length) characters") }
+        }
         let ext = URLExtension.of(c.url)
         if !ext.isEmpty && settings.dropExtensions.contains(ext) { return Reason("extension_dropped", ext) }
         if settings.dedupURLCaption {
@@ -60,17 +63,24 @@ public final class CandidateFilter {
 public enum URLExtension {
     /// `"jpg"` for `http://a/b/c.JPG?x=1`; empty when the last path segment has no dot.
     public static func of(_ url: String) -> String {
-        let u = Array(url.utf8)
-        var end = u.count
-        if let q = u.firstIndex(where: { $0 == 0x3f || $0 == 0x23 }) { end = q }
-        var i = end - 1
-        while i >= 0 && u[i] != 0x2f {
-            if u[i] == 0x2e {
-                return String(
-                    decoding: u[(i + 1)..<end].map { $0 >= 0x41 && $0 <= 0x5a ? $0 + 0x20 : $0 }, as: UTF8.self)
+        var url = url
+        return url.withUTF8 { u in
+            var end = u.count
+            if let q = u.firstIndex(where: { $0 == 0x3f || $0 == 0x23 }) { end = q }
+            var i = end - 1
+            while i >= 0 && u[i] != 0x2f {
+                if u[i] == 0x2e {
+                    return String(unsafeUninitializedCapacity: end - i - 1) { out in
+                        for k in 0..<(end - i - 1) {
+                            let b = u[i + 1 + k]
+                            out[k] = b >= 0x41 && b <= 0x5a ? b + 0x20 : b
+                        }
+                        return end - i - 1
+                    }
+                }
+                i -= 1
             }
-            i -= 1
+            return ""
         }
-        return ""
     }
 }

@@ -261,6 +261,10 @@ func expectedRows(_ name: String) throws -> [[String: String]] {
     @Test func laionFilters() {
         let f = CandidateFilter(settings: CandidateFilterSettings())
         #expect(f.check(candidate("http://a.test/x.jpg", "abcd"))?.code == "caption_too_short")
+        // Code points, as Python's len counts them: four two-byte letters are too short, five are not.
+        #expect(f.check(candidate("http://a.test/e.jpg", "éééé"))?.description == "caption_too_short: 4 characters")
+        #expect(f.check(candidate("http://a.test/e.jpg", "ééééé")) == nil)
+        #expect(f.check(candidate("http://a.test/e.jpg", "😀😀😀😀")) != nil)
         #expect(f.check(candidate("http://a.test/x.GIF?v=1", "a long caption"))?.code == "extension_dropped")
         #expect(
             f.check(candidate("http://a.test/" + String(repeating: "x", count: 2001), "a long caption"))?.code
