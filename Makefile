@@ -5,7 +5,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 VENV := .venv
 DEMO_DIR ?= demo-out
 
-.PHONY: setup build release demo test unit interop lint format bench bench-fetch fuzz fuzz-wat clean
+.PHONY: setup build release demo test unit interop lint format bench bench-fetch fuzz fuzz-wat profile-wat clean
 
 setup:
 	@bash scripts/setup.sh
@@ -76,6 +76,20 @@ fuzz-wat: setup
 		Sources/CScan/winnow_scan.c Sources/CScan/winnow_wat.c fuzz/wat_fuzz.c -o .build/fuzz-wat/wat_fuzz
 	.build/fuzz-wat/wat_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=262144 -rss_limit_mb=1024 \
 		-artifact_prefix=fuzz/crashes/wat- .build/fuzz-wat/corpus
+
+# The C half of the WAT read over every record of WAT_FILE (default: the first 20 MB of the wat-300 file, which
+# `make bench BENCH_ARGS=wat-300` builds), under callgrind: instruction counts by function, which do not drift as
+# wall time does. Installs valgrind if missing.
+WAT_FILE ?= .build/bench-data/small.wat.gz
+profile-wat: setup
+	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
+	mkdir -p .build/profile-wat
+	if [ "$(WAT_FILE)" = .build/bench-data/small.wat.gz ] && [ ! -f $(WAT_FILE) ]; then \
+		head -c 20000000 .build/bench-data/replicated-300mb.warc.wat.gz > $(WAT_FILE); fi
+	clang -O2 -gdwarf-4 -ISources/CScan/include scripts/wat_walk_profile.c Sources/CScan/winnow_scan.c \
+		Sources/CScan/winnow_wat.c -ldeflate -o .build/profile-wat/walk
+	valgrind --tool=callgrind --callgrind-out-file=.build/profile-wat/callgrind.out .build/profile-wat/walk $(WAT_FILE)
+	callgrind_annotate --auto=no .build/profile-wat/callgrind.out | sed -n '/file:function/,$$p' | head -30
 
 clean:
 	rm -rf .build $(DEMO_DIR) $(VENV)
