@@ -37,11 +37,9 @@ struct WATFastPathTests {
         return (fast.count, fastLinks)
     }
 
-    @Test func realSamplesGiveTheSameCandidates() throws {
+    /// Calls `body` with the JSON of every WAT record of the real samples.
+    static func forEachRealRecord(_ body: ([UInt8]) throws -> Void) throws {
         let dir = TestSupport.shared("commoncrawl/wat")
-        var records = 0
-        var candidates = 0
-        var fastLinks = 0
         for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where name.contains(".wat") {
             let text = try Gzip.decompress(path: dir + "/" + name)
             try text.withUnsafeBytes { raw in
@@ -49,13 +47,22 @@ struct WATFastPathTests {
                     guard problem == nil, fields.value("Content-Type")?.hasPrefix("application/json") == true else {
                         return
                     }
-                    records += 1
-                    for fallback in [false, true] {
-                        let (n, f) = try Self.expectSame(Array(block), titleFallback: fallback)
-                        candidates += n
-                        fastLinks += f
-                    }
+                    try body(Array(block))
                 }
+            }
+        }
+    }
+
+    @Test func realSamplesGiveTheSameCandidates() throws {
+        var records = 0
+        var candidates = 0
+        var fastLinks = 0
+        try Self.forEachRealRecord { json in
+            records += 1
+            for fallback in [false, true] {
+                let (n, f) = try Self.expectSame(json, titleFallback: fallback)
+                candidates += n
+                fastLinks += f
             }
         }
         #expect(records > 150)
@@ -101,24 +108,14 @@ struct WATFastPathTests {
     /// The walk's test for the usual case (no white space) leaves it to the slow one when there is some: every real
     /// record spaced out gives the candidates and counts of the compact one.
     @Test func spacedOutRecordsGiveTheSameCandidates() throws {
-        let dir = TestSupport.shared("commoncrawl/wat")
         var candidates = 0
-        for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where name.contains(".wat") {
-            let text = try Gzip.decompress(path: dir + "/" + name)
-            try text.withUnsafeBytes { raw in
-                try RecordSplitter.records(in: raw) { fields, block, problem in
-                    guard problem == nil, fields.value("Content-Type")?.hasPrefix("application/json") == true else {
-                        return
-                    }
-                    var fastLinks = 0
-                    let (compact, compactCounts) = try Self.extract(Array(block), fast: true, fastLinks: &fastLinks)
-                    let (spaced, spacedCounts) = try Self.extract(
-                        Self.spaced(Array(block)), fast: true, fastLinks: &fastLinks)
-                    #expect(spaced == compact)
-                    #expect(spacedCounts == compactCounts)
-                    candidates += compact.count
-                }
-            }
+        try Self.forEachRealRecord { json in
+            var fastLinks = 0
+            let (compact, compactCounts) = try Self.extract(json, fast: true, fastLinks: &fastLinks)
+            let (spaced, spacedCounts) = try Self.extract(Self.spaced(json), fast: true, fastLinks: &fastLinks)
+            #expect(spaced == compact)
+            #expect(spacedCounts == compactCounts)
+            candidates += compact.count
         }
         #expect(candidates > 500)
     }
