@@ -113,7 +113,8 @@ public struct WATExtractor: Sendable {
                 code: "bad_json", path: inputFile, offset: offset,
                 message: "malformed WAT JSON at byte \(position) of the record: \(message)")
         }
-        guard page.raw.is_response != 0, page.raw.has_html != 0 else { return }
+        // A page without image links (a third of them) yields nothing: its URL, signals and provenance are not made.
+        guard page.raw.is_response != 0, page.raw.has_html != 0, page.raw.links_count > 0 else { return }
         try page.emit(
             block: block, targetURI: targetURI, offset: offset, inputFile: inputFile, titleFallback: titleFallback,
             counters: &counters, emit: emit)
