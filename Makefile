@@ -85,7 +85,10 @@ profile-wat: setup
 	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	mkdir -p .build/profile-wat
 	if [ "$(WAT_FILE)" = .build/bench-data/small.wat.gz ] && [ ! -f $(WAT_FILE) ]; then \
-		head -c 20000000 .build/bench-data/replicated-300mb.warc.wat.gz > $(WAT_FILE); fi
+		test -f .build/bench-data/replicated-300mb.warc.wat.gz || \
+			{ echo "profile-wat: run 'make bench BENCH_ARGS=wat-300' first, or give WAT_FILE=..."; exit 1; }; \
+		head -c 20000000 .build/bench-data/replicated-300mb.warc.wat.gz > $(WAT_FILE).part && \
+			mv $(WAT_FILE).part $(WAT_FILE); fi
 	clang -O2 -gdwarf-4 -ISources/CScan/include scripts/wat_walk_profile.c Sources/CScan/winnow_scan.c \
 		Sources/CScan/winnow_wat.c -ldeflate -o .build/profile-wat/walk
 	valgrind --tool=callgrind --callgrind-out-file=.build/profile-wat/callgrind.out .build/profile-wat/walk $(WAT_FILE)

@@ -31,15 +31,7 @@ static void check_record(const uint8_t *data, size_t size) {
     winnow_wat_header headers[HEADERS];
     winnow_wat_link links[LINKS];
     size_t starts[STARTS];
-    winnow_wat_page page = {0};
-    page.metas = metas;
-    page.metas_capacity = METAS;
-    page.headers = headers;
-    page.headers_capacity = HEADERS;
-    page.links = links;
-    page.links_capacity = LINKS;
-    page.starts = starts;
-    page.starts_capacity = STARTS;
+    winnow_wat_page page = winnow_wat_page_on(metas, METAS, headers, HEADERS, links, LINKS, starts, STARTS);
     if (winnow_wat_scan(data, size, &page) != WINNOW_WAT_OK) return;
     // The page URL, as WATPage gives room for it, and the links resolved against it (or against none).
     winnow_url_base base;

@@ -57,15 +57,7 @@ int main(int argc, char **argv) {
         if (!body || body + 4 >= out + length || body[4] != '{') continue;
         body += 4;
         size_t n = length - (size_t)(body - out);
-        winnow_wat_page page = {0};
-        page.metas = metas;
-        page.metas_capacity = METAS;
-        page.headers = headers;
-        page.headers_capacity = HEADERS;
-        page.links = links;
-        page.links_capacity = LINKS;
-        page.starts = starts;
-        page.starts_capacity = STARTS;
+        winnow_wat_page page = winnow_wat_page_on(metas, METAS, headers, HEADERS, links, LINKS, starts, STARTS);
         int rc = winnow_wat_scan(body, n, &page);
         if (rc != WINNOW_WAT_OK) {
             malformed++;

@@ -133,7 +133,7 @@ final class WATPage {
     // Exclusivity unchecked: a page belongs to one reader thread, and no access to these overlaps another; the dynamic
     // checks of each access, a few per link, were a measurable part of the read.
     typealias Slice = JSONScanner.Slice
-    @exclusivity(unchecked) var raw = winnow_wat_page()
+    @exclusivity(unchecked) var raw: winnow_wat_page
     /// Whether the common cases take the byte-level paths (tests turn it off to compare them with the full ones).
     @exclusivity(unchecked) var fastPaths = true
     /// Links the C path turned into candidates (for tests).
@@ -144,14 +144,9 @@ final class WATPage {
     @exclusivity(unchecked) private var pageScratch = ScratchBytes(capacity: 1024)
 
     init() {
-        raw.metas = .allocate(capacity: 16)
-        raw.metas_capacity = 16
-        raw.headers = .allocate(capacity: 32)
-        raw.headers_capacity = 32
-        raw.links = .allocate(capacity: 64)
-        raw.links_capacity = 64
-        raw.starts = .allocate(capacity: 256)
-        raw.starts_capacity = 256
+        raw = winnow_wat_page_on(
+            .allocate(capacity: 16), 16, .allocate(capacity: 32), 32, .allocate(capacity: 64), 64,
+            .allocate(capacity: 256), 256)
     }
 
     deinit {

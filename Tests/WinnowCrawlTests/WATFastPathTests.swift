@@ -128,15 +128,17 @@ struct WATFastPathTests {
                 + #""Payload-Metadata":{"HTTP-Response-Metadata":{"HTML-Metadata":{"Links":[{"path":"IMG@/src","url":""#)
                 .utf8)
         let tail = Array(#"","alt":"a caption"}]}}}}}"#.utf8)
-        let urls: [[UInt8]] = [
-            Array("a".utf8) + [0xff] + Array(".jpg".utf8), Array("http://x.test/".utf8) + [0xc3, 0x28],
-            Array("data:image/gif;".utf8) + [0xc3, 0x28], Array("data:image/gif;ok".utf8),
+        let cases: [([UInt8], String)] = [
+            (Array("a".utf8) + [0xff] + Array(".jpg".utf8), "url_invalid_utf8"),
+            (Array("http://x.test/".utf8) + [0xc3, 0x28], "url_invalid_utf8"),
+            (Array("data:image/gif;".utf8) + [0xc3, 0x28], "url_invalid_utf8"),
+            (Array("data:image/gif;ok".utf8), "url_data"),
         ]
-        for url in urls {
+        for (url, reason) in cases {
             var fastLinks = 0
             let (candidates, counts) = try Self.extract(head + url + tail, fast: true, fastLinks: &fastLinks)
             #expect(candidates.isEmpty)
-            #expect(counts.counts.count == 1)
+            #expect(counts.counts == [reason: 1], "\(url)")
             _ = try Self.expectSame(head + url + tail)
         }
     }

@@ -59,6 +59,22 @@ typedef struct {
     const char *error_message;
 } winnow_wat_page;
 
+/// A page on the caller's arrays, with their capacities; everything else zero.
+static inline winnow_wat_page winnow_wat_page_on(
+    winnow_wat_meta *metas, size_t metas_capacity, winnow_wat_header *headers, size_t headers_capacity,
+    winnow_wat_link *links, size_t links_capacity, size_t *starts, size_t starts_capacity) {
+    winnow_wat_page page = {0};
+    page.metas = metas;
+    page.metas_capacity = metas_capacity;
+    page.headers = headers;
+    page.headers_capacity = headers_capacity;
+    page.links = links;
+    page.links_capacity = links_capacity;
+    page.starts = starts;
+    page.starts_capacity = starts_capacity;
+    return page;
+}
+
 enum {
     WINNOW_WAT_OK = 0,
     WINNOW_WAT_MALFORMED = -1,
