@@ -1,4 +1,3 @@
-internal import CScan
 import Foundation
 
 /// An http(s) URL parsed and serialised per the WHATWG URL Standard (the special-scheme parts of it): relative
@@ -17,6 +16,16 @@ public struct WebURL: Sendable, Equatable {
     public var path: String
     /// Query without `?`, percent-encoded; nil when absent.
     public var query: String?
+
+    /// A URL from its parts, taken as they are (already normalised and encoded).
+    public init(scheme: String, userinfo: String, host: String, port: Int?, path: String, query: String?) {
+        self.scheme = scheme
+        self.userinfo = userinfo
+        self.host = host
+        self.port = port
+        self.path = path
+        self.query = query
+    }
 
     /// Why a reference could not become an http(s) URL.
     public enum Failure: String, Error, Sendable {
@@ -76,88 +85,6 @@ public struct WebURL: Sendable, Equatable {
             return try absolute(scheme: base.scheme, rest)
         }
         return try relative(rest, base: base)
-    }
-
-    /// The serialised URL for the common clean cases, without building a `WebURL`: an absolute http(s) URL, a
-    /// scheme-relative one (`//host/...`) whose host is a plain lower-case-able name without port or userinfo, or a
-    /// path-absolute or path-relative reference, whose path and query need no encoding and hold no dot segments or
-    /// backslashes. Nil means: use `parse`.
-    public static func fastHref(_ original: String, base: WebURL?) -> String? {
-        fastHref(original, prepared: base.map(Base.init))
-    }
-
-    /// A base URL with the prefixes that references resolved against it start with, made once for all the links
-    /// of a page.
-    struct Base {
-        /// The origin (`scheme://[userinfo@]host[:port]`) and the base's path up to its last slash: what a
-        /// path-relative reference is appended to. Its first `originLength` bytes are what a path-absolute one is.
-        let directory: [UInt8]
-        let originLength: Int
-        /// The base's scheme is https.
-        let secure: Bool
-
-        init(_ url: WebURL) {
-            var o = url.scheme + "://"
-            if !url.userinfo.isEmpty { o += url.userinfo + "@" }
-            o += url.host
-            if let p = url.port { o += ":\(p)" }
-            originLength = o.utf8.count
-            if let slash = url.path.utf8.lastIndex(of: 0x2f) {
-                directory = Array(o.utf8) + Array(url.path.utf8[...slash])
-            } else {
-                directory = Array(o.utf8) + [0x2f]
-            }
-            secure = url.scheme == "https"
-        }
-
-        /// Calls `body` with the base as `winnow_url_fast_href` takes it.
-        func withC<R>(_ body: (UnsafePointer<winnow_url_base>) throws -> R) rethrows -> R {
-            try directory.withUnsafeBufferPointer { d in
-                var b = winnow_url_base(
-                    origin: d.baseAddress, origin_length: originLength, directory: d.baseAddress,
-                    directory_length: d.count, secure: secure ? 1 : 0)
-                return try body(&b)
-            }
-        }
-    }
-
-    /// `fastHref` against a prepared base.
-    static func fastHref(_ original: String, prepared base: Base?) -> String? {
-        if let base { return base.withC { fastHref(original, cBase: $0) } }
-        return fastHref(original, cBase: nil)
-    }
-
-    /// `fastHref` against a base as C takes it. The corresponding C function is `winnow_url_fast_href`.
-    static func fastHref(_ original: String, cBase base: UnsafePointer<winnow_url_base>?) -> String? {
-        var input = original
-        return input.withUTF8 { b -> String? in
-            guard b.count > 1, b.count < 4096, let start = b.baseAddress else { return nil }
-            let room = b.count + 9 + (base.map { max($0.pointee.directory_length, $0.pointee.origin_length) } ?? 0)
-            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: room) { out -> String? in
-                var same: Int32 = 0
-                let n = winnow_url_fast_href(start, b.count, base, out.baseAddress, &same)
-                if n < 0 { return nil }
-                if same != 0 { return original }
-                return String(decoding: UnsafeBufferPointer(start: out.baseAddress, count: n), as: UTF8.self)
-            }
-        }
-    }
-
-    /// The parsed form of an absolute http(s) URL that `fastHref` takes (plain host, no port or userinfo, nothing
-    /// to encode or normalise in path and query), built from its serialisation without the full parser. Nil means:
-    /// use `parse`.
-    static func fastParse(_ input: String) -> WebURL? {
-        guard let href = fastHref(input, prepared: nil) else { return nil }
-        let u = href.utf8
-        // fastHref's output is "http(s)://host/path[?query]": the path always there.
-        let secure = u.count > 5 && u[u.index(u.startIndex, offsetBy: 4)] == 0x73
-        let hostStart = u.index(u.startIndex, offsetBy: secure ? 8 : 7)
-        guard let pathStart = u[hostStart...].firstIndex(of: 0x2f) else { return nil }
-        let query = u[pathStart...].firstIndex(of: 0x3f)
-        return WebURL(
-            scheme: secure ? "https" : "http", userinfo: "", host: String(Substring(u[hostStart..<pathStart])),
-            port: nil, path: String(Substring(u[pathStart..<(query ?? u.endIndex)])),
-            query: query.map { String(Substring(u[u.index(after: $0)...])) })
     }
 
     /// Convenience: the serialised URL, or nil.
@@ -308,7 +235,7 @@ public struct WebURL: Sendable, Equatable {
                 throw .host
             }
         }
-        if let last = mapped.utf8.last, (last >= 0x30 && last <= 0x39) || last == 0x2e || hasByte(mapped, 0x78) {
+        if let last = mapped.utf8.last, (last >= 0x30 && last <= 0x39) || last == 0x2e || mapped.utf8.contains(0x78) {
             if let v4 = parseIPv4(mapped) { return v4 }
         }
         var labels: [String] = []
