@@ -96,7 +96,7 @@ let package = Package(
             name: "winnow-bench",
             dependencies: [
                 "WinnowCore", "WinnowCrawl", "WinnowImage", "WinnowShards", "WinnowSampleWeb", "WinnowEmbed",
-                "WinnowTensor", "WinnowDedup", "WinnowOptOut", "WinnowSQLite", "CTurboJPEG",
+                "WinnowTensor", "WinnowDedup", "WinnowOptOut", "WinnowSQLite", "WinnowFetch", "CTurboJPEG",
             ],
             exclude: readme),
         .target(

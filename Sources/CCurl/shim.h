@@ -26,6 +26,13 @@ static inline CURLcode winnow_easy_getinfo_off(CURL *h, CURLINFO i, curl_off_t *
 static inline CURLcode winnow_easy_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode winnow_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
 
+// glibc's memmem (two-way search: linear time), which robots.txt matching uses; a GNU extension that Swift's Glibc
+// module does not declare.
+void *memmem(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen);
+static inline const void *winnow_memmem(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen) {
+    return memmem(haystack, haystacklen, needle, needlelen);
+}
+
 static inline CURLMcode winnow_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 static inline CURLSHcode winnow_share_setopt_long(CURLSH *s, CURLSHoption o, long v) { return curl_share_setopt(s, o, v); }
 

@@ -85,7 +85,12 @@ final class Transfer {
     var attempts = 0
     /// When the current attempt started (for the watchdog).
     var startedAt = Date()
-    let host: String
+    /// The URL requested now: the sample's, or the target of the last redirect followed.
+    var url: String
+    /// Its host, as politeness and the per-host limits see it (WHATWG-normalised).
+    var host: String
+    /// Redirects followed so far; each hop's opt-outs are checked before it is requested.
+    var hops = 0
     /// Set for a transfer of an origin's policy document (robots.txt, tdmrep.json, ai.txt): the origin and which.
     var policyDoc: (origin: String, doc: PolicyDocument)?
     /// Response header lines of the last response (reset at each status line, so redirects do not mix).
@@ -97,8 +102,9 @@ final class Transfer {
     /// Status code of the last response's status line.
     var status = 0
 
-    init(sample: Sample, maxBytes: Int, guardian: AddressGuard, host: String) {
+    init(sample: Sample, url: String, maxBytes: Int, guardian: AddressGuard, host: String) {
         self.sample = sample
+        self.url = url
         self.maxBytes = maxBytes
         self.guardian = guardian
         self.host = host
@@ -193,12 +199,13 @@ public final class Fetcher {
             t.refused = nil
             t.tooLarge = false
             let ctx = Unmanaged.passUnretained(t).toOpaque()
-            winnow_easy_setopt_string(
-                easy, CURLOPT_URL, t.policyDoc.map { $0.origin + $0.doc.path } ?? t.sample.candidate.url)
+            winnow_easy_setopt_string(easy, CURLOPT_URL, t.url)
             winnow_easy_setopt_share(easy, share)
             winnow_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
             winnow_easy_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
-            winnow_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1)
+            // An image's redirects are followed here, one hop at a time, each checked against its own origin's
+            // opt-outs before it is requested. A policy document's are followed by libcurl (RFC 9309 2.3.1.2).
+            winnow_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, t.policyDoc == nil ? 0 : 1)
             winnow_easy_setopt_long(easy, CURLOPT_MAXREDIRS, settings.maxRedirects)
             winnow_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(settings.timeoutSeconds * 1000))
             winnow_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeoutSeconds * 1000))
@@ -285,11 +292,13 @@ public final class Fetcher {
                 emit(t.sample)
                 return
             }
-            let path = Fetcher.pathAndQuery(t.sample.candidate.url)
+            let path = Fetcher.pathAndQuery(t.url)
+            // After a redirect, the evidence names the hop that was not requested.
+            let hop = t.hops > 0 ? "redirect hop \(t.hops) to \(t.url): " : ""
             let d = o.robots.decision(path: path, tokens: tokens)
             if !d.allowed {
                 let rule = d.rule.map { "\($0.allow ? "Allow" : "Disallow"): \($0.pattern)" } ?? "disallowed"
-                t.sample.drop("robots_txt", "\(o.origin)/robots.txt: \(rule) (user-agent \(d.token ?? "*"))")
+                t.sample.drop("robots_txt", "\(hop)\(o.origin)/robots.txt: \(rule) (user-agent \(d.token ?? "*"))")
                 emit(t.sample)
                 return
             }
@@ -297,7 +306,8 @@ public final class Fetcher {
                 let policy = rule.policy.map { ", tdm-policy \($0)" } ?? ""
                 t.sample.drop(
                     "tdmrep",
-                    "\(o.origin)\(PolicyDocument.tdmrep.path): location \(rule.location), tdm-reservation 1\(policy)")
+                    "\(hop)\(o.origin)\(PolicyDocument.tdmrep.path): location \(rule.location), tdm-reservation 1\(policy)"
+                )
                 emit(t.sample)
                 return
             }
@@ -306,7 +316,7 @@ public final class Fetcher {
                 if !a.allowed {
                     t.sample.drop(
                         "ai_txt",
-                        "\(o.origin)/ai.txt: Disallow: \(a.rule?.pattern ?? "") (user-agent \(a.token ?? "*"))")
+                        "\(hop)\(o.origin)/ai.txt: Disallow: \(a.rule?.pattern ?? "") (user-agent \(a.token ?? "*"))")
                     emit(t.sample)
                     return
                 }
@@ -314,35 +324,50 @@ public final class Fetcher {
             schedule(t)
         }
 
+        let docs = PolicyDocument.allCases.filter {
+            switch $0 {
+            case .robots: return settings.honourRobotsTxt
+            case .tdmrep: return settings.honourTDMRep
+            case .aiTxt: return settings.honourAiTxt
+            }
+        }
+
         func admit(_ s: Sample) {
             guard s.isKept else {
                 emit(s)
                 return
             }
-            let parts = URLComponents(string: s.candidate.url)
-            let host = parts?.host ?? ""
-            // An address literal that may not be connected to is refused here: no robots.txt to ask, no transfer.
-            if let literal = CIDR.parseAddress(host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host),
-                let why = guardian.refusal(for: literal)
-            {
+            // The URL as the WHATWG parser reads it: its host is what politeness, opt-out lookups and the address
+            // guard see (`0x7f.1` is 127.0.0.1 to all of them).
+            guard let url = try? WebURL.parse(s.candidate.url) else {
                 var d = s
-                d.drop("address_refused", why)
+                d.drop("url_invalid", s.candidate.url)
                 emit(d)
                 return
             }
-            let t = Transfer(sample: s, maxBytes: settings.maxBytes, guardian: guardian, host: host)
+            let t = Transfer(
+                sample: s, url: url.href, maxBytes: settings.maxBytes, guardian: guardian, host: url.host)
             if checkHeaders { t.headerCheck = { Fetcher.headerOptOut($0, tokens: tokens, xRobotsTagValues: xRobots) } }
-            let docs = PolicyDocument.allCases.filter {
-                switch $0 {
-                case .robots: return settings.honourRobotsTxt
-                case .tdmrep: return settings.honourTDMRep
-                case .aiTxt: return settings.honourAiTxt
-                }
+            route(t, url)
+        }
+
+        /// Sends a transfer (a new sample, or one at a redirect's next hop) through its origin's opt-outs: at once
+        /// when they are known, after its documents are fetched otherwise.
+        func route(_ t: Transfer, _ url: WebURL) {
+            // An address literal that may not be connected to is refused here: no robots.txt to ask, no transfer.
+            let host = url.host
+            if let literal = CIDR.parseAddress(host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host),
+                let why = guardian.refusal(for: literal)
+            {
+                t.sample.drop("address_refused", t.hops > 0 ? "redirect hop \(t.hops) to \(t.url): \(why)" : why)
+                emit(t.sample)
+                return
             }
-            guard !docs.isEmpty, let origin = Fetcher.origin(parts) else {
+            guard !docs.isEmpty else {
                 schedule(t)
                 return
             }
+            let origin = Fetcher.origin(url)
             if let o = origins[origin] {
                 if o.outstanding > 0 {
                     o.waiting.append(t)
@@ -365,7 +390,9 @@ public final class Fetcher {
                     record(o, doc, status: cached.status, failure: failure, body: cached.body)
                     continue
                 }
-                let r = Transfer(sample: s, maxBytes: RobotsTxt.maxBytes, guardian: guardian, host: host)
+                let r = Transfer(
+                    sample: t.sample, url: origin + doc.path, maxBytes: RobotsTxt.maxBytes, guardian: guardian,
+                    host: host)
                 r.policyDoc = (origin, doc)
                 schedule(r)
             }
@@ -433,6 +460,10 @@ public final class Fetcher {
             winnow_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &effective)
             var version = 0
             winnow_easy_getinfo_long(easy, CURLINFO_HTTP_VERSION, &version)
+            // Where a redirect points, resolved by libcurl against the URL requested (not followed by it).
+            var location: UnsafeMutablePointer<CChar>?
+            winnow_easy_getinfo_string(easy, CURLINFO_REDIRECT_URL, &location)
+            let redirect = location.map { String(cString: $0) }
             t.sample.fetch = FetchInfo(
                 httpStatus: status, contentType: ctype.map { String(cString: $0) },
                 finalURL: effective.map { String(cString: $0) }, attempts: t.attempts,
@@ -441,6 +472,11 @@ public final class Fetcher {
             curl_easy_cleanup(easy)
             if let (origin, doc) = t.policyDoc {
                 documentDone(t, origin: origin, doc: doc, status: status, code: code)
+                startWaiting(t.host)
+                return
+            }
+            if code == CURLE_OK, t.optOut == nil, t.refused == nil, Fetcher.isRedirect(status), let target = redirect {
+                follow(t, to: target)
                 startWaiting(t.host)
                 return
             }
@@ -504,6 +540,26 @@ public final class Fetcher {
                 emit(t.sample)
             }
             startWaiting(t.host)
+        }
+
+        /// A redirect answered: the next hop goes through its own origin's opt-outs before it is requested.
+        func follow(_ t: Transfer, to target: String) {
+            guard t.hops < settings.maxRedirects else {
+                t.sample.drop("too_many_redirects", "more than \(settings.maxRedirects), the next to \(target)")
+                emit(t.sample)
+                return
+            }
+            guard let next = try? WebURL.parse(target) else {
+                t.sample.drop("redirect_invalid", "redirect hop \(t.hops + 1) to \(target)")
+                emit(t.sample)
+                return
+            }
+            t.hops += 1
+            t.url = next.href
+            t.host = next.host
+            // Each hop has its own attempts (retries of a failed hop).
+            t.attempts = 0
+            route(t, next)
         }
 
         /// A slot of this host is free: start its next waiting transfer.
@@ -608,17 +664,19 @@ extension Fetcher {
     }
 
     /// `scheme://host[:port]` of a URL, the unit robots.txt applies to.
-    static func origin(_ c: URLComponents?) -> String? {
-        guard let c, let scheme = c.scheme?.lowercased(), let host = c.host?.lowercased() else { return nil }
-        let port = c.port.map { ":\($0)" } ?? ""
-        return "\(scheme)://\(host)\(port)"
+    static func origin(_ u: WebURL) -> String {
+        u.scheme + "://" + u.host + (u.port.map { ":\($0)" } ?? "")
     }
 
-    /// Path and query of a URL, as robots.txt rules see it.
+    /// Path and query of a URL (WHATWG-serialised), as robots.txt rules see it.
     static func pathAndQuery(_ url: String) -> String {
-        guard let c = URLComponents(string: url) else { return "/" }
-        let path = c.percentEncodedPath.isEmpty ? "/" : c.percentEncodedPath
-        return c.percentEncodedQuery.map { path + "?" + $0 } ?? path
+        guard let u = try? WebURL.parse(url) else { return "/" }
+        return u.query.map { u.path + "?" + $0 } ?? u.path
+    }
+
+    /// Whether a status is a redirect that carries a `Location` to follow (RFC 9110 15.4).
+    static func isRedirect(_ status: Int) -> Bool {
+        status == 301 || status == 302 || status == 303 || status == 307 || status == 308
     }
 
     /// The opt-out a response's headers carry, if any: `X-Robots-Tag` (plain, or scoped to one of `tokens`),

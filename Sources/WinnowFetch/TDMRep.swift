@@ -8,6 +8,17 @@ struct TDMRepRule: Sendable, Equatable {
     var reservation: Bool
     /// `tdm-policy`: where the rights holder's licensing terms are.
     var policy: String?
+    /// The location compiled once (TDMRep locations are path prefixes with `*` wildcards, as in robots.txt).
+    let pattern: Pattern
+
+    init(location: String, reservation: Bool, policy: String?) {
+        self.location = location
+        self.reservation = reservation
+        self.policy = policy
+        var p = location.hasPrefix("/") ? location : "/" + location
+        if p.hasSuffix("/*") { p.removeLast() }
+        pattern = Pattern(RobotsTxt.normalize(Array(p.utf8)))
+    }
 
     /// The rules of a tdmrep.json (an array of objects); nothing if it is not one.
     static func parse(_ bytes: [UInt8]) -> [TDMRepRule] {
@@ -23,10 +34,9 @@ struct TDMRepRule: Sendable, Equatable {
         }
     }
 
-    /// Whether the rule's location covers `path` (TDMRep locations are path prefixes with `*` wildcards).
+    /// Whether the rule's location covers `path`.
     func matches(_ path: String) -> Bool {
-        var pattern = location.hasPrefix("/") ? location : "/" + location
-        if pattern.hasSuffix("/*") { pattern.removeLast() }
-        return RobotsTxt.matches(pattern: RobotsTxt.normalize(pattern), path: RobotsTxt.normalize(path))
+        let target = RobotsTxt.normalize(Array(path.utf8))
+        return pattern.matches(target, present: ByteSet(target))
     }
 }
