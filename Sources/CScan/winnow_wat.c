@@ -488,6 +488,22 @@ static int clean_tail(const uint8_t *b, size_t from, size_t n) {
 
 static inline uint8_t lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? c + 0x20 : c; }
 
+/// Whether a host of plain bytes, not ending in a digit or dot, still means more than its lower-case form: a label
+/// that starts with "xn--" (IDNA decodes and validates it) or a last label that starts with "0x" (an IPv4 number
+/// when the rest is hex). The parser decides those.
+static int host_needs_parser(const uint8_t *b, size_t start, size_t end) {
+    size_t label = start;
+    for (size_t k = start; k <= end; k++) {
+        if (k < end && b[k] != '.') continue;
+        if (k - label >= 4 && lower(b[label]) == 'x' && lower(b[label + 1]) == 'n' && b[label + 2] == '-' &&
+            b[label + 3] == '-')
+            return 1;
+        if (k == end && k - label >= 2 && b[label] == '0' && lower(b[label + 1]) == 'x') return 1;
+        label = k + 1;
+    }
+    return 0;
+}
+
 static size_t joined(uint8_t *out, const uint8_t *head, size_t head_length, const uint8_t *tail, size_t n) {
     memcpy(out, head, head_length);
     memcpy(out + head_length, tail, n);
@@ -562,6 +578,7 @@ ptrdiff_t winnow_url_fast_href(const uint8_t *b, size_t n, const winnow_url_base
     if (host_end <= host_start) return -1;
     uint8_t last = b[host_end - 1];
     if ((last >= '0' && last <= '9') || last == '.' || b[host_start] == '.' || !clean_tail(b, host_end, n)) return -1;
+    if (host_needs_parser(b, host_start, host_end)) return -1;
     // Already in normal form (lower-case scheme and host, a path): the input is the answer.
     int scheme_lower = scheme_given && b[0] == 'h' && b[1] == 't' && b[2] == 't' && b[3] == 'p' && (!secure || b[4] == 's');
     if (scheme_lower && !upper && host_end < n && b[host_end] == '/') {
