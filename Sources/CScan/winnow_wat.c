@@ -415,9 +415,9 @@ int winnow_wat_scan(const uint8_t *p, size_t n, winnow_wat_page *page) {
 // MARK: - URLs and captions
 
 /// Path and query bytes that WHATWG leaves as they are (and that cannot start a dot segment problem): printable
-/// ASCII but space " # % ' < > \ ` { }.
+/// ASCII but space " # % ' < > \ ^ ` { } ('^' is left as it is in a query but not in a path: simpler to decline).
 static inline int plain(uint8_t c) {
-    uint64_t set = c < 64 ? 0xafffff5200000000ull : 0x57fffffeefffffffull;
+    uint64_t set = c < 64 ? 0xafffff5200000000ull : 0x57fffffeafffffffull;
     return c < 128 && ((set >> (c & 63)) & 1);
 }
 
@@ -435,8 +435,8 @@ static inline int clean_block(const uint8_t *b, size_t i, size_t n, int *in_path
     __m128i x = _mm_loadu_si128((const __m128i *)(b + i));
     // Signed: bytes >= 0x80 are negative, so one comparison finds them and the controls and space.
     __m128i bad = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x21)), _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
-    static const char excluded[9] = {'"', '#', '\'', '<', '>', '\\', '`', '{', '}'};
-    for (int k = 0; k < 9; k++) bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8(excluded[k])));
+    static const char excluded[10] = {'"', '#', '\'', '<', '>', '\\', '^', '`', '{', '}'};
+    for (int k = 0; k < 10; k++) bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8(excluded[k])));
     if (_mm_movemask_epi8(bad)) return 0;
     if (!*in_path) return 1;
     unsigned query = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('?')));

@@ -234,7 +234,7 @@ public struct WebURL: Sendable, Equatable {
             if c < 0x21 || c > 0x7e || c == 0x22 || c == 0x23 || c == 0x3c || c == 0x3e { return true }
             switch self {
             case .query: return c == 0x27
-            case .path: return c == 0x3f || c == 0x60 || c == 0x7b || c == 0x7d
+            case .path: return c == 0x3f || c == 0x5e || c == 0x60 || c == 0x7b || c == 0x7d
             case .userinfo:
                 return c == 0x3f || c == 0x60 || c == 0x7b || c == 0x7d || c == 0x2f || c == 0x3a || c == 0x3b
                     || c == 0x3d || c == 0x40 || c == 0x5b || c == 0x5c || c == 0x5d || c == 0x5e || c == 0x7c

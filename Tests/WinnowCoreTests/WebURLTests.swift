@@ -28,6 +28,8 @@ import Testing
         ("http://user:p@ss@a.test/", nil, "http://user:p%40ss@a.test/"),
         ("http://a.test/%2e%2E/x", nil, "http://a.test/x"),
         ("", "http://a.test/p?q#f", "http://a.test/p?q"),
+        // '^' is in the path percent-encode set (not the query's).
+        ("http://a.test/a^b?c^d", nil, "http://a.test/a%5Eb?c^d"),
     ])
     func resolves(input: String, base: String?, expected: String) throws {
         #expect(try Self.href(input, base) == expected)
