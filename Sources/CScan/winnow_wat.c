@@ -415,9 +415,9 @@ int winnow_wat_scan(const uint8_t *p, size_t n, winnow_wat_page *page) {
 // MARK: - URLs and captions
 
 /// Path and query bytes that WHATWG leaves as they are (and that cannot start a dot segment problem): printable
-/// ASCII but space " # % ' < > \ ` { }.
+/// ASCII but space " # % ' < > \ ^ ` { } ('^' is left as it is in a query but not in a path: simpler to decline).
 static inline int plain(uint8_t c) {
-    uint64_t set = c < 64 ? 0xafffff5200000000ull : 0x57fffffeefffffffull;
+    uint64_t set = c < 64 ? 0xafffff5200000000ull : 0x57fffffeafffffffull;
     return c < 128 && ((set >> (c & 63)) & 1);
 }
 
@@ -435,8 +435,8 @@ static inline int clean_block(const uint8_t *b, size_t i, size_t n, int *in_path
     __m128i x = _mm_loadu_si128((const __m128i *)(b + i));
     // Signed: bytes >= 0x80 are negative, so one comparison finds them and the controls and space.
     __m128i bad = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x21)), _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
-    static const char excluded[9] = {'"', '#', '\'', '<', '>', '\\', '`', '{', '}'};
-    for (int k = 0; k < 9; k++) bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8(excluded[k])));
+    static const char excluded[10] = {'"', '#', '\'', '<', '>', '\\', '^', '`', '{', '}'};
+    for (int k = 0; k < 10; k++) bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8(excluded[k])));
     if (_mm_movemask_epi8(bad)) return 0;
     if (!*in_path) return 1;
     unsigned query = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('?')));
@@ -487,6 +487,22 @@ static int clean_tail(const uint8_t *b, size_t from, size_t n) {
 }
 
 static inline uint8_t lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? c + 0x20 : c; }
+
+/// Whether a host of plain bytes, not ending in a digit or dot, still means more than its lower-case form: a label
+/// that starts with "xn--" (IDNA decodes and validates it) or a last label that starts with "0x" (an IPv4 number
+/// when the rest is hex). The parser decides those.
+static int host_needs_parser(const uint8_t *b, size_t start, size_t end) {
+    size_t label = start;
+    for (size_t k = start; k <= end; k++) {
+        if (k < end && b[k] != '.') continue;
+        if (k - label >= 4 && lower(b[label]) == 'x' && lower(b[label + 1]) == 'n' && b[label + 2] == '-' &&
+            b[label + 3] == '-')
+            return 1;
+        if (k == end && k - label >= 2 && b[label] == '0' && lower(b[label + 1]) == 'x') return 1;
+        label = k + 1;
+    }
+    return 0;
+}
 
 static size_t joined(uint8_t *out, const uint8_t *head, size_t head_length, const uint8_t *tail, size_t n) {
     memcpy(out, head, head_length);
@@ -562,6 +578,7 @@ ptrdiff_t winnow_url_fast_href(const uint8_t *b, size_t n, const winnow_url_base
     if (host_end <= host_start) return -1;
     uint8_t last = b[host_end - 1];
     if ((last >= '0' && last <= '9') || last == '.' || b[host_start] == '.' || !clean_tail(b, host_end, n)) return -1;
+    if (host_needs_parser(b, host_start, host_end)) return -1;
     // Already in normal form (lower-case scheme and host, a path): the input is the answer.
     int scheme_lower = scheme_given && b[0] == 'h' && b[1] == 't' && b[2] == 't' && b[3] == 'p' && (!secure || b[4] == 's');
     if (scheme_lower && !upper && host_end < n && b[host_end] == '/') {

@@ -1,12 +1,13 @@
 import Foundation
 
 /// An http(s) URL parsed and serialised per the WHATWG URL Standard (the special-scheme parts of it): relative
-/// references resolved against a base, backslashes as slashes, dot segments removed, host lower-cased and IDN hosts
-/// to punycode, IPv4 in any notation normalised, default ports removed, path and query percent-encoded.
+/// references resolved against a base, backslashes as slashes, dot segments removed, hosts through the host parser
+/// (IDNA per UTS #46, IPv4 in any notation, IPv6), default ports removed, path and query percent-encoded. The
+/// fragment is dropped; other schemes are rejected.
 public struct WebURL: Sendable, Equatable {
     /// `http` or `https`.
     public var scheme: String
-    /// Percent-encoded `user:password`, if any.
+    /// Percent-encoded `user:password`, `user` or `:password`; empty when both are.
     public var userinfo: String
     /// ASCII host (punycode for IDN, dotted decimal for IPv4, `[...]` for IPv6).
     public var host: String
@@ -27,9 +28,23 @@ public struct WebURL: Sendable, Equatable {
         self.query = query
     }
 
-    /// Why a reference could not become an http(s) URL.
-    public enum Failure: String, Error, Sendable {
-        case empty, scheme, noBase = "no_base", host, port
+    /// Why a reference could not become an http(s) URL. The raw values are the `url_<code>` parse counters.
+    public enum Failure: String, Error, Sendable, CaseIterable {
+        case empty, scheme, noBase = "no_base", host, port, ipv4, ipv6, idna
+
+        /// One line saying what the code means, for reports and docs/formats.md.
+        public var summary: String {
+            switch self {
+            case .empty: "the URL is empty and there is no base"
+            case .scheme: "not an http or https URL"
+            case .noBase: "a relative reference without a base URL"
+            case .host: "the host is empty or holds a forbidden code point"
+            case .port: "the port is not a number up to 65535"
+            case .ipv4: "the host ends in a number but is not a valid IPv4 address"
+            case .ipv6: "the bracketed host is not a valid IPv6 address"
+            case .idna: "the host is not a valid internationalised domain name (UTS #46)"
+            }
+        }
     }
 
     /// The serialised URL (without fragment).
@@ -63,28 +78,21 @@ public struct WebURL: Sendable, Equatable {
             guard let base else { throw .empty }
             return base
         }
-        var rest = b[...]
-        var scheme: String?
         if let colon = b.firstIndex(of: 0x3a), colon > 0, isAlpha(b[0]),
             b[1..<colon].allSatisfy({ isAlpha($0) || isDigit($0) || $0 == 0x2b || $0 == 0x2d || $0 == 0x2e })
         {
-            scheme = String(decoding: b[0..<colon], as: UTF8.self).lowercased()
-            rest = b[(colon + 1)...]
-        }
-        if let s = scheme {
-            guard s == "http" || s == "https" else { throw .scheme }
-            if let base, base.scheme == s, rest.first.map(isSlash) != true {
-                return try relative(rest, base: base)
-            }
+            let scheme = String(decoding: b[0..<colon], as: UTF8.self).lowercased()
+            guard scheme == "http" || scheme == "https" else { throw .scheme }
+            var rest = b[(colon + 1)...]
+            // "Special relative or authority state": against a base of the same scheme, what follows the colon is
+            // a reference like any other ("http:/x" is path-absolute, "http:x" path-relative). Otherwise
+            // ("special authority slashes state") any slashes, of either kind and in any number, are skipped.
+            if let base, base.scheme == scheme { return try reference(rest, base: base) }
             while let f = rest.first, isSlash(f) { rest = rest.dropFirst() }
-            return try absolute(scheme: s, rest)
+            return try absolute(scheme: scheme, rest)
         }
         guard let base else { throw .noBase }
-        if rest.count >= 2, isSlash(rest[rest.startIndex]), isSlash(rest[rest.startIndex + 1]) {
-            while let f = rest.first, isSlash(f) { rest = rest.dropFirst() }
-            return try absolute(scheme: base.scheme, rest)
-        }
-        return try relative(rest, base: base)
+        return try reference(b[...], base: base)
     }
 
     /// Convenience: the serialised URL, or nil.
@@ -94,32 +102,56 @@ public struct WebURL: Sendable, Equatable {
 
     typealias Bytes = ArraySlice<UInt8>
 
+    /// A reference without scheme resolved against `base` ("relative state"): two slashes of either kind start
+    /// an authority (and any more are skipped), anything else is a path, query or nothing.
+    private static func reference(_ input: Bytes, base: WebURL) throws(Failure) -> WebURL {
+        var rest = input
+        if rest.count >= 2, isSlash(rest[rest.startIndex]), isSlash(rest[rest.startIndex + 1]) {
+            while let f = rest.first, isSlash(f) { rest = rest.dropFirst() }
+            return try absolute(scheme: base.scheme, rest)
+        }
+        return try relative(rest, base: base)
+    }
+
+    /// An authority (userinfo, host, port), then a path and query: `input` starts after the slashes.
     private static func absolute(scheme: String, _ input: Bytes) throws(Failure) -> WebURL {
         let end = input.firstIndex { isSlash($0) || $0 == 0x3f } ?? input.endIndex
         var authority = input[input.startIndex..<end]
         var userinfo = ""
         if let at = authority.lastIndex(of: 0x40) {
+            // Everything before the last '@' is credentials ('@'s before it percent-encoded); an empty username
+            // or password is not serialised.
             let credentials = authority[authority.startIndex..<at]
-            if let colon = credentials.firstIndex(of: 0x3a) {
-                userinfo =
-                    percentEncode(credentials[credentials.startIndex..<colon], set: .userinfo) + ":"
-                    + percentEncode(credentials[(colon + 1)...], set: .userinfo)
-            } else {
-                userinfo = percentEncode(credentials, set: .userinfo)
-            }
+            let colon = credentials.firstIndex(of: 0x3a)
+            let username = percentEncode(credentials[credentials.startIndex..<(colon ?? at)], set: .userinfo)
+            let password = colon.map { percentEncode(credentials[($0 + 1)...], set: .userinfo) } ?? ""
+            userinfo = password.isEmpty ? username : username + ":" + password
             authority = authority[(at + 1)...]
         }
-        var hostPart = authority
+        // The host ends at the first ':' outside brackets; the port is digits, leading zeros and all.
+        var insideBrackets = false
+        var colon: Int?
+        for k in authority.indices {
+            let c = authority[k]
+            if c == 0x5b { insideBrackets = true }
+            if c == 0x5d { insideBrackets = false }
+            if c == 0x3a && !insideBrackets {
+                colon = k
+                break
+            }
+        }
+        let hostPart = authority[authority.startIndex..<(colon ?? authority.endIndex)]
+        guard !hostPart.isEmpty else { throw .host }
         var port: Int?
-        let closeBracket = authority.lastIndex(of: 0x5d)
-        if let colon = authority.lastIndex(of: 0x3a), closeBracket.map({ colon > $0 }) ?? true {
-            hostPart = authority[authority.startIndex..<colon]
+        if let colon {
             let digits = authority[(colon + 1)...]
             if !digits.isEmpty {
-                guard digits.count <= 5, digits.allSatisfy(isDigit),
-                    let p = Int(String(decoding: digits, as: UTF8.self)),
-                    p <= 65535
-                else { throw .port }
+                var p = 0
+                for c in digits {
+                    guard isDigit(c) else { throw .port }
+                    p = p * 10 + Int(c - 0x30)
+                    guard p <= 65535 else { throw .port }
+                }
                 port = p
             }
         }
@@ -193,101 +225,6 @@ public struct WebURL: Sendable, Equatable {
         return "/" + out.joined(separator: "/")
     }
 
-    // MARK: Hosts
-
-    private static func parseHost(_ raw: Bytes) throws(Failure) -> String {
-        guard !raw.isEmpty else { throw .host }
-        if raw.first == 0x5b {
-            guard raw.last == 0x5d else { throw .host }
-            let inner = String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
-            var a = in6_addr()
-            guard inet_pton(AF_INET6, inner, &a) == 1 else { throw .host }
-            var buffer = [CChar](repeating: 0, count: 64)
-            _ = inet_ntop(AF_INET6, &a, &buffer, socklen_t(buffer.count))
-            return "["
-                + String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) + "]"
-        }
-        // Fast path: a plain ASCII domain name (letters, digits, '-', '.', '_') that is not an IPv4 address.
-        if let last = raw.last, !(last >= 0x30 && last <= 0x39), last != 0x2e,
-            raw.allSatisfy({
-                ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d
-                    || $0 == 0x2e || $0 == 0x5f
-            })
-        {
-            return String(decoding: raw.map { $0 >= 0x41 && $0 <= 0x5a ? $0 + 0x20 : $0 }, as: UTF8.self)
-        }
-        let decoded = raw.contains(0x25) ? percentDecode(raw) : Array(raw)
-        let mapped: String
-        if decoded.allSatisfy({ $0 < 0x80 }) {
-            // The common case: ASCII, lower-cased.
-            mapped = String(decoding: decoded.map { $0 >= 0x41 && $0 <= 0x5a ? $0 + 0x20 : $0 }, as: UTF8.self)
-        } else {
-            // IDNA (UTS 46 in its common cases): compatibility mapping, lower case, NFC, then punycode per label.
-            guard let text = String(validating: decoded, as: UTF8.self) else { throw .host }
-            mapped = text.precomposedStringWithCompatibilityMapping.lowercased().precomposedStringWithCanonicalMapping
-                .replacingOccurrences(of: "\u{3002}", with: ".").replacingOccurrences(of: "\u{FF0E}", with: ".")
-                .replacingOccurrences(of: "\u{FF61}", with: ".")
-        }
-        for c in mapped.utf8 {
-            if c <= 0x20 || c == 0x7f || c == 0x23 || c == 0x25 || c == 0x2f || c == 0x3a || c == 0x3c || c == 0x3e
-                || c == 0x3f || c == 0x40 || c == 0x5b || c == 0x5c || c == 0x5d || c == 0x5e || c == 0x7c
-            {
-                throw .host
-            }
-        }
-        if let last = mapped.utf8.last, (last >= 0x30 && last <= 0x39) || last == 0x2e || mapped.utf8.contains(0x78) {
-            if let v4 = parseIPv4(mapped) { return v4 }
-        }
-        var labels: [String] = []
-        for label in mapped.split(separator: ".", omittingEmptySubsequences: false) {
-            if label.utf8.allSatisfy({ $0 < 0x80 }) {
-                labels.append(String(label))
-            } else {
-                guard let p = Punycode.encode(Array(label.unicodeScalars)) else { throw .host }
-                labels.append("xn--" + p)
-            }
-        }
-        let host = labels.joined(separator: ".")
-        guard !host.isEmpty, host != "." else { throw .host }
-        return host
-    }
-
-    /// WHATWG IPv4: 1 to 4 parts, decimal, 0x hex or 0-prefixed octal; nil if the last label is not numeric.
-    static func parseIPv4(_ host: String) -> String? {
-        var parts = host.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        if parts.last == "" && parts.count > 1 { parts.removeLast() }
-        guard let last = parts.last, number(last) != nil || last.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-            return nil
-        }
-        guard parts.count <= 4 else { return nil }
-        var numbers: [UInt64] = []
-        for p in parts {
-            guard let n = number(p) else { return nil }
-            numbers.append(n)
-        }
-        for n in numbers.dropLast() where n > 255 { return nil }
-        let lastLimit = UInt64(1) << (8 * UInt64(5 - numbers.count))
-        guard numbers.last! < lastLimit else { return nil }  // ok: parts is not empty
-        var value = numbers.last!  // ok: as above
-        for (k, n) in numbers.dropLast().enumerated() { value += n << (8 * UInt64(3 - k)) }
-        return "\(value >> 24 & 255).\(value >> 16 & 255).\(value >> 8 & 255).\(value & 255)"
-    }
-
-    private static func number(_ s: String) -> UInt64? {
-        if s.isEmpty { return nil }
-        var t = Substring(s)
-        var radix = 10
-        if t.hasPrefix("0x") || t.hasPrefix("0X") {
-            t = t.dropFirst(2)
-            radix = 16
-        } else if t.count > 1 && t.hasPrefix("0") {
-            t = t.dropFirst()
-            radix = 8
-        }
-        if t.isEmpty { return 0 }
-        return UInt64(t, radix: radix)
-    }
-
     // MARK: Percent-encoding
 
     enum EncodeSet {
@@ -297,7 +234,7 @@ public struct WebURL: Sendable, Equatable {
             if c < 0x21 || c > 0x7e || c == 0x22 || c == 0x23 || c == 0x3c || c == 0x3e { return true }
             switch self {
             case .query: return c == 0x27
-            case .path: return c == 0x3f || c == 0x60 || c == 0x7b || c == 0x7d
+            case .path: return c == 0x3f || c == 0x5e || c == 0x60 || c == 0x7b || c == 0x7d
             case .userinfo:
                 return c == 0x3f || c == 0x60 || c == 0x7b || c == 0x7d || c == 0x2f || c == 0x3a || c == 0x3b
                     || c == 0x3d || c == 0x40 || c == 0x5b || c == 0x5c || c == 0x5d || c == 0x5e || c == 0x7c
@@ -340,59 +277,7 @@ public struct WebURL: Sendable, Equatable {
         return out
     }
 
-    private static func isAlpha(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) }
-    private static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
-    private static func isSlash(_ c: UInt8) -> Bool { c == 0x2f || c == 0x5c }
-}
-
-/// Punycode (RFC 3492) encoding of one label.
-enum Punycode {
-    static func encode(_ input: [Unicode.Scalar]) -> String? {
-        let base = 36, tmin = 1, tmax = 26, skew = 38, damp = 700
-        var n = 128, delta = 0, bias = 72
-        var output = input.filter { $0.isASCII }.map { Character($0) }
-        let b = output.count
-        var h = b
-        if b > 0 { output.append("-") }
-        func digit(_ d: Int) -> Character { Character(Unicode.Scalar(UInt8(d < 26 ? 97 + d : 22 + d))) }
-        func adapt(_ delta: Int, _ count: Int, _ first: Bool) -> Int {
-            var d = first ? delta / damp : delta / 2
-            d += d / count
-            var k = 0
-            while d > ((base - tmin) * tmax) / 2 {
-                d /= base - tmin
-                k += base
-            }
-            return k + (base - tmin + 1) * d / (d + skew)
-        }
-        let codes = input.map { Int($0.value) }
-        while h < codes.count {
-            guard let m = codes.filter({ $0 >= n }).min() else { return nil }
-            let (mul, overflow) = (m - n).multipliedReportingOverflow(by: h + 1)
-            if overflow { return nil }
-            delta += mul
-            n = m
-            for c in codes {
-                if c < n { delta += 1 }
-                if c == n {
-                    var q = delta
-                    var k = base
-                    while true {
-                        let t = k <= bias ? tmin : (k >= bias + tmax ? tmax : k - bias)
-                        if q < t { break }
-                        output.append(digit(t + (q - t) % (base - t)))
-                        q = (q - t) / (base - t)
-                        k += base
-                    }
-                    output.append(digit(q))
-                    bias = adapt(delta, h + 1, h == b)
-                    delta = 0
-                    h += 1
-                }
-            }
-            delta += 1
-            n += 1
-        }
-        return String(output)
-    }
+    static func isAlpha(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) }
+    static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+    static func isSlash(_ c: UInt8) -> Bool { c == 0x2f || c == 0x5c }
 }

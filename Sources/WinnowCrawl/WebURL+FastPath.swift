@@ -6,9 +6,10 @@ import WinnowCore
 /// with `WebURL.parse` on everything it accepts.
 extension WebURL {
     /// The serialised URL for the common clean cases, without building a `WebURL`: an absolute http(s) URL, a
-    /// scheme-relative one (`//host/...`) whose host is a plain lower-case-able name without port or userinfo, or a
-    /// path-absolute or path-relative reference, whose path and query need no encoding and hold no dot segments or
-    /// backslashes. Nil means: use `parse`.
+    /// scheme-relative one (`//host/...`) whose host is a plain lower-case-able name without port or userinfo (no
+    /// `xn--` label for IDNA to check, no last label that may be an IPv4 number), or a path-absolute or
+    /// path-relative reference, whose path and query need no encoding and hold no dot segments or backslashes. Nil
+    /// means: use `parse`.
     public static func fastHref(_ original: String, base: WebURL?) -> String? {
         fastHref(original, prepared: base.map(Base.init))
     }

@@ -106,7 +106,8 @@ typedef struct {
 } winnow_url_base;
 
 /// The WHATWG serialisation of the URL reference in `b` for the common clean cases, without a parser: an absolute
-/// http(s) URL or a scheme-relative one whose host is a plain name without port or userinfo, or a path-absolute or
+/// http(s) URL or a scheme-relative one whose host is a plain name without port or userinfo (and without what the
+/// host parser would change beyond case: an `xn--` label, a last label that may be a number), or a path-absolute or
 /// path-relative reference, whose path and query need no encoding and hold no dot segments or backslashes. Writes it
 /// to `out` (room for directory_length + n + 9 bytes) and returns its length; sets `*same` when it is `b` unchanged.
 /// Returns -1 when the full parser must decide. `base` may be NULL.
