@@ -398,12 +398,25 @@ final class LineReader {
         reader = try DecompressingReader(path: path)
     }
 
+    /// The next line (without its end) and its byte offset. Lines end at LF, CR or CRLF, in any mix, as in
+    /// `TextLines` (a CRLF split between two reads is one end).
     func next() throws -> (String, Int64)? {
+        var atEOF = false
         while true {
-            if let nl = buffer[position...].firstIndex(of: 0x0a) {
-                let line = String(decoding: buffer[position..<nl], as: UTF8.self)
+            if let end = buffer[position...].firstIndex(where: { $0 == 0x0a || $0 == 0x0d }),
+                buffer[end] == 0x0a || end + 1 < buffer.count || atEOF
+            {
                 let offset = bufferStart + Int64(position)
-                position = nl + 1
+                let line = text(buffer[position..<end], at: offset)
+                position = end + 1
+                if buffer[end] == 0x0d && position < buffer.count && buffer[position] == 0x0a { position += 1 }
+                return (line, offset)
+            }
+            if atEOF {
+                guard position < buffer.count else { return nil }
+                let offset = bufferStart + Int64(position)
+                let line = text(buffer[position...], at: offset)
+                position = buffer.count
                 return (line, offset)
             }
             if position > 0 {
@@ -411,13 +424,13 @@ final class LineReader {
                 bufferStart += Int64(position)
                 position = 0
             }
-            if !(try reader.read(into: &buffer)) {
-                guard position < buffer.count else { return nil }
-                let line = String(decoding: buffer[position...], as: UTF8.self)
-                let offset = bufferStart + Int64(position)
-                position = buffer.count
-                return (line, offset)
-            }
+            if !(try reader.read(into: &buffer)) { atEOF = true }
         }
+    }
+
+    /// A line's text; the first without a UTF-8 byte order mark (Excel's "CSV UTF-8" starts with one, which would
+    /// otherwise be part of the first column's name).
+    private func text(_ bytes: ArraySlice<UInt8>, at offset: Int64) -> String {
+        String(decoding: offset == 0 ? TextLines.droppingByteOrderMark(bytes) : bytes, as: UTF8.self)
     }
 }

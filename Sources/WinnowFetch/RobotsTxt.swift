@@ -1,5 +1,6 @@
 internal import CCurl
 import Foundation
+import WinnowCore
 
 /// A parsed robots.txt (RFC 9309): groups of user-agent lines with allow and disallow rules, compiled once so that a
 /// decision costs time linear in the path and the rules, whatever the file holds.
@@ -179,21 +180,8 @@ extension RobotsTxt {
     /// Calls `body` with each line of `bytes` (without its end and without a comment), after a leading byte order
     /// mark. Lines end at LF, CR or CRLF (RFC 9309 2.2: EOL = %x0D / %x0A / %x0D.0A).
     static func forEachLine(_ bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Void) {
-        var i = bytes.startIndex
-        // A UTF-8 byte order mark, or the start of one (what a cut or mangled file keeps of it).
-        for b: UInt8 in [0xEF, 0xBB, 0xBF] {
-            guard i < bytes.endIndex, bytes[i] == b else { break }
-            i += 1
-        }
-        let end = bytes.endIndex
-        while i < end {
-            var j = i
-            while j < end && bytes[j] != 0x0a && bytes[j] != 0x0d { j += 1 }
-            var line = bytes[i..<j]
-            if let hash = line.firstIndex(of: 0x23) { line = line[line.startIndex..<hash] }
-            body(line)
-            if j < end && bytes[j] == 0x0d && j + 1 < end && bytes[j + 1] == 0x0a { j += 1 }
-            i = j + 1
+        TextLines.forEach(TextLines.droppingByteOrderMark(bytes)) { line, _ in
+            body(line.firstIndex(of: 0x23).map { line[line.startIndex..<$0] } ?? line)
         }
     }
 

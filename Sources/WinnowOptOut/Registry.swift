@@ -261,13 +261,12 @@ public final class Registry {
             throw WinnowError(.io, "\(path): cannot read the hash list")
         }
         var out: [OptOutEntry] = []
-        var line = 0
         let kinds: [Int: EntryKind] =
             ofURLs ? [32: .urlMD5, 40: .urlSHA1, 64: .urlSHA256] : [32: .md5, 40: .sha1, 64: .sha256]
-        for raw in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            line += 1
+        // Lines end at LF, CR or CRLF (a list saved on Windows or an old Mac is read line by line, not as one).
+        try TextLines.forEach(TextLines.droppingByteOrderMark([UInt8](data)[...])) { raw, line in
             let text = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            if text.isEmpty || text.hasPrefix("#") { continue }
+            if text.isEmpty || text.hasPrefix("#") { return }
             let token = String(text.prefix { !$0.isWhitespace })
             guard let kind = kinds[token.utf8.count], let e = try? OptOutEntry.parse(kind, token) else {
                 throw WinnowError(

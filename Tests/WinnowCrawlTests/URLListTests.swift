@@ -17,6 +17,46 @@ import WinnowTestSupport
         return try readAll([path], lists: options)
     }
 
+    /// Lines end at LF, CR or CRLF in any mix, in every format; a byte order mark (Excel's "CSV UTF-8") is not part
+    /// of the first column's name; offsets stay byte offsets of the file.
+    @Test(arguments: ["\n", "\r\n", "\r", "mixed"])
+    func everyLineEnding(ending: String) throws {
+        func join(_ lines: [String]) -> String {
+            let ends = ending == "mixed" ? ["\r\n", "\n", "\r"] : [ending]
+            return lines.enumerated().map { $0.element + ends[$0.offset % ends.count] }.joined()
+        }
+        let bom = "\u{FEFF}"
+        let txt = try read("list.txt", bom + join(["# urls", "http://a.test/1.jpg\tone", "", "http://a.test/2.jpg"]))
+        #expect(
+            txt.candidates.map(\.url) == ["http://a.test/1.jpg", "http://a.test/2.jpg"], "\(ending.debugDescription)")
+        #expect(txt.candidates.map(\.caption) == ["one", ""])
+        let csvText = bom + join(["url,caption", "http://a.test/1.jpg,\"a, b\"", "http://a.test/2.jpg,c"])
+        let csv = try read("list.csv", csvText, URLListOptions(captionColumn: "caption"))
+        #expect(csv.candidates.map(\.caption) == ["a, b", "c"], "\(ending.debugDescription)")
+        #expect(
+            csv.candidates.last?.provenance.recordOffset
+                == Int64(csvText.utf8.count - "http://a.test/2.jpg,c".utf8.count - (ending == "\r\n" ? 2 : 1)))
+        let tsv = try read(
+            "list.tsv", join(["url\tcaption", "http://a.test/1.jpg\tx"]), URLListOptions(captionColumn: "caption"))
+        #expect(tsv.candidates.map(\.caption) == ["x"])
+        let jsonl = try read(
+            "list.jsonl", join([#"{"url": "http://a.test/1.jpg"}"#, #"{"url": "http://a.test/2.jpg"}"#]))
+        #expect(jsonl.candidates.count == 2 && jsonl.skipped.isEmpty)
+    }
+
+    /// A CRLF split between two reads of the file is one line end: a list long enough to span many reads, in CRLF
+    /// and gzipped, gives the LF list's candidates.
+    @Test func crlfAcrossReadBoundaries() throws {
+        let lines = (0..<40_000).map { "http://a.test/\($0).jpg\tcaption \($0)" }
+        let lf = try read("lf.txt", lines.joined(separator: "\n"))
+        let crlf = try read("crlf.txt", lines.joined(separator: "\r\n") + "\r\n")
+        let cr = try read("cr.txt.gz", lines.joined(separator: "\r"), gzip: true)
+        #expect(lf.candidates.count == 40_000)
+        #expect(crlf.candidates.map(\.url) == lf.candidates.map(\.url))
+        #expect(crlf.candidates.map(\.caption) == lf.candidates.map(\.caption))
+        #expect(cr.candidates.map(\.caption) == lf.candidates.map(\.caption))
+    }
+
     @Test func csvWithQuotesCommasAndNewlinesAsImg2datasetReadsIt() throws {
         let csv =
             "id,URL,TEXT\n1,http://a.test/1.jpg,\"a cat, sitting\"\n2,http://a.test/2.jpg,\"two\nlines \"\"quoted\"\"\"\n3,not a url,x\n"

@@ -138,5 +138,19 @@ struct RegistryTests {
         } catch let e as WinnowError {
             #expect(e.message.hasPrefix("\(bad):2: \"not-a-hash\" is not a hex MD5"))
         }
+        // CRLF, CR-only and mixed line ends, and a byte order mark: the same hashes; line numbers still count lines.
+        // ("\r\n\n\r" is three line ends: two empty lines.)
+        for (name, end, badLine) in [("crlf", "\r\n", 2), ("cr", "\r", 2), ("mixed", "\r\n\n\r", 4)] {
+            let path = dir.appendingPathComponent("\(name).txt").path
+            try ("\u{FEFF}# list" + end + md5 + end + sha1 + "  file.jpg" + end + sha256 + end).write(
+                toFile: path, atomically: true, encoding: .utf8)
+            #expect(
+                try Registry.readHashList(path: path, ofURLs: false).map(\.kind) == [.md5, .sha1, .sha256], "\(name)")
+            let broken = dir.appendingPathComponent("\(name)-bad.txt").path
+            try (md5 + end + "not-a-hash" + end).write(toFile: broken, atomically: true, encoding: .utf8)
+            #expect {
+                try Registry.readHashList(path: broken, ofURLs: false)
+            } throws: { ($0 as? WinnowError)?.message.hasPrefix("\(broken):\(badLine): ") == true }
+        }
     }
 }
