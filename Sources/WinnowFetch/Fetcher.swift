@@ -476,8 +476,10 @@ public final class Fetcher {
                 return
             }
             if code == CURLE_OK, t.optOut == nil, t.refused == nil, Fetcher.isRedirect(status), let target = redirect {
+                // The slot freed is the redirecting host's; the transfer moves on to the target's.
+                let freed = t.host
                 follow(t, to: target)
-                startWaiting(t.host)
+                startWaiting(freed)
                 return
             }
             var reason: Reason?

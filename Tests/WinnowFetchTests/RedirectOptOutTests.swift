@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import WinnowCore
 import WinnowTestSupport
@@ -84,6 +85,49 @@ import WinnowTestSupport
                 == true)
         let log = server.requests
         #expect(!log.contains("t.test /reserved/img.jpg") && !log.contains("ai.test /img.jpg"), "\(log)")
+    }
+
+    /// With one transfer per host, a redirect frees the redirecting host's slot: every waiting sample of that host
+    /// still starts (the run would never end otherwise).
+    @Test func redirectsFreeTheirHostsSlot() {
+        var urls: [String] = []
+        for k in 0..<6 {
+            server.route("a.test", "/r\(k)", .redirect("http://c.test/img/\(k).jpg"))
+            server.route("c.test", "/img/\(k).jpg", .image)
+            urls.append("http://a.test/r\(k)")
+        }
+        var s = settings
+        s.perHostConcurrency = 1
+        // On a thread of its own, so that a run that never ends fails the test instead of hanging the suite.
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<[String: Sample]>([:])
+        let settings = s
+        let all = urls
+        Thread.detachNewThread {
+            let r = fetch(all, settings)
+            result.withLock { $0 = r }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + 60) == .success else {
+            Issue.record("the fetch did not end within 60 s: a host's waiting samples were never started")
+            return
+        }
+        let r = result.withLock { $0 }
+        for u in urls { #expect(r[u]?.isKept == true, "\(u): \(String(describing: r[u]?.outcome))") }
+    }
+
+    /// A host in any IPv4 notation is normalised before anything looks at it: `0x7f.1` is 127.0.0.1, refused by
+    /// the address guard without a connection (or a robots.txt request), here and at a redirect's hop.
+    @Test func hostsAreNormalisedBeforeTheGuardSeesThem() {
+        server.route("a.test", "/to-hex", .redirect("http://0x7f.1/x.jpg"))
+        var s = settings
+        s.allowedRanges = []
+        s.connectTo = server.connectTo(["a.test"])
+        // a.test itself is reached through CONNECT_TO; the guard checks the address libcurl connects to.
+        let r = fetch(["http://0x7f.1/x.jpg", "http://2130706433/y.jpg"], s)
+        #expect(r["http://0x7f.1/x.jpg"]?.outcome.reason?.code == "address_refused")
+        #expect(r["http://2130706433/y.jpg"]?.outcome.reason?.code == "address_refused")
+        #expect(!server.requests.contains { $0.contains("x.jpg") || $0.contains("y.jpg") })
     }
 
     @Test func redirectLimitsAndBadTargets() {
