@@ -65,7 +65,7 @@ public struct RobotsTxt: Sendable, Equatable {
                 inRules = true
                 // An empty disallow allows everything; an empty allow means nothing.
                 if value.isEmpty { return }
-                let pattern = RobotsTxt.normalize(value)
+                let pattern = RobotsTxt.normalize(value, as: .rule)
                 groupRules[groupRules.count - 1].append(
                     Rule(allow: directive == .allow, pattern: String(decoding: pattern, as: UTF8.self)))
             case .other:
@@ -94,7 +94,7 @@ public struct RobotsTxt: Sendable, Equatable {
     /// own group (or of `*` when a token has none); disallowed if any token's rules disallow it.
     public func decision(path: String, tokens: [String]) -> (allowed: Bool, rule: Rule?, token: String?) {
         if ruleSets.isEmpty { return (true, nil, nil) }
-        let target = RobotsTxt.normalize(path.isEmpty ? Array("/".utf8) : Array(path.utf8))
+        let target = RobotsTxt.normalize(path.isEmpty ? Array("/".utf8) : Array(path.utf8), as: .target)
         // robots.txt itself is always allowed.
         if target.elementsEqual("/robots.txt".utf8) { return (true, nil, nil) }
         let present = ByteSet(target)
@@ -130,9 +130,23 @@ public struct RobotsTxt: Sendable, Equatable {
 
     /// Percent-encoding normalised so that `%7E`, `%7e` and `~` compare equal: unreserved characters decoded, the rest
     /// upper-case hex; bytes outside printable ASCII percent-encoded.
-    static func normalize(_ s: String) -> String { String(decoding: normalize(Array(s.utf8)), as: UTF8.self) }
+    static func normalize(_ s: String, as form: Form = .plain) -> String {
+        String(decoding: normalize(Array(s.utf8), as: form), as: UTF8.self)
+    }
 
-    static func normalize<C: Collection<UInt8>>(_ b: C) -> [UInt8] {
+    /// What a normalised string is. A rule and the path it is matched against differ in what `*` and `$` are, and
+    /// both take RFC 9309's readings of percent-encoding (2.2.2, 2.2.3); `plain` is the encoding alone.
+    enum Form {
+        /// Percent-encoding alone, the same on both sides (TDMRep locations).
+        case plain
+        /// A rule: `*` is a wildcard and a final `$` the end; a `$` elsewhere is the character, `%24`.
+        case rule
+        /// The path and query of a URL: `*` and `$` are characters, `%2A` and `%24`, so that a rule matches them
+        /// literally only when it percent-encodes them (RFC 9309 2.2.3).
+        case target
+    }
+
+    static func normalize<C: Collection<UInt8>>(_ b: C, as form: Form = .plain) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(b.count)
         let hex = Array("0123456789ABCDEF".utf8)
@@ -148,6 +162,10 @@ public struct RobotsTxt: Sendable, Equatable {
             (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x2e
                 || c == 0x5f || c == 0x7e
         }
+        // In the query, `:`, `/`, `?` and `@` are data and mean the same encoded or not: RFC 9309 2.2.2 matches the
+        // rule `/foo/bar?baz=https://foo.bar` to `/foo/bar?baz=https%3A%2F%2Ffoo.bar`.
+        func sameInQuery(_ c: UInt8) -> Bool { c == 0x3a || c == 0x2f || c == 0x3f || c == 0x40 }
+        var inQuery = false
         var i = b.startIndex
         while i != b.endIndex {
             let c = b[i]
@@ -156,11 +174,22 @@ public struct RobotsTxt: Sendable, Equatable {
                 let lo = hexValue(b[b.index(after: j)])
             {
                 let v = hi << 4 | lo
-                if unreserved(v) { out.append(v) } else { out += [0x25, hex[Int(hi)], hex[Int(lo)]] }
+                if unreserved(v) || (inQuery && sameInQuery(v)) {
+                    out.append(v)
+                } else {
+                    out += [0x25, hex[Int(hi)], hex[Int(lo)]]
+                }
                 i = b.index(j, offsetBy: 2)
                 continue
             }
-            if c >= 0x7f || c <= 0x20 {
+            if form != .plain && c == 0x3f { inQuery = true }
+            let literal: Bool
+            switch form {
+            case .plain: literal = true
+            case .rule: literal = c != 0x24 || j == b.endIndex
+            case .target: literal = c != 0x2a && c != 0x24
+            }
+            if c >= 0x7f || c <= 0x20 || !literal {
                 out += [0x25, hex[Int(c >> 4)], hex[Int(c & 15)]]
             } else {
                 out.append(c)
@@ -313,7 +342,8 @@ struct Pattern: Sendable, Equatable {
         }
     }
 
-    /// The first place of `needle` in `haystack` at or after `from` (glibc's memmem: linear time). The corresponding C function is `memmem`..
+    /// The first place of `needle` in `haystack` at or after `from` (glibc's memmem: linear time).
+    /// The corresponding C function is `memmem`.
     static func find(_ needle: [UInt8], in haystack: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
         guard let base = haystack.baseAddress, haystack.count - from >= needle.count else { return nil }
         return needle.withUnsafeBytes { n -> Int? in

@@ -195,6 +195,25 @@ import WinnowCore
         #expect(RobotsTxt.matches(pattern: RobotsTxt.normalize(pattern), path: RobotsTxt.normalize(path)) == matches)
     }
 
+    /// RFC 9309's examples of percent-encoding: 2.2.2's table (non-ASCII and unreserved octets, and `:` and `/` in
+    /// a query, compare equal encoded or not) and 2.2.3's (a rule matches a `*` or `$` of the URL as that character
+    /// only when it percent-encodes it), with the cases each implies does not match.
+    @Test(arguments: [
+        ("/foo/bar?baz=quz", "/foo/bar?baz=quz", true),
+        ("/foo/bar?baz=https://foo.bar", "/foo/bar?baz=https%3A%2F%2Ffoo.bar", true),
+        ("/foo/bar?baz=https%3A%2F%2Ffoo.bar", "/foo/bar?baz=https://foo.bar", true),
+        ("/foo/bar/\u{30C4}", "/foo/bar/%E3%83%84", true), ("/foo/bar/%E3%83%84", "/foo/bar/%E3%83%84", true),
+        ("/foo/bar/%62%61%7A", "/foo/bar/baz", true), ("/path/file-with-a-%2A.html", "/path/file-with-a-*.html", true),
+        ("/path/file-with-a-%2A.html", "/path/file-with-a-x.html", false), ("/path/foo-%24", "/path/foo-$", true),
+        ("/path/foo-%24", "/path/foo-", false), ("/path/foo-$", "/path/foo-$", false), ("/a$b", "/a$b", true),
+        ("/a*", "/a*", true), ("/a%2Fb", "/a/b", false), ("/a?b=%2F%3f", "/a?b=/?", true),
+        ("/a?b=%26", "/a?b=&", false),
+    ])
+    func rfcPercentEncodingExamples(rule: String, path: String, matches: Bool) {
+        let r = robots("User-agent: *\nDisallow: \(rule)\n")
+        #expect(r.decision(path: path, tokens: ["a"]).allowed == !matches)
+    }
+
     /// The matcher against a backtracking reference on random patterns and paths over a small alphabet, where
     /// `*` and repeated letters make many overlapping candidates.
     @Test func matcherAgreesWithBacktrackingReference() {
