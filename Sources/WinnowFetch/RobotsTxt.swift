@@ -357,6 +357,13 @@ struct Pattern: Sendable, Equatable {
 final class RuleSet: Sendable {
     let rules: [RobotsTxt.Rule]
     let patterns: [Pattern]
+    /// For a large set: the pieces after each pattern's first, indexed for one pass over the path, and each
+    /// pattern's piece ids in it.
+    let index: PieceIndex?
+    let pieceIDs: [[Int32]]
+
+    /// Sets of at least this many rules get a `PieceIndex`; below it, a search per rule is cheaper than the pass.
+    static let indexedFrom = 16
 
     init(_ all: [RobotsTxt.Rule]) {
         // Longest pattern first; on equal length, allow first (RFC 9309 2.2.2: the least restrictive wins a tie).
@@ -365,11 +372,37 @@ final class RuleSet: Sendable {
         }
         rules = sorted.map(\.0)
         patterns = sorted.map(\.1)
+        guard patterns.count >= RuleSet.indexedFrom else {
+            index = nil
+            pieceIDs = []
+            return
+        }
+        var ids: [[UInt8]: Int32] = [:]
+        var pieces: [[UInt8]] = []
+        pieceIDs = patterns.map { p in
+            p.pieces.dropFirst().filter { !$0.isEmpty }.map { piece in
+                if let id = ids[piece] { return id }
+                let id = Int32(pieces.count)
+                ids[piece] = id
+                pieces.append(piece)
+                return id
+            }
+        }
+        index = PieceIndex(pieces)
     }
 
     /// The most specific rule matching `path`, if any.
     func bestMatch(_ path: [UInt8], present: ByteSet) -> RobotsTxt.Rule? {
-        for (k, p) in patterns.enumerated() where p.matches(path, present: present) { return rules[k] }
+        guard let index else {
+            for (k, p) in patterns.enumerated() where p.matches(path, present: present) { return rules[k] }
+            return nil
+        }
+        // A rule one of whose later pieces occurs nowhere in the path cannot match it.
+        let seen = index.occurring(in: path)
+        for (k, p) in patterns.enumerated()
+        where pieceIDs[k].allSatisfy({ seen[Int($0)] }) && p.matches(path, present: present) {
+            return rules[k]
+        }
         return nil
     }
 }

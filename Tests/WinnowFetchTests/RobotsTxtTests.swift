@@ -217,17 +217,7 @@ import WinnowCore
     /// The matcher against a backtracking reference on random patterns and paths over a small alphabet, where
     /// `*` and repeated letters make many overlapping candidates.
     @Test func matcherAgreesWithBacktrackingReference() {
-        func reference(_ p: [UInt8], _ s: [UInt8]) -> Bool {
-            var pattern = p
-            let anchored = pattern.last == 0x24
-            if anchored { pattern.removeLast() }
-            func go(_ i: Int, _ j: Int) -> Bool {
-                if i == pattern.count { return !anchored || j == s.count }
-                if pattern[i] == 0x2a { return (j...s.count).contains { go(i + 1, $0) } }
-                return j < s.count && s[j] == pattern[i] && go(i + 1, j + 1)
-            }
-            return go(0, 0)
-        }
+        let reference = RobotsTxtTests.reference
         var rng = SplitMix64(seed: 9309)
         let alphabet = Array("/ab*".utf8)
         for _ in 0..<20_000 {
@@ -237,6 +227,55 @@ import WinnowCore
             let pattern = String(decoding: p, as: UTF8.self)
             let path = String(decoding: s, as: UTF8.self)
             #expect(RobotsTxt.matches(pattern: pattern, path: path) == reference(p, s), "\(pattern) \(path)")
+        }
+    }
+
+    /// A wildcard pattern matched by trying every way (exponential, for small tests only).
+    static func reference(_ p: [UInt8], _ s: [UInt8]) -> Bool {
+        var pattern = p
+        let anchored = pattern.last == 0x24
+        if anchored { pattern.removeLast() }
+        func go(_ i: Int, _ j: Int) -> Bool {
+            if i == pattern.count { return !anchored || j == s.count }
+            if pattern[i] == 0x2a { return (j...s.count).contains { go(i + 1, $0) } }
+            return j < s.count && s[j] == pattern[i] && go(i + 1, j + 1)
+        }
+        return go(0, 0)
+    }
+
+    /// Large rule sets ask a `PieceIndex` which pieces occur before matching: on random sets of 16 to 60 rules
+    /// (pieces that overlap, repeat and nest), the decision is the most specific matching rule by the reference,
+    /// and the index's answers are exactly the pieces a substring search finds.
+    @Test func indexedRuleSetsAgreeWithTheReference() {
+        var rng = SplitMix64(seed: 46)
+        let alphabet = Array("/abc*".utf8)
+        for _ in 0..<300 {
+            let rules = (0..<(16 + rng.int(45))).map { _ in
+                var p = [UInt8(ascii: "/")] + (0..<rng.int(9)).map { _ in alphabet[rng.int(5)] }
+                if rng.int(4) == 0 { p.append(0x24) }
+                return RobotsTxt.Rule(allow: rng.int(2) == 0, pattern: String(decoding: p, as: UTF8.self))
+            }
+            let set = RuleSet(rules)
+            #expect(set.index != nil)
+            for _ in 0..<20 {
+                let path = [UInt8(ascii: "/")] + (0..<rng.int(14)).map { _ in alphabet[rng.int(4)] }
+                let matching = rules.filter { RobotsTxtTests.reference(Array($0.pattern.utf8), path) }
+                let longest = matching.map(\.pattern.utf8.count).max()
+                let expected = matching.filter { $0.pattern.utf8.count == longest }.sorted { $0.allow && !$1.allow }
+                    .first
+                let got = set.bestMatch(path, present: ByteSet(path))
+                #expect(got?.pattern.utf8.count == expected?.pattern.utf8.count && got?.allow == expected?.allow)
+            }
+        }
+        let pieces = ["a", "ab", "bab", "b", "abc", "cab", "aaa", "bcb"].map { Array($0.utf8) }
+        let index = PieceIndex(pieces)
+        for _ in 0..<2_000 {
+            let path = (0..<rng.int(12)).map { _ in Array("abc".utf8)[rng.int(3)] }
+            let found = pieces.map { p in
+                path.count >= p.count
+                    && (0...(path.count - p.count)).contains { path[$0..<($0 + p.count)].elementsEqual(p) }
+            }
+            #expect(index.occurring(in: path) == found, "\(String(decoding: path, as: UTF8.self))")
         }
     }
 
