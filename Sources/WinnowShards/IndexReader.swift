@@ -190,7 +190,9 @@ public final class IndexReader {
         }
         if let s = query.status { conditions.append(("status = ?", s)) }
         if let r = query.reason { conditions.append(("reason = ?", r)) }
-        if let d = query.domain?.lowercased() { conditions.append(("instr(lower(url), ?) > 0", d)) }
+        // The domain as a URL's host is written (`Bücher.example` is `xn--bcher-kva.example`, `0x7f.1` 127.0.0.1).
+        let domain = query.domain.map { (try? WebURL.parse("http://\($0)/"))?.host ?? $0.lowercased() }
+        if let d = domain { conditions.append(("instr(lower(url), ?) > 0", d)) }
         if let v = query.minSimilarity { conditions.append(("similarity >= ?", v)) }
         if let v = query.maxSimilarity { conditions.append(("similarity <= ?", v)) }
         if let v = query.minWidth { conditions.append(("original_width >= ?", v)) }
@@ -210,8 +212,8 @@ public final class IndexReader {
             try stmt.bind(args)
             while out.count < query.limit, let row = try stmt.step() {
                 // The domain is checked on the URL's host: the SQL only narrowed the rows down.
-                if let d = query.domain?.lowercased() {
-                    guard let host = URLComponents(string: row.string("url") ?? "")?.host?.lowercased(),
+                if let d = domain {
+                    guard let host = (try? WebURL.parse(row.string("url") ?? ""))?.host,
                         host == d || host.hasSuffix("." + d)
                     else { continue }
                 }
