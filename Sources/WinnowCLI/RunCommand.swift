@@ -164,6 +164,7 @@ enum RunCommand {
                 "dropped": s.dropped,
                 "dropped_by_reason": s.droppedByReason, "input_errors": s.inputErrors, "shards": s.shards,
                 "shard_bytes": s.shardBytes, "output": output, "index": index,
+                "circuit_breakers": s.circuitBreakers,
             ]
             o["elapsed_s"] = (elapsed * 10).rounded() / 10
             if let d = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) {

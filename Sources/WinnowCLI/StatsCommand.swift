@@ -39,6 +39,10 @@ enum StatsCommand {
         lines.append(row("input records skipped", s.inputErrors))
         lines.append(row("shards", s.shards))
         lines.append(row("shard bytes", s.shardBytes))
+        if !s.circuitBreakers.isEmpty {
+            lines.append("  circuit breakers opened")
+            lines += s.circuitBreakers.map { "    " + $0 }
+        }
         return lines.joined(separator: "\n")
     }
 }

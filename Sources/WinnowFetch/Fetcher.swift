@@ -28,8 +28,18 @@ public struct FetchSettings: Sendable {
     public var allowedRanges: [CIDR] = []
     /// Least time between the starts of two requests to one host, in seconds (0: none).
     public var perHostMinInterval = 0.0
-    /// Consecutive failures (connection, timeout, 5xx) after which a host is given up for the rest of the run.
+    /// Consecutive failures (connection, timeout, 5xx) after which an origin's circuit opens: its samples are
+    /// dropped as `host_circuit_open` until a cool-down has passed and a probe request succeeds.
     public var circuitBreakerFailures = 8
+    /// Seconds an open circuit waits before one probe request (doubled after each failed probe, up to 10 minutes).
+    public var circuitBreakerCooldown = 30.0
+    /// Seconds before an origin whose policy documents could not be fetched (network failure, 5xx, 429) is asked
+    /// again; meanwhile its samples are dropped (RFC 9309 2.3.1.4: unreachable means complete disallow). Such an
+    /// answer is never written to the policy cache.
+    public var policyRetrySeconds = 60.0
+    /// Largest response header section accepted, in bytes (and at most 1,000 lines): past it the transfer ends as
+    /// `headers_too_large`, not retried.
+    public var maxHeaderBytes = 256 * 1024
     /// Longest `Retry-After` honoured, in seconds (longer ones give up on the sample).
     public var maxRetryAfter = 60.0
     /// Fetch each origin's robots.txt first and skip what it disallows for `robotsTokens` (RFC 9309).
@@ -91,6 +101,15 @@ final class Transfer {
     var host: String
     /// Redirects followed so far; each hop's opt-outs are checked before it is requested.
     var hops = 0
+    /// `scheme://host[:port]` of `url`: the unit of opt-out documents and of the circuit breaker.
+    var origin: String
+    /// This transfer is the probe of a half-open circuit breaker.
+    var isProbe = false
+    /// Response header bytes and lines so far, and whether they passed the limit.
+    var headerBytes = 0
+    var headerLines = 0
+    var headersTooLarge = false
+    let maxHeaderBytes: Int
     /// Set for a transfer of an origin's policy document (robots.txt, tdmrep.json, ai.txt): the origin and which.
     var policyDoc: (origin: String, doc: PolicyDocument)?
     /// Response header lines of the last response (reset at each status line, so redirects do not mix).
@@ -102,10 +121,15 @@ final class Transfer {
     /// Status code of the last response's status line.
     var status = 0
 
-    init(sample: Sample, url: String, maxBytes: Int, guardian: AddressGuard, host: String) {
+    init(
+        sample: Sample, url: String, origin: String, maxBytes: Int, maxHeaderBytes: Int, guardian: AddressGuard,
+        host: String
+    ) {
         self.sample = sample
         self.url = url
+        self.origin = origin
         self.maxBytes = maxBytes
+        self.maxHeaderBytes = maxHeaderBytes
         self.guardian = guardian
         self.host = host
     }
@@ -137,6 +161,8 @@ final class OriginState {
     var failure: Reason?
     var tdm: [TDMRepRule] = []
     var aiTxt: RobotsTxt?
+    /// Set when a document could not be fetched: the origin is asked again from then on.
+    var retryAt: Date?
     let origin: String
 
     init(origin: String) { self.origin = origin }
@@ -151,6 +177,8 @@ public final class Fetcher {
     private let guardian: AddressGuard
     /// Transfers the watchdog had to stop in the last `run` (none when libcurl kept every deadline).
     public private(set) var watchdogReports: [String] = []
+    /// Origins whose circuit breaker opened in the last `run`: how often, the state at the end, the last reason.
+    public private(set) var circuitReports: [String] = []
 
     /// Creates a fetcher.
     public init(settings: FetchSettings) {
@@ -198,6 +226,9 @@ public final class Fetcher {
             t.body.removeAll(keepingCapacity: true)
             t.refused = nil
             t.tooLarge = false
+            t.headerBytes = 0
+            t.headerLines = 0
+            t.headersTooLarge = false
             let ctx = Unmanaged.passUnretained(t).toOpaque()
             winnow_easy_setopt_string(easy, CURLOPT_URL, t.url)
             winnow_easy_setopt_share(easy, share)
@@ -242,8 +273,8 @@ public final class Fetcher {
         let cache = settings.policyCachePath.flatMap { try? PolicyCache(path: $0) }
         var watchdogReports: [String] = []
         var hostNotBefore: [String: Date] = [:]
-        var hostFailures: [String: Int] = [:]
-        var circuitOpen: [String: String] = [:]
+        var breakers = CircuitBreakers(
+            threshold: settings.circuitBreakerFailures, cooldown: settings.circuitBreakerCooldown)
         let tokens = settings.robotsTokens
         let xRobots = settings.xRobotsTagValues
         let checkHeaders = settings.honourHeaderOptOuts
@@ -257,20 +288,29 @@ public final class Fetcher {
             let now = Date()
             origins = origins.filter { $0.value.outstanding > 0 || !$0.value.waiting.isEmpty }
             hostNotBefore = hostNotBefore.filter { $0.value > now }
-            hostFailures = hostFailures.filter { perHost[$0.key, default: 0] > 0 || waiting[$0.key] != nil }
             perHost = perHost.filter { $0.value > 0 }
             waiting = waiting.filter { !$0.value.isEmpty }
-            if circuitOpen.count > settings.originsInMemory { circuitOpen.removeAll() }
+            breakers.forgetIdle(limit: settings.originsInMemory)
             // Busy origins stay; scan again only after as many new ones arrive.
             originsToKeep = max(settings.originsInMemory, 2 * origins.count)
         }
 
         /// Queues a transfer behind its host's concurrency limit.
         func schedule(_ t: Transfer) {
-            if let open = circuitOpen[t.host] {
-                t.sample.drop("host_circuit_open", open)
-                emit(t.sample)
-                return
+            // A policy document is the origin's own question, asked whatever its breaker says.
+            if !t.isProbe && t.policyDoc == nil {
+                switch breakers.admit(t.origin) {
+                case .pass: break
+                case .probe: t.isProbe = true
+                case .wait:
+                    // The origin's probe is in flight: ask again shortly.
+                    delayed.append((Date().addingTimeInterval(0.1), t))
+                    return
+                case .refuse(let why):
+                    t.sample.drop("host_circuit_open", "\(t.origin): \(why)")
+                    emit(t.sample)
+                    return
+                }
             }
             // A host that asked us to wait (Retry-After), or the minimum interval between requests to it.
             if let notBefore = hostNotBefore[t.host], notBefore > Date() {
@@ -346,7 +386,8 @@ public final class Fetcher {
                 return
             }
             let t = Transfer(
-                sample: s, url: url.href, maxBytes: settings.maxBytes, guardian: guardian, host: url.host)
+                sample: s, url: url.href, origin: Fetcher.origin(url), maxBytes: settings.maxBytes,
+                maxHeaderBytes: settings.maxHeaderBytes, guardian: guardian, host: url.host)
             if checkHeaders { t.headerCheck = { Fetcher.headerOptOut($0, tokens: tokens, xRobotsTagValues: xRobots) } }
             route(t, url)
         }
@@ -367,11 +408,14 @@ public final class Fetcher {
                 schedule(t)
                 return
             }
-            let origin = Fetcher.origin(url)
+            let origin = t.origin
             if let o = origins[origin] {
                 if o.outstanding > 0 {
                     o.waiting.append(t)
                     waitingCount += 1
+                } else if let again = o.retryAt, again <= Date() {
+                    // Its documents could not be fetched a while ago: ask the origin again.
+                    fetchDocuments(o, for: t, host: host)
                 } else {
                     apply(o, t)
                 }
@@ -381,19 +425,32 @@ public final class Fetcher {
             if origins.count >= originsToKeep { forgetIdleHosts() }
             let o = OriginState(origin: origin)
             origins[origin] = o
+            fetchDocuments(o, for: t, host: host)
+        }
+
+        /// Fetches an origin's opt-out documents (from the policy cache where it holds an answer), with `t` waiting
+        /// for them.
+        func fetchDocuments(_ o: OriginState, for t: Transfer, host: String) {
+            o.robots = .allowAll
+            o.failure = nil
+            o.tdm = []
+            o.aiTxt = nil
+            o.retryAt = nil
             o.waiting.append(t)
             waitingCount += 1
             o.outstanding = docs.count
             for doc in docs {
-                if let cached = cache?.lookup(origin: origin, document: doc.path) {
-                    let failure = cached.failure.map { Reason($0, "cached at \(cached.fetchedAt)") }
-                    record(o, doc, status: cached.status, failure: failure, body: cached.body)
+                // Only what a site said is cached; a failure to ask it (an older cache may hold one) is not.
+                if let cached = cache?.lookup(origin: o.origin, document: doc.path), cached.failure == nil,
+                    !Fetcher.isTransient(status: cached.status)
+                {
+                    record(o, doc, status: cached.status, failure: nil, body: cached.body)
                     continue
                 }
                 let r = Transfer(
-                    sample: t.sample, url: origin + doc.path, maxBytes: RobotsTxt.maxBytes, guardian: guardian,
-                    host: host)
-                r.policyDoc = (origin, doc)
+                    sample: t.sample, url: o.origin + doc.path, origin: o.origin, maxBytes: RobotsTxt.maxBytes + 1,
+                    maxHeaderBytes: settings.maxHeaderBytes, guardian: guardian, host: host)
+                r.policyDoc = (o.origin, doc)
                 schedule(r)
             }
         }
@@ -408,13 +465,18 @@ public final class Fetcher {
             let ok = code == CURLE_OK || t.tooLarge
             var failure: Reason?
             if !ok {
-                let (kind, _) = Fetcher.classify(code)
+                let (kind, _) = Fetcher.classify(code, headersTooLarge: t.headersTooLarge)
                 failure = Reason(kind, String(cString: curl_easy_strerror(code)))
             }
-            cache?.store(
-                origin: origin, document: doc.path,
-                entry: PolicyCache.Entry(
-                    status: ok ? status : 0, failure: failure?.code, body: t.body, fetchedAt: Date()))
+            if ok && !Fetcher.isTransient(status: status) {
+                // What the site said is kept for later runs (24 h).
+                cache?.store(
+                    origin: origin, document: doc.path,
+                    entry: PolicyCache.Entry(status: status, failure: nil, body: t.body, fetchedAt: Date()))
+            } else {
+                // Asking failed: remembered for this run only, and asked again after a while.
+                o.retryAt = Date().addingTimeInterval(settings.policyRetrySeconds)
+            }
             record(o, doc, status: ok ? status : 0, failure: failure, body: t.body)
         }
 
@@ -425,7 +487,11 @@ public final class Fetcher {
             case .robots:
                 if let f = failure {
                     // The server could not be reached at all: complete disallow, with the network reason.
-                    o.failure = f.code == "address_refused" ? f : Reason(f.code, "\(source): \(f.detail)")
+                    o.failure =
+                        f.code == "address_refused"
+                        ? f
+                        : Reason(
+                            f.code, "\(source): \(f.detail) (asked again after \(Int(settings.policyRetrySeconds)) s)")
                 } else {
                     switch status {
                     case 200..<300: o.robots = RobotsTxt(parsing: body)
@@ -433,7 +499,9 @@ public final class Fetcher {
                     case 400..<500 where status != 429: o.robots = .allowAll
                     default:
                         o.failure = Reason(
-                            "robots_unreachable", "\(source) answered \(status): complete disallow (RFC 9309 2.3.1.4)")
+                            "robots_unreachable",
+                            "\(source) answered \(status): complete disallow (RFC 9309 2.3.1.4; asked again after \(Int(settings.policyRetrySeconds)) s)"
+                        )
                     }
                 }
             case .tdmrep:
@@ -478,6 +546,8 @@ public final class Fetcher {
             if code == CURLE_OK, t.optOut == nil, t.refused == nil, Fetcher.isRedirect(status), let target = redirect {
                 // The slot freed is the redirecting host's; the transfer moves on to the target's.
                 let freed = t.host
+                breakers.succeeded(t.origin)
+                t.isProbe = false
                 follow(t, to: target)
                 startWaiting(freed)
                 return
@@ -491,8 +561,12 @@ public final class Fetcher {
             } else if t.tooLarge || code == CURLE_FILESIZE_EXCEEDED {
                 reason = Reason("too_large", "body exceeds \(settings.maxBytes) bytes")
             } else if code != CURLE_OK {
-                let (kind, again) = Fetcher.classify(code)
-                reason = Reason(kind, String(cString: curl_easy_strerror(code)))
+                let (kind, again) = Fetcher.classify(code, headersTooLarge: t.headersTooLarge)
+                let detail =
+                    kind == "headers_too_large"
+                    ? "response headers over \(settings.maxHeaderBytes) bytes or 1,000 lines"
+                    : String(cString: curl_easy_strerror(code))
+                reason = Reason(kind, detail)
                 retryable = again
             } else if status != 200 {
                 reason = Reason("http_\(status)", t.sample.candidate.url)
@@ -514,29 +588,40 @@ public final class Fetcher {
                         r.detail += " (Retry-After: \(Int(after)) s, longer than \(Int(settings.maxRetryAfter)) s)"
                     }
                 }
-                // Repeated connection failures, timeouts and server errors open the host's circuit.
+                // Repeated connection failures, timeouts and server errors open the origin's circuit; any other
+                // outcome is an answer from the origin.
                 if retryable {
-                    hostFailures[t.host, default: 0] += 1
-                    if hostFailures[t.host, default: 0] >= settings.circuitBreakerFailures && circuitOpen[t.host] == nil
+                    if let why = breakers.failed(t.origin, reason: "\(r)"),
+                        let queue = waiting[t.host]
                     {
-                        circuitOpen[t.host] = "\(settings.circuitBreakerFailures) consecutive failures, the last: \(r)"
-                        if let queue = waiting.removeValue(forKey: t.host) {
-                            waitingCount -= queue.count
-                            for w in queue {
-                                w.sample.drop("host_circuit_open", circuitOpen[t.host] ?? "")
-                                emit(w.sample)
-                            }
+                        // Opened: the origin's samples queued behind the host's limit go now.
+                        let (drop, keep) = (
+                            queue.filter { $0.origin == t.origin }, queue.filter { $0.origin != t.origin }
+                        )
+                        waiting[t.host] = keep.isEmpty ? nil : keep
+                        waitingCount -= drop.count
+                        for w in drop {
+                            w.sample.drop("host_circuit_open", "\(t.origin): \(why)")
+                            emit(w.sample)
                         }
                     }
+                } else if status > 0 {
+                    breakers.succeeded(t.origin)
+                } else if t.isProbe {
+                    // A probe that got no answer at all (TLS, DNS...) leaves the origin as unhealthy as it was.
+                    _ = breakers.failed(t.origin, reason: "\(r)")
                 }
-                if retryable && t.attempts <= settings.retries && circuitOpen[t.host] == nil {
+                let probe = t.isProbe
+                t.isProbe = false
+                if retryable && !probe && t.attempts <= settings.retries && !breakers.isOpen(t.origin) {
                     delayed.append((Date().addingTimeInterval(wait), t))
                 } else {
                     t.sample.drop(r.code, r.detail)
                     emit(t.sample)
                 }
             } else {
-                hostFailures[t.host] = 0
+                breakers.succeeded(t.origin)
+                t.isProbe = false
                 t.sample.original = t.body
                 t.sample.originalSize = t.body.count
                 emit(t.sample)
@@ -559,6 +644,7 @@ public final class Fetcher {
             t.hops += 1
             t.url = next.href
             t.host = next.host
+            t.origin = Fetcher.origin(next)
             // Each hop has its own attempts (retries of a failed hop).
             t.attempts = 0
             route(t, next)
@@ -598,6 +684,7 @@ public final class Fetcher {
             }
             if inputDone && active.isEmpty && delayed.isEmpty && waitingCount == 0 {
                 self.watchdogReports = watchdogReports
+                circuitReports = breakers.reports
                 break
             }
             var running: Int32 = 0
@@ -629,7 +716,10 @@ public final class Fetcher {
 
 extension Fetcher {
     /// The reason code of a libcurl failure, and whether another attempt may pass.
-    static func classify(_ code: CURLcode) -> (String, Bool) {
+    static func classify(_ code: CURLcode, headersTooLarge: Bool = false) -> (String, Bool) {
+        // Headers past our limit (the header callback stopped the transfer), or past libcurl's own: a single line
+        // over its 100 KB buffer ends as "out of memory", which the input merely being too big must not be called.
+        if headersTooLarge || code == CURLE_OUT_OF_MEMORY { return ("headers_too_large", false) }
         switch code {
         case CURLE_COULDNT_RESOLVE_HOST: return ("dns", false)
         case CURLE_COULDNT_CONNECT: return ("connect", true)
@@ -676,6 +766,10 @@ extension Fetcher {
         return u.query.map { u.path + "?" + $0 } ?? u.path
     }
 
+    /// Whether an answer to a policy document says nothing of the site's policy: a server error or 429 (RFC 9309
+    /// 2.3.1.4 reads them as "unreachable"). Such answers are not cached.
+    static func isTransient(status: Int) -> Bool { status >= 500 || status == 429 }
+
     /// Whether a status is a redirect that carries a `Location` to follow (RFC 9110 15.4).
     static func isRedirect(_ status: Int) -> Bool {
         status == 301 || status == 302 || status == 303 || status == 307 || status == 308
@@ -718,6 +812,13 @@ private let headerCallback: winnow_write_callback = { data, size, count, userdat
     guard let userdata, let data else { return 0 }
     let t = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
     let n = size * count
+    // A header flood ends the transfer (returning less than `n` makes libcurl stop with a write error).
+    t.headerBytes += n
+    t.headerLines += 1
+    if t.headerBytes > t.maxHeaderBytes || t.headerLines > 1_000 {
+        t.headersTooLarge = true
+        return 0
+    }
     data.withMemoryRebound(to: UInt8.self, capacity: n) { p in
         let bytes = UnsafeBufferPointer(start: p, count: n)
         func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0d || b == 0x0a }
@@ -761,6 +862,12 @@ private let writeCallback: winnow_write_callback = { data, size, count, userdata
         }
     }
     if t.body.count + n > t.maxBytes {
+        // Keep what fits: a policy document is read up to its limit (its transfer allows one byte more, so that
+        // the reader can tell whether the last line was cut).
+        let room = t.maxBytes - t.body.count
+        data.withMemoryRebound(to: UInt8.self, capacity: room) {
+            t.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: room))
+        }
         t.tooLarge = true
         return 0
     }

@@ -87,7 +87,8 @@ public struct PipelineConfig: Sendable {
                 "user_agent", "ca_file", "dns_cache_timeout", "allow_ranges", "honour_robots_txt", "robots_tokens",
                 "honour_header_optouts",
                 "x_robots_tag_values", "per_host_min_interval", "circuit_breaker_failures", "max_retry_after",
-                "honour_tdmrep", "honour_ai_txt", "policy_cache",
+                "honour_tdmrep", "honour_ai_txt", "policy_cache", "circuit_breaker_cooldown", "policy_retry_interval",
+                "max_header_bytes",
             ])
             fetch.concurrency = try f.int("concurrency", min: 1) ?? fetch.concurrency
             fetch.perHostConcurrency = try f.int("per_host_concurrency", min: 1) ?? fetch.perHostConcurrency
@@ -105,6 +106,10 @@ public struct PipelineConfig: Sendable {
             fetch.honourAiTxt = try f.bool("honour_ai_txt") ?? fetch.honourAiTxt
             fetch.perHostMinInterval = try f.number("per_host_min_interval", min: 0) ?? fetch.perHostMinInterval
             fetch.circuitBreakerFailures = try f.int("circuit_breaker_failures", min: 1) ?? fetch.circuitBreakerFailures
+            fetch.circuitBreakerCooldown =
+                try f.number("circuit_breaker_cooldown", min: 0) ?? fetch.circuitBreakerCooldown
+            fetch.policyRetrySeconds = try f.number("policy_retry_interval", min: 0) ?? fetch.policyRetrySeconds
+            fetch.maxHeaderBytes = try f.int("max_header_bytes", min: 1024) ?? fetch.maxHeaderBytes
             fetch.maxRetryAfter = try f.number("max_retry_after", min: 0) ?? fetch.maxRetryAfter
             fetch.robotsTokens = try f.strings("robots_tokens") ?? fetch.robotsTokens
             fetch.honourHeaderOptOuts = try f.bool("honour_header_optouts") ?? fetch.honourHeaderOptOuts

@@ -81,8 +81,11 @@ public final class Runner: Sendable {
                 .usage,
                 "\(output): already holds a finished run (index.sqlite); choose another --output or pass --overwrite")
         }
+        // A finished run replaced starts from what the sites say now: its policy cache goes with it (a cache shared
+        // across runs is opt-in, `fetch.policy_cache`).
         let ours = names.filter {
             $0.hasSuffix(".tar") || $0.hasSuffix(".tar.partial") || $0.hasPrefix("index.sqlite")
+                || (finished && $0.hasPrefix("policies.sqlite"))
         }
         for n in ours { try fm.removeItem(atPath: (output as NSString).appendingPathComponent(n)) }
         // The embed stage's per-shard files belong to the run too.
@@ -272,6 +275,9 @@ public final class Runner: Sendable {
         done.withLock { $0 = true }
         group.wait()
         if let e = writeError ?? failure.withLock({ $0 }) { throw e }
+        if !fetcherObject.circuitReports.isEmpty {
+            try writer.setRun("circuit_breakers", fetcherObject.circuitReports.joined(separator: "\n"))
+        }
         if !fetcherObject.watchdogReports.isEmpty {
             try writer.setRun("watchdog", fetcherObject.watchdogReports.joined(separator: "\n"))
         }

@@ -22,9 +22,12 @@ public struct IndexStats: Sendable, Equatable, Codable {
     public var shardBytes: Int
     /// Bytes of stored images.
     public var imageBytes: Int
+    /// Origins whose circuit breaker opened during the run: how often, the state at the end, the last reason.
+    public var circuitBreakers: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case candidates, fetched, kept, dropped
+        case circuitBreakers = "circuit_breakers"
         case droppedByReason = "dropped_by_reason"
         case inputErrors = "input_errors"
         case shards
@@ -141,7 +144,8 @@ public final class IndexReader {
             kept: Int(totals.int("kept") ?? 0),
             dropped: Int(totals.int("dropped") ?? 0), droppedByReason: reasons, inputErrors: Int(errors.int("n") ?? 0),
             shards: Int(shards.int("n") ?? 0), shardBytes: Int(shards.int("b") ?? 0),
-            imageBytes: Int(totals.int("image_bytes") ?? 0))
+            imageBytes: Int(totals.int("image_bytes") ?? 0),
+            circuitBreakers: (try runValue("circuit_breakers"))?.split(separator: "\n").map(String.init) ?? [])
     }
 
     /// What to look for.

@@ -10,7 +10,9 @@ import WinnowSampleWeb
 /// `/reset` half a body then a TCP reset; `/truncated` a Content-Length longer than the body; `/short-length` a
 /// Content-Length shorter than what follows; `/huge-length` a Content-Length of 10 GB; `/endless` a body without
 /// end and without length; `/loop` a redirect to itself; `/burst/N` 503 to the first N requests, then the body;
-/// `/gzip-bomb` a gzip body that inflates to 64 MB; `/html` text/html with status 200.
+/// `/gzip-bomb` a gzip body that inflates to 64 MB; `/html` text/html with status 200; `/huge-header` one header line
+/// of 10 MB; `/header-flood` 100,000 header lines; `/503` always 503; `/429-long` 429 with `Retry-After: 3600`;
+/// `/flaky/N/ANY` 503 to the first N requests of all such paths together, then the body; `/chain/N` N redirects.
 public final class FaultServer: @unchecked Sendable {
     // @unchecked Sendable: `burstCounts` is only touched under `lock`; `server` is Sendable.
     private let lock = NSLock()
@@ -65,7 +67,9 @@ public final class FaultServer: @unchecked Sendable {
             request += chunk[0..<n]
         }
         let line = String(decoding: request.prefix { $0 != 13 }, as: UTF8.self)
-        let path = line.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
+        let target = line.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
+        // The query only tells requests apart.
+        let path = String(target.prefix { $0 != "?" })
         let jpegType = "Content-Type: image/jpeg"
         switch path {
         case "/ok.jpg":
@@ -114,14 +118,52 @@ public final class FaultServer: @unchecked Sendable {
                 head(
                     "200 OK",
                     [jpegType, "Content-Encoding: gzip", "Content-Length: \(bomb.count)", "Connection: close"]) + bomb)
+        case "/huge-header":
+            // One header line of 10 MB.
+            _ = send(
+                fd,
+                Array("HTTP/1.1 200 OK\r\n\(jpegType)\r\nX-Filler: ".utf8) + [UInt8](repeating: 0x61, count: 10 << 20)
+                    + Array("\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
+        case "/header-flood":
+            // 100,000 short header lines.
+            var out = Array("HTTP/1.1 200 OK\r\n\(jpegType)\r\n".utf8)
+            for k in 0..<100_000 { out += Array("X-H\(k): v\r\n".utf8) }
+            _ = send(fd, out + Array("Content-Length: 0\r\nConnection: close\r\n\r\n".utf8))
         case "/html":
             let page = Array("<html><body>not an image</body></html>".utf8)
             _ = send(
                 fd,
                 head("200 OK", ["Content-Type: text/html", "Content-Length: \(page.count)", "Connection: close"]) + page
             )
+        case "/503":
+            _ = send(fd, head("503 Service Unavailable", ["Content-Length: 0", "Connection: close"]))
+        case "/429-long":
+            _ = send(
+                fd, head("429 Too Many Requests", ["Retry-After: 3600", "Content-Length: 0", "Connection: close"]))
         default:
-            if path.hasPrefix("/burst/"), let n = Int(path.dropFirst("/burst/".count)) {
+            let parts = path.split(separator: "/")
+            if parts.count == 3, parts[0] == "flaky", let n = Int(parts[1]) {
+                // 503 to the first N requests of all /flaky/N/... paths together, then the body.
+                let seen = lock.withLock { () -> Int in
+                    burstCounts["flaky/\(n)", default: 0] += 1
+                    return burstCounts["flaky/\(n)", default: 0]
+                }
+                let ok = head("200 OK", [jpegType, "Content-Length: \(FaultServer.okBody.count)", "Connection: close"])
+                _ = send(
+                    fd,
+                    seen <= n
+                        ? head("503 Service Unavailable", ["Content-Length: 0", "Connection: close"])
+                        : ok + FaultServer.okBody)
+            } else if parts.count == 2, parts[0] == "chain", let n = Int(parts[1]) {
+                // A chain of N redirects, then the body.
+                _ = send(
+                    fd,
+                    n > 0
+                        ? head("302 Found", ["Location: /chain/\(n - 1)", "Content-Length: 0", "Connection: close"])
+                        : head(
+                            "200 OK", [jpegType, "Content-Length: \(FaultServer.okBody.count)", "Connection: close"])
+                            + FaultServer.okBody)
+            } else if path.hasPrefix("/burst/"), let n = Int(path.dropFirst("/burst/".count)) {
                 let seen = lock.withLock { () -> Int in
                     burstCounts[path, default: 0] += 1
                     return burstCounts[path, default: 0]
