@@ -569,7 +569,7 @@ public final class Fetcher {
                 reason = Reason(kind, detail)
                 retryable = again
             } else if status != 200 {
-                reason = Reason("http_\(status)", t.sample.candidate.url)
+                reason = Reason("http_\(status)", t.url)
                 retryable = status == 429 || status >= 500
             } else if let type = t.sample.fetch?.contentType?.lowercased(), Fetcher.isNotImage(contentType: type) {
                 // The server says it is not an image (an HTML error page served with 200, say).
