@@ -54,7 +54,9 @@ enum IndexCommand {
             // Each part must be a finished, consistent output (this also brings an older index up to date).
             _ = try IndexReader(directory: p)
         }
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        // OUT is claimed like a run's output: a directory Winnow did not write is refused untouched.
+        _ = try OutputDirectory.claim(
+            output, command: "index merge", settings: "", inputs: parts, overwrite: overwrite)
         let partial = final + ".partial"
         try? FileManager.default.removeItem(atPath: partial)
         let index = try ShardIndex(path: partial)

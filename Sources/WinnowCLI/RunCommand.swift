@@ -142,7 +142,9 @@ enum RunCommand {
         config: PipelineConfig, inputs: [String], output: String, part: (index: Int, count: Int)?, overwrite: Bool,
         humanSummary: Bool? = nil
     ) throws -> IndexStats {
-        if let message = try Runner.prepareOutput(output, overwrite: overwrite) { WinnowCLI.note(message) }
+        if let message = try Runner.prepareOutput(output, overwrite: overwrite, config: config, inputs: inputs) {
+            WinnowCLI.note(message)
+        }
         let runner = Runner(config: config, inputs: inputs, output: output, part: part)
         if let p = part, runner.inputs.isEmpty {
             WinnowCLI.note(

@@ -66,44 +66,17 @@ public final class Runner: Sendable {
         }
     }
 
-    /// Checks that `output` holds no finished run (unless `overwrite`), and clears what a killed run left.
-    /// Returns a message to show when something was cleared.
-    public static func prepareOutput(_ output: String, overwrite: Bool) throws -> String? {
-        let fm = FileManager.default
-        var isDir: ObjCBool = false
-        if fm.fileExists(atPath: output, isDirectory: &isDir) && !isDir.boolValue {
-            throw WinnowError(.usage, "\(output): exists and is not a directory")
-        }
-        guard let names = try? fm.contentsOfDirectory(atPath: output) else { return nil }
-        let finished = names.contains("index.sqlite")
-        if finished && !overwrite {
-            throw WinnowError(
-                .usage,
-                "\(output): already holds a finished run (index.sqlite); choose another --output or pass --overwrite")
-        }
-        // A finished run replaced starts from what the sites say now: its policy cache goes with it (a cache shared
-        // across runs is opt-in, `fetch.policy_cache`).
-        let ours = names.filter {
-            $0.hasSuffix(".tar") || $0.hasSuffix(".tar.partial") || $0.hasPrefix("index.sqlite")
-                || (finished && $0.hasPrefix("policies.sqlite"))
-        }
-        for n in ours { try fm.removeItem(atPath: (output as NSString).appendingPathComponent(n)) }
-        // The embed stage's per-shard files belong to the run too.
-        var embeddings = 0
-        for folder in ShardWriter.embeddingFolders {
-            let dir = (output as NSString).appendingPathComponent(folder)
-            for n in (try? fm.contentsOfDirectory(atPath: dir)) ?? []
-            where n.hasSuffix(".npy") || n.hasSuffix(".partial") {
-                try fm.removeItem(atPath: (dir as NSString).appendingPathComponent(n))
-                embeddings += 1
-            }
-        }
-        if finished { return "\(output): removed the previous run (--overwrite)" }
-        if !ours.isEmpty || embeddings > 0 {
-            return
-                "\(output): found an unfinished run (killed?); removed its \(ours.count + embeddings) files and starting clean"
-        }
-        return nil
+    /// Claims `output` for a run (`OutputDirectory.claim`): a directory Winnow did not write is refused untouched;
+    /// a finished run is refused unless `overwrite`; what a killed run left is cleared. Returns a message to show
+    /// when something was removed.
+    public static func prepareOutput(
+        _ output: String, overwrite: Bool, command: String = "run", config: PipelineConfig? = nil,
+        inputs: [String] = []
+    ) throws -> String? {
+        try OutputDirectory.claim(
+            output, command: command, settings: config.map { String(describing: $0) } ?? "", inputs: inputs,
+            overwrite: overwrite
+        ).message
     }
 
     /// Runs the pipeline to the end. Throws only when the whole run cannot go on (unreadable input, disk errors).

@@ -254,3 +254,20 @@ let winnow = TestSupport.winnowBinary
         }
     }
 }
+
+/// A directory of someone else's shards given as `--output` is refused with one line, and nothing in it changes.
+@Suite struct ForeignOutputCLITests {
+    @Test func fetchRefusesAnImg2datasetFolder() throws {
+        let dir = TestSupport.temporaryDirectory()
+        let names = ["00000.tar", "00000.parquet", "00000_stats.json"]
+        for n in names { #expect(FileManager.default.createFile(atPath: dir + "/" + n, contents: Data("x".utf8))) }
+        let list = TestSupport.temporaryDirectory() + "/urls.txt"
+        try Data("http://127.0.0.1:1/a.jpg\n".utf8).write(to: URL(fileURLWithPath: list))
+        for extra in [[], ["--overwrite"]] {
+            let r = try TestSupport.run(winnow, ["fetch", list, "--output", dir] + extra)
+            #expect(r.status == 64, "\(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("not a Winnow output directory"))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == names.sorted())
+    }
+}

@@ -15,12 +15,12 @@ import WinnowTestSupport
         }
         #expect(throws: WinnowError.self) { try Runner.prepareOutput(dir, overwrite: false) }
         _ = try Runner.prepareOutput(dir, overwrite: true)
-        #expect(try fm.contentsOfDirectory(atPath: dir).sorted() == ["notes.txt"])
+        #expect(try fm.contentsOfDirectory(atPath: dir).sorted() == ["notes.txt", "winnow.json"])
         // A killed run (no index yet) keeps its cache for the rerun.
         for name in ["policies.sqlite", "00001.tar.partial"] {
             #expect(fm.createFile(atPath: dir + "/" + name, contents: Data([1])))
         }
         _ = try Runner.prepareOutput(dir, overwrite: false)
-        #expect(try fm.contentsOfDirectory(atPath: dir).sorted() == ["notes.txt", "policies.sqlite"])
+        #expect(try fm.contentsOfDirectory(atPath: dir).sorted() == ["notes.txt", "policies.sqlite", "winnow.json"])
     }
 }

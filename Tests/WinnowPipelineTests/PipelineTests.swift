@@ -302,7 +302,10 @@ import WinnowTestSupport
         }
         let message = try Runner.prepareOutput(out, overwrite: false)
         #expect(message?.contains("unfinished run") == true && message?.contains("removed its 4 files") == true)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: out).allSatisfy { $0.hasSuffix("_emb") })
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: out).allSatisfy {
+                $0.hasSuffix("_emb") || $0 == "winnow.json"
+            })
         for folder in ["img_emb", "text_emb"] {
             #expect(try FileManager.default.contentsOfDirectory(atPath: out + "/" + folder).isEmpty)
             try FileManager.default.removeItem(atPath: out + "/" + folder)
