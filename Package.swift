@@ -97,6 +97,7 @@ let package = Package(
             dependencies: [
                 "WinnowCore", "WinnowCrawl", "WinnowImage", "WinnowShards", "WinnowSampleWeb", "WinnowEmbed",
                 "WinnowTensor", "WinnowDedup", "WinnowOptOut", "WinnowSQLite", "WinnowFetch", "CTurboJPEG",
+                "WinnowTestSupport",
             ],
             exclude: readme),
         .target(
