@@ -55,8 +55,10 @@ public enum FlatPNG {
     }
 
     private static func be32(_ v: Int) -> [UInt8] {
-        [UInt8(truncatingIfNeeded: v >> 24), UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 8),
-            UInt8(truncatingIfNeeded: v)]
+        [
+            UInt8(truncatingIfNeeded: v >> 24), UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 8),
+            UInt8(truncatingIfNeeded: v),
+        ]
     }
 
     private static func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
