@@ -314,7 +314,8 @@ if filterList.contains("decode-peak") {
     print(
         "decode-peak: 16 x \(grey ? "8-bit grey" : "16-bit RGBA") 9400x9400 PNG (\(png.count) bytes), 8 threads: "
             + "\(outcomes.withLock { $0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); "
-            + String(format: "%.1f s, peak RSS %.0f MB", seconds, Double(usage.ru_maxrss) * 1024 / 1e6))
+            + String(format: "%.1f s, peak RSS %.0f MB", seconds, Double(usage.ru_maxrss) * 1024 / 1e6)
+            + "; decode budget peak \(processor.budget.highWater >> 20) of \(processor.budget.capacity >> 20) MiB")
 }
 
 // Profiling aids, run only when named: one read with one thread, or libdeflate alone, of the wat-300 file (or of
