@@ -54,8 +54,11 @@ let package = Package(
             linkerSettings: [.linkedLibrary("jpeg")]),
         // Embedding scans with F16C + FMA, chosen at run time (see winnow_kernels.c).
         .target(name: "CKernels"),
-        // PNG decoding on libdeflate for the common cases; the rest goes to libpng (see winnow_png_fast.h).
-        .target(name: "CPNGDeflate", exclude: readme, linkerSettings: [.linkedLibrary("deflate")]),
+        // PNG decoding on libdeflate for the common cases; the rest goes to libpng (see winnow_png_fast.h), 16-bit
+        // files a row at a time (winnow_png_rows.h; libpng's longjmp stays inside this C target).
+        .target(
+            name: "CPNGDeflate", exclude: readme,
+            linkerSettings: [.linkedLibrary("deflate"), .linkedLibrary("png16")]),
         // The WAT reader's byte work in C: JSON scans (SSE2/AVX2/AVX-512), record walk, link and page URLs.
         .target(name: "CScan", exclude: readme),
         // SSE2/AVX2 passes of WinnowImage's resampler (see winnow_resample.h).
@@ -97,6 +100,7 @@ let package = Package(
             dependencies: [
                 "WinnowCore", "WinnowCrawl", "WinnowImage", "WinnowShards", "WinnowSampleWeb", "WinnowEmbed",
                 "WinnowTensor", "WinnowDedup", "WinnowOptOut", "WinnowSQLite", "WinnowFetch", "CTurboJPEG",
+                "WinnowTestSupport",
             ],
             exclude: readme),
         .target(

@@ -69,6 +69,32 @@ int winnow_jpeg_read_header(const unsigned char *data, size_t len, int *width, i
     return 0;
 }
 
+size_t winnow_jpeg_whole_image_bytes(const unsigned char *data, size_t len) {
+    struct jpeg_decompress_struct cinfo;
+    struct winnow_error_mgr jerr;
+    winnow_error_init(&jerr, NULL, 0);
+    cinfo.err = &jerr.pub;
+    if (setjmp(jerr.jump)) {
+        jpeg_destroy_decompress(&cinfo);
+        return 0;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)len);
+    jpeg_read_header(&cinfo, TRUE);
+    size_t bytes = 0;
+    if (jpeg_has_multiple_scans(&cinfo)) {
+        // The coefficient arrays of jdcoefct.c: every block of every component, rounded up to whole MCUs.
+        for (int c = 0; c < cinfo.num_components; c++) {
+            const jpeg_component_info *ci = &cinfo.comp_info[c];
+            size_t across = ((size_t)ci->width_in_blocks + ci->h_samp_factor - 1) / ci->h_samp_factor * ci->h_samp_factor;
+            size_t down = ((size_t)ci->height_in_blocks + ci->v_samp_factor - 1) / ci->v_samp_factor * ci->v_samp_factor;
+            bytes += across * down * sizeof(JBLOCK);
+        }
+    }
+    jpeg_destroy_decompress(&cinfo);
+    return bytes;
+}
+
 int winnow_jpeg_decode(const unsigned char *data, size_t len, int scale_denom, unsigned char *dst, size_t capacity,
                        int *width, int *height, int *warnings, char *err, size_t errlen) {
     struct jpeg_decompress_struct cinfo;

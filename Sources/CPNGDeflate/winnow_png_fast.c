@@ -96,12 +96,22 @@ static int winnow_png_read_header(const uint8_t *data, size_t len, struct winnow
     return 1;
 }
 
-int winnow_png_fast_probe(const uint8_t *data, size_t len, uint32_t *width, uint32_t *height, int *alpha) {
+/// Where the filtered image data starts in the caller's buffer: as late as it can while every output row still ends
+/// before its own row of data begins, so that rows turn into RGB in place, front to back. One more row than the
+/// larger of the two in all.
+static size_t winnow_png_raw_offset(const struct winnow_png_header *h, size_t rowbytes) {
+    size_t out_row = (size_t)h->width * 3, raw_row = rowbytes + 1;
+    if (out_row <= raw_row) return out_row;
+    return (size_t)h->height * out_row - ((size_t)h->height - 1) * raw_row;
+}
+
+int winnow_png_fast_probe(const uint8_t *data, size_t len, uint32_t *width, uint32_t *height, size_t *capacity) {
     struct winnow_png_header h;
     if (!winnow_png_read_header(data, len, &h)) return 0;
     *width = h.width;
     *height = h.height;
-    *alpha = h.colour == 4 || h.colour == 6 || h.trns != NULL;
+    size_t rowbytes = ((size_t)h.width * (size_t)h.channels * (size_t)h.depth + 7) / 8;
+    *capacity = winnow_png_raw_offset(&h, rowbytes) + (size_t)h.height * (rowbytes + 1) + 4;
     return 1;
 }
 
@@ -188,16 +198,20 @@ static int unfilter(uint8_t *raw, size_t rows, size_t rowbytes, size_t bpp, cons
     return 1;
 }
 
+/// `over` composited over white as WinnowImage's `Codec.overWhite` does.
+static inline uint8_t over_white(uint8_t c, uint8_t a) {
+    return (uint8_t)(((uint32_t)c * a + 255 * (255 - (uint32_t)a) + 127) / 255);
+}
+
 int winnow_png_fast_decode(const uint8_t *data, size_t len, uint8_t *dst, size_t capacity) {
     struct winnow_png_header h;
     if (!winnow_png_read_header(data, len, &h)) return 0;
-    int alpha = h.colour == 4 || h.colour == 6 || h.trns != NULL;
-    size_t out_channels = alpha ? 4 : 3;
     size_t w = h.width, rows = h.height;
-    if (capacity < w * rows * out_channels) return 0;
     size_t rowbytes = (w * (size_t)h.channels * (size_t)h.depth + 7) / 8;
     size_t bpp = ((size_t)h.channels * (size_t)h.depth + 7) / 8;
     size_t raw_size = rows * (rowbytes + 1);
+    size_t offset = winnow_png_raw_offset(&h, rowbytes);
+    if (capacity < offset + raw_size + 4) return 0;
 
     // The image data: one IDAT is used in place, several are joined.
     uint8_t *joined = NULL;
@@ -216,9 +230,11 @@ int winnow_png_fast_decode(const uint8_t *data, size_t len, uint8_t *dst, size_t
         }
         zdata = joined;
     }
-    uint8_t *raw = malloc(raw_size + 4);  // padding for the Paeth filter's 4-byte reads
+    // Inflated into the end of the caller's buffer (4 bytes of padding for the Paeth filter's 4-byte reads), then
+    // turned into RGB at its front: the image is never in memory twice.
+    uint8_t *raw = dst + offset;
     struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
-    int ok = raw != NULL && d != NULL;
+    int ok = d != NULL;
     if (ok) {
         size_t produced = 0;
         ok = libdeflate_zlib_decompress(d, zdata, h.idat_total, raw, raw_size, &produced) == LIBDEFLATE_SUCCESS &&
@@ -229,60 +245,55 @@ int winnow_png_fast_decode(const uint8_t *data, size_t len, uint8_t *dst, size_t
     uint8_t *zeros = ok ? calloc(rowbytes + 4, 1) : NULL;
     if (ok) ok = zeros != NULL && unfilter(raw, rows, rowbytes, bpp, zeros);
     free(zeros);
-    if (!ok) {
-        free(raw);
-        return 0;
-    }
+    if (!ok) return 0;
 
+    // Front to back, each output row ends before its row of data begins (winnow_png_raw_offset).
     for (size_t y = 0; y < rows; y++) {
         const uint8_t *x = raw + y * (rowbytes + 1) + 1;
-        uint8_t *o = dst + y * w * out_channels;
+        uint8_t *o = dst + y * w * 3;
         switch (h.colour) {
         case 0:
-            for (size_t i = 0; i < w; i++) {
-                o[0] = o[1] = o[2] = x[i];
-                if (alpha) o[3] = x[i] == h.trns[1] ? 0 : 255;
-                o += out_channels;
+            for (size_t i = 0; i < w; i++, o += 3) {
+                uint8_t v = (h.trns != NULL && x[i] == h.trns[1]) ? 255 : x[i];
+                o[0] = o[1] = o[2] = v;
             }
             break;
         case 2:
-            if (!alpha) {
-                memcpy(o, x, w * 3);
+            if (h.trns == NULL) {
+                memmove(o, x, w * 3);
                 break;
             }
-            for (size_t i = 0; i < w; i++, x += 3, o += 4) {
-                o[0] = x[0];
-                o[1] = x[1];
-                o[2] = x[2];
-                o[3] = (x[0] == h.trns[1] && x[1] == h.trns[3] && x[2] == h.trns[5]) ? 0 : 255;
+            for (size_t i = 0; i < w; i++, x += 3, o += 3) {
+                int clear = x[0] == h.trns[1] && x[1] == h.trns[3] && x[2] == h.trns[5];
+                o[0] = clear ? 255 : x[0];
+                o[1] = clear ? 255 : x[1];
+                o[2] = clear ? 255 : x[2];
             }
             break;
         case 3: {
             int shift = 8 - h.depth, mask = (1 << h.depth) - 1;
-            for (size_t i = 0; i < w; i++) {
+            for (size_t i = 0; i < w; i++, o += 3) {
                 size_t bit = i * (size_t)h.depth;
                 size_t index = (size_t)((x[bit >> 3] >> (shift - (int)(bit & 7))) & mask);
-                if (index >= h.palette_entries) {
-                    free(raw);
-                    return 0;  // libpng decides what an index past the palette means
-                }
-                o[0] = h.palette[3 * index];
-                o[1] = h.palette[3 * index + 1];
-                o[2] = h.palette[3 * index + 2];
-                if (alpha) o[3] = index < h.trns_length ? h.trns[index] : 255;
-                o += out_channels;
+                if (index >= h.palette_entries) return 0;  // libpng decides what an index past the palette means
+                uint8_t a = index < h.trns_length ? h.trns[index] : 255;
+                o[0] = over_white(h.palette[3 * index], a);
+                o[1] = over_white(h.palette[3 * index + 1], a);
+                o[2] = over_white(h.palette[3 * index + 2], a);
             }
             break;
         }
         case 4:
-            for (size_t i = 0; i < w; i++, x += 2, o += 4) {
-                o[0] = o[1] = o[2] = x[0];
-                o[3] = x[1];
+            for (size_t i = 0; i < w; i++, x += 2, o += 3) o[0] = o[1] = o[2] = over_white(x[0], x[1]);
+            break;
+        case 6:
+            for (size_t i = 0; i < w; i++, x += 4, o += 3) {
+                o[0] = over_white(x[0], x[3]);
+                o[1] = over_white(x[1], x[3]);
+                o[2] = over_white(x[2], x[3]);
             }
             break;
-        case 6: memcpy(o, x, w * 4); break;
         }
     }
-    free(raw);
     return 1;
 }

@@ -169,6 +169,7 @@ enum RunCommand {
                 "circuit_breakers": s.circuitBreakers,
             ]
             o["elapsed_s"] = (elapsed * 10).rounded() / 10
+            o["peak_rss_mb"] = ProcessMemory.peakResidentBytes >> 20
             if let d = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) {
                 print(String(decoding: d, as: UTF8.self))
             }
@@ -177,5 +178,6 @@ enum RunCommand {
         print(StatsCommand.render(s, title: String(format: "Run finished in %.1f s", elapsed)))
         print("  output       \(output)")
         print("  index        \(index)")
+        print("  peak RSS     \(ProcessMemory.peakResidentBytes >> 20) MiB")
     }
 }

@@ -24,13 +24,8 @@ public enum Codec {
             if rc != 0 { throw ImageError("decode_error", "JPEG header: \(text(err))") }
             return (.jpeg, Int(w), Int(h))
         case .png:
-            guard bytes.count >= 24, bytes[12..<16] == [0x49, 0x48, 0x44, 0x52] else {
-                throw ImageError("decode_error", "PNG without an IHDR chunk")
-            }
-            func be32(_ i: Int) -> Int {
-                Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
-            }
-            return (.png, be32(16), be32(20))
+            guard let (w, h) = pngSize(bytes) else { throw ImageError("decode_error", "PNG without an IHDR chunk") }
+            return (.png, w, h)
         case .webp:
             var w: Int32 = 0
             var h: Int32 = 0
@@ -51,7 +46,8 @@ public enum Codec {
         guard header.width > 0, header.height > 0 else {
             throw ImageError("decode_error", "header says \(header.width)x\(header.height)")
         }
-        guard header.width * header.height <= maxPixels else {
+        let (pixels, overflow) = header.width.multipliedReportingOverflow(by: header.height)
+        guard !overflow && pixels <= maxPixels else {
             throw ImageError("too_many_pixels", "\(header.width)x\(header.height) is over \(maxPixels) pixels")
         }
         switch header.format {
@@ -109,56 +105,52 @@ public enum Codec {
         return try decodePNGWithLibpng(bytes)
     }
 
-    /// The fast path of `decodePNG`: the same pixels as libpng gives, or nil to ask libpng.
+    /// The fast path of `decodePNG`: the same pixels as libpng gives, or nil to ask libpng. The image data is
+    /// inflated into the result's own buffer and turned into RGB in place, so the image is in memory once (RGBA
+    /// once and then RGB: 7 bytes a pixel at the peak).
     /// The corresponding C functions are `winnow_png_fast_probe` and `winnow_png_fast_decode`.
     static func decodePNGFast(_ bytes: [UInt8]) -> RGBImage? {
         bytes.withUnsafeBufferPointer { b -> RGBImage? in
             var w: UInt32 = 0
             var h: UInt32 = 0
-            var alpha: Int32 = 0
-            guard winnow_png_fast_probe(b.baseAddress, b.count, &w, &h, &alpha) != 0 else { return nil }
-            let width = Int(w)
-            let height = Int(h)
-            if alpha == 0 {
-                let rgb = filled(width * height * 3) {
-                    winnow_png_fast_decode(b.baseAddress, b.count, $0.baseAddress, $0.count) != 0
-                }
-                return rgb.map { RGBImage(width: width, height: height, pixels: $0) }
+            var capacity = 0
+            guard winnow_png_fast_probe(b.baseAddress, b.count, &w, &h, &capacity) != 0 else { return nil }
+            let count = Int(w) * Int(h) * 3
+            var ok = false
+            let rgb = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+                ok = winnow_png_fast_decode(b.baseAddress, b.count, buffer.baseAddress, capacity) != 0
+                initialized = ok ? count : 0
             }
-            let rgba = filled(width * height * 4) {
-                winnow_png_fast_decode(b.baseAddress, b.count, $0.baseAddress, $0.count) != 0
-            }
-            // ok: the probe took only images of at least one pixel, so the buffer has a base address.
-            return rgba?.withUnsafeBufferPointer { overWhite($0.baseAddress!, width: width, height: height) }
+            return ok ? RGBImage(width: Int(w), height: Int(h), pixels: trimmed(rgb)) : nil
         }
     }
 
-    /// `decodePNG` through libpng's simplified API, for every PNG.
+    /// `decodePNG` through libpng, for every PNG: 16-bit files with no colour space a row at a time
+    /// (`winnow_png16_decode_rgb`), the rest through libpng's simplified API.
     static func decodePNGWithLibpng(_ bytes: [UInt8]) throws(ImageError) -> RGBImage {
+        if bytes.count > 24 && bytes[24] == 16 && !declaresColourSpace(png: bytes) {
+            // 16-bit samples with no gAMA, sRGB, iCCP or cHRM: libpng's simplified API would take them as linear
+            // light and brighten them on the way to 8-bit sRGB; browsers and Pillow read them as sRGB-encoded.
+            // Each row goes to 8-bit RGB as it is read: the image never exists at 16 bits.
+            guard let (w, h) = pngSize(bytes) else { throw ImageError("decode_error", "PNG without an IHDR chunk") }
+            var err = [CChar](repeating: 0, count: 256)
+            var rc: Int32 = -1
+            let rgb = filled(w * h * 3) { out in
+                rc = bytes.withUnsafeBufferPointer {
+                    winnow_png16_decode_rgb($0.baseAddress, $0.count, out.baseAddress, out.count, &err, err.count)
+                }
+                return rc == 0
+            }
+            if let rgb { return RGBImage(width: w, height: h, pixels: rgb) }
+            if rc != -2 { throw ImageError("decode_error", "PNG: \(text(err))") }
+            // -2: IHDR byte 24 was not the bit depth after all (a chunk out of place); libpng's simplified API decides.
+        }
         var image = winnow_png_image_new()
         let ok = bytes.withUnsafeBufferPointer { b in png_image_begin_read_from_memory(&image, b.baseAddress, b.count) }
         guard ok != 0 else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
         defer { png_image_free(&image) }
         let w = Int(image.width)
         let h = Int(image.height)
-        if bytes.count > 24 && bytes[24] == 16 && !declaresColourSpace(png: bytes) {
-            // 16-bit samples with no gAMA, sRGB, iCCP or cHRM: libpng's simplified API would take them as linear
-            // light and brighten them on the way to 8-bit sRGB; browsers and Pillow read them as sRGB-encoded.
-            // Read them unconverted (linear output from a linear input: premultiplied by alpha) and round to 8 bits.
-            image.format = winnow_png_format_linear_rgba()
-            var wide = [UInt16](repeating: 0, count: w * h * 4)
-            let done = wide.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-            guard done != 0 else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
-            var rgb = [UInt8](repeating: 0, count: w * h * 3)
-            for i in 0..<(w * h) {
-                let white = 65535 - UInt32(wide[4 * i + 3])  // over white, premultiplied
-                for c in 0..<3 {
-                    let v = min(65535, UInt32(wide[4 * i + c]) + white)
-                    rgb[3 * i + c] = UInt8((v * 255 + 32895) >> 16)
-                }
-            }
-            return RGBImage(width: w, height: h, pixels: rgb)
-        }
         if winnow_png_image_has_alpha(&image) == 0 {
             // No alpha channel and no tRNS: libpng writes RGB straight into the result.
             image.format = winnow_png_format_rgb()
@@ -166,11 +158,51 @@ public enum Codec {
             guard let rgb else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
             return RGBImage(width: w, height: h, pixels: rgb)
         }
+        // RGBA, composited over white in place (each RGB pixel lands at or before its RGBA one).
         image.format = winnow_png_format_rgba()
-        var rgba = [UInt8](repeating: 0, count: winnow_png_image_size(&image))
-        let done = rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+        let size = winnow_png_image_size(&image)
+        var done: Int32 = 0
+        let rgb = [UInt8](unsafeUninitializedCapacity: max(1, size)) { buffer, initialized in
+            done = png_image_finish_read(&image, nil, buffer.baseAddress, 0, nil)
+            if done != 0 { overWhiteInPlace(buffer.baseAddress!, pixels: w * h) }
+            initialized = done != 0 ? w * h * 3 : 0
+        }
         guard done != 0 else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
-        return rgba.withUnsafeBufferPointer { overWhite($0.baseAddress!, width: w, height: h) }
+        return RGBImage(width: w, height: h, pixels: trimmed(rgb))
+    }
+
+    /// Width and height from a PNG's IHDR.
+    static func pngSize(_ bytes: [UInt8]) -> (Int, Int)? {
+        guard bytes.count >= 24, bytes[12..<16] == [0x49, 0x48, 0x44, 0x52] else { return nil }
+        func be32(_ i: Int) -> Int {
+            Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+        }
+        return (be32(16), be32(20))
+    }
+
+    /// `pixels` in a buffer of its own size when it sits in a much larger one (a decoder's scratch), so that the
+    /// image does not hold that memory for the rest of its life: the copy costs 3 bytes a pixel for a moment.
+    static func trimmed(_ pixels: [UInt8]) -> [UInt8] {
+        guard pixels.capacity - pixels.count > pixels.count / 8 else { return pixels }
+        return [UInt8](unsafeUninitializedCapacity: pixels.count) { buffer, initialized in
+            _ = buffer.initialize(from: pixels)
+            initialized = pixels.count
+        }
+    }
+
+    /// `overWhite` on RGBA in place: RGB pixel i is written over bytes 3i to 3i+2, which RGBA pixels i and before
+    /// have already given up.
+    static func overWhiteInPlace(_ p: UnsafeMutablePointer<UInt8>, pixels n: Int) {
+        for i in 0..<n {
+            let a = UInt32(p[4 * i + 3])
+            let white = 255 * (255 - a) + 127
+            let r = UInt8((UInt32(p[4 * i]) * a + white) / 255)
+            let g = UInt8((UInt32(p[4 * i + 1]) * a + white) / 255)
+            let b = UInt8((UInt32(p[4 * i + 2]) * a + white) / 255)
+            p[3 * i] = r
+            p[3 * i + 1] = g
+            p[3 * i + 2] = b
+        }
     }
 
     /// Whether a PNG says how its samples are encoded (gAMA, sRGB, iCCP or cHRM before its image data).

@@ -40,20 +40,43 @@ public struct ImageSettings: Sendable, Equatable {
     public var pdq = true
     /// Decode GIFs (their first frame); LAION dropped GIF, so by default they are `unsupported_format`.
     public var decodeGIF = false
+    /// MiB that all workers' decoded images may take at once (`DecodeBudget`): an image waits until its share is
+    /// free; one that cannot fit even alone is decoded at a smaller DCT scale (JPEG) or dropped as
+    /// `too_many_pixels_for_budget`. 640 MiB holds one image at the 89.5 Mpx limit.
+    public var decodeMemoryMB = 640
 
     /// Default settings.
     public init() {}
 }
 
 /// The image stage: hashes the downloaded bytes, checks the header, decodes, resizes and re-encodes.
-/// Pure and thread-safe: one instance serves all workers.
+/// Thread-safe: one instance serves all workers, and they share its decode budget.
 public struct ImageProcessor: Sendable {
     /// The settings.
     public let settings: ImageSettings
+    /// What decoded images may take at once, over all the workers this processor serves.
+    public let budget: DecodeBudget
 
-    /// Creates a processor.
-    public init(settings: ImageSettings) {
+    /// Creates a processor with a budget of `settings.decodeMemoryMB`, or `budget`.
+    public init(settings: ImageSettings, budget: DecodeBudget? = nil) {
         self.settings = settings
+        self.budget = budget ?? DecodeBudget(megabytes: settings.decodeMemoryMB)
+    }
+
+    /// The most bytes processing an image holds at once, from its header: the decode (`Codec.decodeBytesNeeded`),
+    /// or after it the image and beside it PDQ's float plane or a turned copy, whichever is more; and the resized
+    /// output with the resampler's rows.
+    public func bytesNeeded(
+        _ bytes: [UInt8], format: ImageFormat, width: Int, height: Int, jpegScale: Int = 1
+    ) -> Int {
+        let d = format == .jpeg ? max(1, jpegScale) : 1
+        let (dw, dh) = ((width + d - 1) / d, (height + d - 1) / d)
+        let hashing = settings.pdq ? PDQ.bytesNeeded(width: dw, height: dh) : 0
+        let turning = settings.applyOrientation ? 3 * dw * dh : 0
+        let after = 3 * dw * dh + max(hashing, turning)
+        let decoding = Codec.decodeBytesNeeded(bytes, format: format, width: width, height: height, jpegScale: d)
+        let output = 6 * settings.imageSize * settings.imageSize + 64 * (dw + dh)
+        return max(decoding, after) + output
     }
 
     /// Processes a sample that holds downloaded bytes; dropped samples pass through untouched.
@@ -85,7 +108,9 @@ public struct ImageProcessor: Sendable {
             sample.drop("decode_error", "image header says \(w)x\(h)")
             return
         }
-        if w * h > settings.maxPixels {
+        // A PNG header can say 2^32 - 1 on both sides: the product must not trap.
+        let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
+        if overflow || pixels > settings.maxPixels {
             sample.drop("too_many_pixels", "\(w)x\(h) > \(settings.maxPixels) pixels")
             return
         }
@@ -123,27 +148,47 @@ public struct ImageProcessor: Sendable {
             sample.original = nil
             return
         }
+        // Reserve what the decode will take from the run's budget: wait for it, or decode a JPEG at a smaller DCT
+        // scale when even the whole budget is too little, or give up on the image.
+        var jpegScale =
+            header.format == .jpeg
+            ? Resizer.jpegScaleDenominator(
+                width: w, height: h, size: settings.imageSize, mode: settings.resizeMode,
+                filter: settings.downscaleFilter) : 1
+        var needed = bytesNeeded(bytes, format: header.format, width: w, height: h, jpegScale: jpegScale)
+        while needed > budget.capacity && header.format == .jpeg && jpegScale < 8 {
+            jpegScale *= 2
+            needed = bytesNeeded(bytes, format: header.format, width: w, height: h, jpegScale: jpegScale)
+        }
+        guard budget.reserve(needed) else {
+            sample.drop(
+                "too_many_pixels_for_budget",
+                "\(w)x\(h) \(header.format.rawValue) needs \(needed >> 20) MiB to decode and process; "
+                    + "image.decode_memory_mb is \(budget.capacity >> 20)")
+            return
+        }
+        defer { budget.release(needed) }
         do {
-            let decoded: RGBImage
+            var image: RGBImage
             switch header.format {
             case .jpeg:
-                let d = Resizer.jpegScaleDenominator(
-                    width: w, height: h, size: settings.imageSize, mode: settings.resizeMode,
-                    filter: settings.downscaleFilter)
-                let (image, warnings) = try Codec.decodeJPEGCountingWarnings(bytes, scaleDenominator: d, size: (w, h))
+                let (decoded, warnings) = try Codec.decodeJPEGCountingWarnings(
+                    bytes, scaleDenominator: jpegScale, size: (w, h))
                 if warnings > 0 && !settings.allowTruncated {
                     sample.drop("truncated_image", "JPEG with corrupt or missing data (\(warnings) libjpeg warnings)")
                     return
                 }
-                decoded = image
+                image = decoded
             case .png:
-                decoded = try Codec.decodePNG(bytes)
+                image = try Codec.decodePNG(bytes)
             case .webp:
-                decoded = try Codec.decodeWebP(bytes)
+                image = try Codec.decodeWebP(bytes)
             case .gif:
-                decoded = try Codec.decodeGIF(bytes, maxPixels: settings.maxPixels)
+                image = try Codec.decodeGIF(bytes, maxPixels: settings.maxPixels)
             }
-            let upright = settings.applyOrientation ? Resizer.orient(decoded, meta.orientation) : decoded
+            // Assigned over the decoded image, so that the two are never held together longer than the turn takes.
+            if settings.applyOrientation { image = Resizer.orient(image, meta.orientation) }
+            let upright = image
             let perceptual = settings.pdq ? PDQ.hashWithMirror(upright) : nil
             let resized = Resizer.apply(
                 upright, size: settings.imageSize, mode: settings.resizeMode, upscale: settings.upscale,
@@ -162,7 +207,9 @@ public struct ImageProcessor: Sendable {
             sample.image?.pdq = perceptual?.hash.hex
             sample.image?.pdqQuality = perceptual?.hash.quality
             sample.image?.pdqMirrored = perceptual?.mirrored.hex
-            if settings.pdq, let inner = PDQ.borderTrimmed(upright) { sample.image?.pdqTrimmed = PDQ.hash(inner).hex }
+            if settings.pdq, let inner = PDQ.borderWindow(upright) {
+                sample.image?.pdqTrimmed = PDQ.hashWithMirror(upright, window: inner).hash.hex
+            }
             sample.original = nil
         } catch {
             sample.drop(error.code, error.message)

@@ -8,10 +8,16 @@ extension PDQ {
     /// channel) of the side's edge colour; trimming happens only when the border takes at least 2 % of the width
     /// or height and leaves at least half of each.
     public static func borderTrimmed(_ image: RGBImage) -> RGBImage? {
+        guard let inner = borderWindow(image) else { return nil }
+        return Resizer.crop(image, x: inner.x, y: inner.y, width: inner.width, height: inner.height)
+    }
+
+    /// Where `borderTrimmed` would cut, without copying: the content inside the border, or nil.
+    public static func borderWindow(_ image: RGBImage) -> Resizer.Window? {
         let w = image.width
         let h = image.height
         guard w >= 16, h >= 16 else { return nil }
-        return image.pixels.withUnsafeBufferPointer { p -> RGBImage? in
+        return image.pixels.withUnsafeBufferPointer { p -> Resizer.Window? in
             func pixel(_ x: Int, _ y: Int) -> (Int, Int, Int) {
                 let i = (y * w + x) * 3
                 return (Int(p[i]), Int(p[i + 1]), Int(p[i + 2]))
@@ -41,12 +47,7 @@ extension PDQ {
             guard (left + right) * 50 >= w || (top + bottom) * 50 >= h, newW * 2 >= w, newH * 2 >= h else {
                 return nil
             }
-            var out = [UInt8](repeating: 0, count: newW * newH * 3)
-            for y in 0..<newH {
-                let src = ((top + y) * w + left) * 3
-                for i in 0..<(newW * 3) { out[y * newW * 3 + i] = p[src + i] }
-            }
-            return RGBImage(width: newW, height: newH, pixels: out)
+            return Resizer.Window(x: left, y: top, width: newW, height: newH)
         }
     }
 }

@@ -47,26 +47,38 @@ public struct PDQ: Sendable, Equatable {
     /// reference derives its dihedral hashes: mirroring negates the coefficients of odd horizontal frequency. (Close
     /// to, not always equal to, hashing the mirrored pixels: the decimation grid is not exactly symmetric.)
     public static func hashWithMirror(_ image: RGBImage) -> (hash: PDQ, mirrored: PDQ) {
-        let rows = image.height
-        let cols = image.width
-        var a = [Float](repeating: 0, count: rows * cols)
-        var b = [Float](repeating: 0, count: rows * cols)
-        image.pixels.withUnsafeBufferPointer { p in
-            for i in 0..<(rows * cols) {
-                let r = Float(p[3 * i])
-                let g = Float(p[3 * i + 1])
-                let bl = Float(p[3 * i + 2])
-                a[i] = 0.299 * r + 0.587 * g + 0.114 * bl
+        hashWithMirror(image, window: Resizer.Window(x: 0, y: 0, width: image.width, height: image.height))
+    }
+
+    /// `hashWithMirror` of the `window` of `image`, without copying it out.
+    public static func hashWithMirror(_ image: RGBImage, window: Resizer.Window) -> (hash: PDQ, mirrored: PDQ) {
+        precondition(
+            window.x >= 0 && window.y >= 0 && window.x + window.width <= image.width
+                && window.y + window.height <= image.height, "window outside the image")
+        let rows = window.height
+        let cols = window.width
+        // One plane of floats, filtered in place: 4 bytes a pixel (`bytesNeeded`) on top of the image's 3.
+        var a = [Float](unsafeUninitializedCapacity: rows * cols) { buffer, count in
+            image.pixels.withUnsafeBufferPointer { p in
+                for y in 0..<rows {
+                    let row = p.baseAddress! + ((window.y + y) * image.width + window.x) * 3
+                    let out = buffer.baseAddress! + y * cols
+                    for x in 0..<cols {
+                        let r = Float(row[3 * x])
+                        let g = Float(row[3 * x + 1])
+                        let bl = Float(row[3 * x + 2])
+                        out[x] = 0.299 * r + 0.587 * g + 0.114 * bl
+                    }
+                }
             }
+            count = rows * cols
         }
         let alongRows = (cols + 2 * 64 - 1) / (2 * 64)
         let alongCols = (rows + 2 * 64 - 1) / (2 * 64)
-        a.withUnsafeMutableBufferPointer { one in
-            b.withUnsafeMutableBufferPointer { two in
-                for _ in 0..<2 {
-                    boxRows(one.baseAddress!, two.baseAddress!, rows, cols, alongRows)
-                    boxColumns(two.baseAddress!, one.baseAddress!, rows, cols, alongCols)
-                }
+        a.withUnsafeMutableBufferPointer { plane in
+            for _ in 0..<2 {
+                boxRowsInPlace(plane.baseAddress!, rows, cols, alongRows)
+                boxColumnsInPlace(plane.baseAddress!, rows, cols, alongCols)
             }
         }
         // Decimate to 64x64 at the centres of the blocks.
@@ -187,6 +199,85 @@ public struct PDQ: Sendable, Equatable {
         while i < rows {
             box(input + i * cols, output + i * cols, cols, 1, window)
             i += 1
+        }
+    }
+
+    /// Bytes `hashWithMirror` allocates for a `width` x `height` image: its float plane, and the rows the in-place
+    /// passes keep.
+    public static func bytesNeeded(width: Int, height: Int) -> Int {
+        4 * width * height + 4 * width * (4 + (height + 127) / 128 + 1)
+    }
+
+    /// `boxRows` writing over its input: each group of four rows is copied out first and filtered back in, in the
+    /// groups `boxRows` makes, so the result is the same bit for bit.
+    static func boxRowsInPlace(_ data: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ window: Int) {
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 4 * cols)
+        defer { scratch.deallocate() }
+        var i = 0
+        while i < rows {
+            let n = min(4, rows - i)
+            scratch.update(from: data + i * cols, count: n * cols)
+            boxRows(scratch, data + i * cols, n, cols, window)
+            i += n
+        }
+    }
+
+    /// `boxColumns` writing over its input. Writing output row `out` destroys input row `out`, which the window's
+    /// trailing edge (`left`, never more than `window` rows behind) still has to subtract: it is kept in a ring of
+    /// `window + 1` rows first. The same operations in the same order as `boxColumns`, so the same result.
+    static func boxColumnsInPlace(_ data: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ window: Int) {
+        let half = (window + 2) / 2
+        let ringRows = window + 1
+        let ring = UnsafeMutablePointer<Float>.allocate(capacity: ringRows * cols)
+        let sum = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+        defer {
+            ring.deallocate()
+            sum.deallocate()
+        }
+        sum.initialize(repeating: 0, count: cols)
+        var covered: Float = 0
+        var right = 0
+        var left = 0
+        var out = 0
+        func input(_ row: Int) -> UnsafeMutablePointer<Float> {
+            row < out ? ring + (row % ringRows) * cols : data + row * cols
+        }
+        func emit() {
+            let o = data + out * cols
+            (ring + (out % ringRows) * cols).update(from: o, count: cols)
+            for j in 0..<cols { o[j] = sum[j] / covered }
+            out += 1
+        }
+        for _ in 0..<(half - 1) {
+            let r = input(right)
+            for j in 0..<cols { sum[j] += r[j] }
+            covered += 1
+            right += 1
+        }
+        for _ in 0..<(window - half + 1) {
+            let r = input(right)
+            for j in 0..<cols { sum[j] += r[j] }
+            covered += 1
+            right += 1
+            emit()
+        }
+        for _ in 0..<max(0, rows - window) {
+            let r = input(right)
+            let l = input(left)
+            for j in 0..<cols {
+                sum[j] += r[j]
+                sum[j] -= l[j]
+            }
+            right += 1
+            left += 1
+            emit()
+        }
+        for _ in 0..<(half - 1) {
+            let l = input(left)
+            for j in 0..<cols { sum[j] -= l[j] }
+            covered -= 1
+            left += 1
+            emit()
         }
     }
 

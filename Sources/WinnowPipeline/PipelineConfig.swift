@@ -132,6 +132,7 @@ public struct PipelineConfig: Sendable {
                 "min_side",
                 "max_pixels", "max_aspect_ratio", "workers", "md5_and_sha1", "apply_orientation", "honour_data_mining",
                 "allow_truncated", "keep_original_if_unchanged", "decode_gif", "pdq", "downscale_interpolation",
+                "decode_memory_mb",
             ])
             image.process = try i.bool("process") ?? image.process
             image.imageSize = try i.int("image_size", min: 1) ?? image.imageSize
@@ -163,6 +164,7 @@ public struct PipelineConfig: Sendable {
             image.minBytes = try i.int("min_bytes", min: 0) ?? image.minBytes
             image.minSide = try i.int("min_side", min: 0) ?? image.minSide
             image.maxPixels = try i.int("max_pixels", min: 1) ?? image.maxPixels
+            image.decodeMemoryMB = try i.int("decode_memory_mb", min: 1, max: 1 << 30) ?? image.decodeMemoryMB
             image.maxAspectRatio = try i.number("max_aspect_ratio", min: 1) ?? image.maxAspectRatio
             image.md5AndSHA1 = try i.bool("md5_and_sha1") ?? image.md5AndSHA1
             image.applyOrientation = try i.bool("apply_orientation") ?? image.applyOrientation

@@ -186,7 +186,7 @@ public final class Runner: Sendable {
                 })
         }
 
-        // Image: decode, check, resize, encode on every core.
+        // Image: decode, check, resize, encode on every core, all within one budget for decoded pixels.
         let processor = ImageProcessor(settings: config.image)
         for _ in 0..<workers {
             spawn(group) { [self] in
@@ -263,6 +263,9 @@ public final class Runner: Sendable {
         for e in inputErrors.withLock({ $0 }) {
             try writer.writeInputError(inputFile: e.path, offset: e.offset, code: e.code, message: e.message)
         }
+        // What the decode budget held at most, beside the budget itself: how close the run came to it.
+        try writer.setRun("decode_budget_peak_bytes", String(processor.budget.highWater))
+        try writer.setRun("decode_budget_bytes", String(processor.budget.capacity))
         try writer.setRun("finished", ISO8601DateFormatter().string(from: Date()))
         try writer.finish()
         progress?.finish(counters.withLock { $0 }, elapsed: Date().timeIntervalSince(start))
@@ -279,6 +282,16 @@ public final class Runner: Sendable {
         }
         t.stackSize = 8 << 20
         t.start()
+    }
+}
+
+/// This process's memory, as the kernel counts it.
+public enum ProcessMemory {
+    /// The peak resident set size so far, in bytes (getrusage's `ru_maxrss`, which Linux gives in KiB).
+    public static var peakResidentBytes: Int {
+        var usage = rusage()
+        guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return 0 }
+        return Int(usage.ru_maxrss) * 1024
     }
 }
 

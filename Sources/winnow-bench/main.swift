@@ -11,6 +11,7 @@ import WinnowOptOut
 import WinnowSQLite
 import WinnowSampleWeb
 import WinnowTensor
+import WinnowTestSupport
 
 BLAS.restartWithFasterKernelsIfAvailable()
 
@@ -270,6 +271,51 @@ if wanted("image") {
         Measurement(
             name: "image 1024x768 -> 256 (decode+resize+encode)", unit: "images/s", ours: ours,
             baselineName: "libjpeg-turbo tjDecompress2, full size", baseline: base))
+}
+
+// Memory, run only when named: `decode-peak` puts 16 flat PNGs near the 89.5 Mpx limit (9,400 x 9,400; 16-bit RGBA
+// unless WINNOW_BENCH_PNG=grey8) through the image stage on 8 threads with the default settings, as 8 image workers
+// would, and prints the process's peak RSS (getrusage; run it under /usr/bin/time -v for the kernel's own figure).
+if filterList.contains("decode-peak") {
+    let grey = ProcessInfo.processInfo.environment["WINNOW_BENCH_PNG"] == "grey8"
+    let png =
+        grey
+        ? FlatPNG.make(width: 9400, height: 9400, depth: 8, pixel: [90])
+        : FlatPNG.make(width: 9400, height: 9400, depth: 16, pixel: [40000, 20000, 10000, 65535])
+    let processor = ImageProcessor(settings: ImageSettings())
+    let next = Mutex(0)
+    let outcomes = Mutex<[String: Int]>([:])
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    let group = DispatchGroup()
+    for _ in 0..<8 {
+        group.enter()
+        Thread {
+            while true {
+                let k = next.withLock { n in
+                    defer { n += 1 }
+                    return n
+                }
+                guard k < 16 else { break }
+                var s = Sample(
+                    candidate: Candidate(
+                        url: "http://b.test/\(k).png", caption: "", pageURL: "",
+                        provenance: Provenance(inputFile: "", recordOffset: 0)))
+                s.original = png
+                processor.process(&s)
+                outcomes.withLock { $0[s.outcome.reason?.code ?? "kept", default: 0] += 1 }
+            }
+            group.leave()
+        }.start()
+    }
+    group.wait()
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    print(
+        "decode-peak: 16 x \(grey ? "8-bit grey" : "16-bit RGBA") 9400x9400 PNG (\(png.count) bytes), 8 threads: "
+            + "\(outcomes.withLock { $0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); "
+            + String(format: "%.1f s, peak RSS %.0f MB", seconds, Double(usage.ru_maxrss) * 1024 / 1e6)
+            + "; decode budget peak \(processor.budget.highWater >> 20) of \(processor.budget.capacity >> 20) MiB")
 }
 
 // Profiling aids, run only when named: one read with one thread, or libdeflate alone, of the wat-300 file (or of

@@ -6,6 +6,11 @@
 int winnow_jpeg_read_header(const unsigned char *data, size_t len, int *width, int *height, int *components,
                             char *err, size_t errlen);
 
+/// Bytes libjpeg holds for the whole image while decoding, at any scale: the coefficients of a multi-scan
+/// (progressive) file, 2 bytes for each of their 64 a block; 0 for a single-scan file (a few rows of blocks) or a
+/// header libjpeg refuses.
+size_t winnow_jpeg_whole_image_bytes(const unsigned char *data, size_t len);
+
 /// Decodes a JPEG to 8-bit RGB, scaled by 1/`scale_denom` (1, 2, 4 or 8) in the DCT, into `dst` (the caller's
 /// buffer of `capacity` bytes: ceil(width / scale_denom) * ceil(height / scale_denom) * 3 is enough). On success
 /// returns 0 with the output size in `*width` and `*height`; an output larger than `capacity` is an error.

@@ -8,13 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Whether the fast path takes this PNG; if so, its size and whether the output has alpha (4 bytes a pixel,
-/// straight RGBA) or not (3 bytes, RGB).
-int winnow_png_fast_probe(const uint8_t *data, size_t len, uint32_t *width, uint32_t *height, int *alpha);
+/// Whether the fast path takes this PNG; if so, its size and the bytes `winnow_png_fast_decode` needs in `dst`: the
+/// RGB result, or the inflated image data when that is larger, and one row more.
+int winnow_png_fast_probe(const uint8_t *data, size_t len, uint32_t *width, uint32_t *height, size_t *capacity);
 
-/// Decodes a PNG the probe took into `dst` (`capacity` bytes: width * height * 3 or 4). 1 on success, 0 when
-/// anything is wrong (a bad CRC, bad zlib data, too little or too much image data, an unknown filter): the caller
-/// then asks libpng, which says what.
+/// Decodes a PNG the probe took into the first width * height * 3 bytes of `dst` (`capacity` bytes, as the probe
+/// said: the rest is scratch) as 8-bit RGB, alpha composited over white. 1 on success, 0 when anything is wrong (a
+/// bad CRC, bad zlib data, too little or too much image data, an unknown filter): the caller then asks libpng,
+/// which says what.
 int winnow_png_fast_decode(const uint8_t *data, size_t len, uint8_t *dst, size_t capacity);
 
 #endif
