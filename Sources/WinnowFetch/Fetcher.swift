@@ -163,6 +163,8 @@ final class OriginState {
     var aiTxt: RobotsTxt?
     /// Set when a document could not be fetched: the origin is asked again from then on.
     var retryAt: Date?
+    /// When the oldest of its documents read from the policy cache was fetched (nil: all asked in this run).
+    var cachedAt: Date?
     let origin: String
 
     init(origin: String) { self.origin = origin }
@@ -333,12 +335,15 @@ public final class Fetcher {
                 return
             }
             let path = Fetcher.pathAndQuery(t.url)
-            // After a redirect, the evidence names the hop that was not requested.
+            // After a redirect, the evidence names the hop that was not requested; an answer from a shared policy
+            // cache says how old it is.
             let hop = t.hops > 0 ? "redirect hop \(t.hops) to \(t.url): " : ""
+            let age = o.cachedAt.map { " [policy cache, fetched \(Fetcher.age(since: $0)) ago]" } ?? ""
             let d = o.robots.decision(path: path, tokens: tokens)
             if !d.allowed {
                 let rule = d.rule.map { "\($0.allow ? "Allow" : "Disallow"): \($0.pattern)" } ?? "disallowed"
-                t.sample.drop("robots_txt", "\(hop)\(o.origin)/robots.txt: \(rule) (user-agent \(d.token ?? "*"))")
+                t.sample.drop(
+                    "robots_txt", "\(hop)\(o.origin)/robots.txt: \(rule) (user-agent \(d.token ?? "*"))\(age)")
                 emit(t.sample)
                 return
             }
@@ -346,7 +351,7 @@ public final class Fetcher {
                 let policy = rule.policy.map { ", tdm-policy \($0)" } ?? ""
                 t.sample.drop(
                     "tdmrep",
-                    "\(hop)\(o.origin)\(PolicyDocument.tdmrep.path): location \(rule.location), tdm-reservation 1\(policy)"
+                    "\(hop)\(o.origin)\(PolicyDocument.tdmrep.path): location \(rule.location), tdm-reservation 1\(policy)\(age)"
                 )
                 emit(t.sample)
                 return
@@ -356,7 +361,8 @@ public final class Fetcher {
                 if !a.allowed {
                     t.sample.drop(
                         "ai_txt",
-                        "\(hop)\(o.origin)/ai.txt: Disallow: \(a.rule?.pattern ?? "") (user-agent \(a.token ?? "*"))")
+                        "\(hop)\(o.origin)/ai.txt: Disallow: \(a.rule?.pattern ?? "") (user-agent \(a.token ?? "*"))\(age)"
+                    )
                     emit(t.sample)
                     return
                 }
@@ -436,6 +442,7 @@ public final class Fetcher {
             o.tdm = []
             o.aiTxt = nil
             o.retryAt = nil
+            o.cachedAt = nil
             o.waiting.append(t)
             waitingCount += 1
             o.outstanding = docs.count
@@ -444,6 +451,7 @@ public final class Fetcher {
                 if let cached = cache?.lookup(origin: o.origin, document: doc.path), cached.failure == nil,
                     !Fetcher.isTransient(status: cached.status)
                 {
+                    o.cachedAt = min(o.cachedAt ?? cached.fetchedAt, cached.fetchedAt)
                     record(o, doc, status: cached.status, failure: nil, body: cached.body)
                     continue
                 }
@@ -769,6 +777,12 @@ extension Fetcher {
     /// Whether an answer to a policy document says nothing of the site's policy: a server error or 429 (RFC 9309
     /// 2.3.1.4 reads them as "unreachable"). Such answers are not cached.
     static func isTransient(status: Int) -> Bool { status >= 500 || status == 429 }
+
+    /// How long ago `date` was, in the largest whole unit (`40 s`, `12 min`, `5 h`).
+    static func age(since date: Date, now: Date = Date()) -> String {
+        let s = max(0, Int(now.timeIntervalSince(date)))
+        return s < 120 ? "\(s) s" : s < 7200 ? "\(s / 60) min" : "\(s / 3600) h"
+    }
 
     /// Whether a status is a redirect that carries a `Location` to follow (RFC 9110 15.4).
     static func isRedirect(_ status: Int) -> Bool {

@@ -298,12 +298,20 @@ func fetch(_ urls: [String], _ settings: FetchSettings) -> [String: Sample] {
         let gallery = try files("kids-art.test", "img/gallery")
         var s = settings
         s.policyCachePath = dir + "/policies.sqlite"
-        #expect(fetch(gallery, s).values.allSatisfy { $0.outcome.reason?.code == "robots_txt" })
+        let first = fetch(gallery, s).values
+        #expect(first.allSatisfy { $0.outcome.reason?.code == "robots_txt" })
+        #expect(!first.contains { $0.outcome.reason?.detail.contains("policy cache") == true })
         let robots = "\(web.dir)/sites/kids-art.test/robots.txt"
         let saved = try Data(contentsOf: URL(fileURLWithPath: robots))
         try FileManager.default.removeItem(atPath: robots)
         defer { try? saved.write(to: URL(fileURLWithPath: robots)) }
-        #expect(fetch(gallery, s).values.allSatisfy { $0.outcome.reason?.code == "robots_txt" })
+        // The answer read from the cache says how old it is.
+        #expect(
+            fetch(gallery, s).values.allSatisfy {
+                $0.outcome.reason?.code == "robots_txt"
+                    && $0.outcome.reason?.detail.contains("[policy cache, fetched ") == true
+                    && $0.outcome.reason?.detail.hasSuffix(" s ago]") == true
+            })
         s.policyCachePath = nil
         #expect(fetch(gallery, s).values.allSatisfy { $0.isKept })
     }
