@@ -171,7 +171,7 @@ enum RunCommand {
             o["elapsed_s"] = (elapsed * 10).rounded() / 10
             o["peak_rss_mb"] = ProcessMemory.peakResidentBytes >> 20
             if let d = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) {
-                print(String(decoding: d, as: UTF8.self))
+                writeLine(String(decoding: d, as: UTF8.self))
             }
             return
         }

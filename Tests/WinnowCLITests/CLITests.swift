@@ -271,3 +271,59 @@ let winnow = TestSupport.winnowBinary
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == names.sorted())
     }
 }
+
+/// Progress a scheduler's log can show (issue 20): with stdout a pipe, JSON progress lines arrive while the run is
+/// going, not all at once at exit; the last one is not repeated.
+@Suite struct ProgressCLITests {
+    @Test func progressLinesArriveWhileTheRunGoesOn() throws {
+        let server = FaultServer()
+        try server.start()
+        defer { server.stop() }
+        let list = TestSupport.temporaryDirectory() + "/urls.txt"
+        // Transfers that stall: the run lasts until their timeout (6 s).
+        try Data(
+            (0..<3).map { server.url("/stall?\($0)") + "\ta photo of a red circle on a white background\n" }.joined()
+                .utf8
+        ).write(
+            to: URL(fileURLWithPath: list))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: winnow)
+        p.arguments = [
+            "fetch", list, "--output", TestSupport.temporaryDirectory() + "/out", "--allow-range", "127.0.0.0/8",
+            "--timeout", "6", "--retries", "0",
+        ]
+        var env = ProcessInfo.processInfo.environment
+        env["WINNOW_OPTOUT_REGISTRY"] = TestSupport.temporaryDirectory() + "/none.sqlite"
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        let start = Date()
+        try p.run()
+        // The first line, read from the pipe while the process runs.
+        var firstLine = Data()
+        while !firstLine.contains(0x0a) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            firstLine.append(chunk)
+        }
+        let firstAt = Date()
+        #expect(String(decoding: firstLine, as: UTF8.self).hasPrefix(#"{"bytes_read""#))
+        let rest = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        // The transfers stall until their 6 s timeout, so the run cannot end sooner: a first line that came only
+        // with the others at exit would be less than a moment before the end.
+        let first = firstAt.timeIntervalSince(start)
+        let total = Date().timeIntervalSince(start)
+        print(String(format: "first progress line after %.2f s of a %.2f s run", first, total))
+        #expect(total - first > 3, "the first progress line came only at the end")
+        let lines = String(decoding: firstLine + rest, as: UTF8.self).split(separator: "\n").map(String.init)
+        let progress = lines.filter { $0.contains(#""event":"progress""#) }
+        #expect(lines.last?.contains(#""event":"summary""#) == true)
+        // No two progress lines carry the same counters.
+        let counters = progress.map {
+            $0.replacingOccurrences(of: #""elapsed_s":[0-9.]+,"#, with: "", options: .regularExpression)
+        }
+        #expect(Set(counters).count == counters.count, "\(progress)")
+    }
+}
