@@ -62,7 +62,7 @@ enum QueryCommand {
         q.limit = try a.int("limit", command: "query", min: 0) ?? 50
         let readers = try dirs.map { try IndexReader(directory: $0) }
 
-        var rows: [[String: String]] = []
+        var rows: [IndexRow] = []
         if a.value("similar-text") != nil || a.value("similar-image") != nil {
             rows = try similar(a, dirs: dirs, readers: readers, query: q)
         } else {
@@ -77,8 +77,9 @@ enum QueryCommand {
             }
         }
         if a.flags.contains("json") {
+            // Numbers as JSON numbers (`jq 'select(.similarity > 0.9)'` works), text as strings.
             for r in rows {
-                let d = try JSONSerialization.data(withJSONObject: r, options: [.sortedKeys])
+                let d = try JSONSerialization.data(withJSONObject: r.json, options: [.sortedKeys])
                 print(String(decoding: d, as: UTF8.self))
             }
             return
@@ -92,7 +93,7 @@ enum QueryCommand {
 
     /// The k kept samples nearest to a text or an image, filtered by the other conditions.
     static func similar(_ a: Arguments, dirs: [String], readers: [IndexReader], query: IndexReader.Query) throws
-        -> [[String: String]]
+        -> [IndexRow]
     {
         if a.value("similar-text") != nil && a.value("similar-image") != nil {
             throw UsageError("winnow query: give --similar-text or --similar-image, not both")
@@ -117,14 +118,14 @@ enum QueryCommand {
         var want = k
         while true {
             let hits = search.nearest(vector, k: want)
-            var rows: [[String: String]] = []
+            var rows: [IndexRow] = []
             for h in hits {
                 var cond = query
                 cond.key = h.key
                 cond.status = "kept"
                 cond.limit = 1
                 guard var row = try readers[h.directory].find(cond).first else { continue }
-                row["score"] = String(format: "%.4f", h.score)
+                row.values["score"] = .real((Double(h.score) * 1e4).rounded() / 1e4)
                 if dirs.count > 1 { row["directory"] = dirs[h.directory] }
                 rows.append(row)
                 if rows.count == k { return rows }
@@ -134,7 +135,7 @@ enum QueryCommand {
         }
     }
 
-    static func table(_ rows: [[String: String]]) -> String {
+    static func table(_ rows: [IndexRow]) -> String {
         // The similarity column appears when the run had an embed stage.
         let similarity = rows.contains { $0["similarity"] != nil }
         let scored = rows.contains { $0["score"] != nil }
@@ -144,8 +145,9 @@ enum QueryCommand {
             + (similarity ? ["similarity"] : []) + ["caption", "url"]
         let cells: [[String]] = rows.map { r in
             let size = r["stored_width"].map { "\($0)x\(r["stored_height"] ?? "?")" } ?? ""
-            let sim = r["similarity"].flatMap(Double.init).map { String(format: "%.3f", $0) } ?? ""
-            return (many ? [r["directory"] ?? ""] : []) + (scored ? [r["score"] ?? ""] : [])
+            let sim = r.number("similarity").map { String(format: "%.3f", $0) } ?? ""
+            let score = r.number("score").map { String(format: "%.4f", $0) } ?? ""
+            return (many ? [r["directory"] ?? ""] : []) + (scored ? [score] : [])
                 + [r["key"] ?? "", r["status"] ?? "", r["reason"] ?? "", size] + (similarity ? [sim] : []) + [
                     clip(r["caption"] ?? "", 40), clip(r["url"] ?? "", 60),
                 ]

@@ -175,8 +175,8 @@ public final class IndexReader {
         public init() {}
     }
 
-    /// Rows matching the query, in index order, as column-name -> text.
-    public func find(_ query: Query) throws -> [[String: String]] {
+    /// Rows matching the query, in index order, each with its columns' typed values.
+    public func find(_ query: Query) throws -> [IndexRow] {
         var conditions: [(sql: String, value: SQLiteBindable)] = []
         if let k = query.key { conditions.append(("key = ?", k)) }
         if let u = query.url { conditions.append(("url = ?", u)) }
@@ -210,7 +210,7 @@ public final class IndexReader {
             clauses.append(c.sql.replacingOccurrences(of: "?", with: "?\(args.count)"))
         }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
-        var out: [[String: String]] = []
+        var out: [IndexRow] = []
         do {
             let stmt = try index.db.prepare("SELECT * FROM samples \(whereSQL) ORDER BY id")
             try stmt.bind(args)
@@ -221,8 +221,13 @@ public final class IndexReader {
                         host == d || host.hasSuffix("." + d)
                     else { continue }
                 }
-                var r: [String: String] = [:]
-                for n in row.names where n != "id" { if let v = row.string(n) { r[n] = v } }
+                var r = IndexRow()
+                for n in row.names where n != "id" {
+                    switch row[n] {
+                    case .null, .blob: continue
+                    case let v: r.values[n] = v
+                    }
+                }
                 out.append(r)
             }
         } catch let e {
@@ -263,5 +268,51 @@ public final class IndexReader {
             at += 512 + Int64((size + 511) / 512 * 512)
         }
         return out
+    }
+}
+
+/// One row of the index as a query returns it: column name -> typed value (integers, reals and text as SQLite holds
+/// them; NULLs left out).
+public struct IndexRow: Sendable, Equatable {
+    /// The values by column name.
+    public var values: [String: SQLiteValue] = [:]
+
+    /// An empty row.
+    public init() {}
+
+    /// A column as text (numbers in their usual decimal form), for tables; setting one stores text.
+    public subscript(_ name: String) -> String? {
+        get {
+            switch values[name] {
+            case .text(let s): return s
+            case .integer(let v): return String(v)
+            case .real(let v): return String(v)
+            default: return nil
+            }
+        }
+        set { values[name] = newValue.map { .text($0) } }
+    }
+
+    /// A column as a number, if it holds one.
+    public func number(_ name: String) -> Double? {
+        switch values[name] {
+        case .integer(let v): return Double(v)
+        case .real(let v): return v
+        default: return nil
+        }
+    }
+
+    /// The row as a JSON object: numbers as JSON numbers, text as strings.
+    public var json: [String: Any] {
+        var o: [String: Any] = [:]
+        for (k, v) in values {
+            switch v {
+            case .integer(let i): o[k] = i
+            case .real(let d): o[k] = d
+            case .text(let t): o[k] = t
+            case .null, .blob: continue
+            }
+        }
+        return o
     }
 }

@@ -92,8 +92,10 @@ let winnow = TestSupport.winnowBinary
         #expect(again.stderr.contains("already holds a finished run"))
 
         let q = try TestSupport.run(winnow, ["query", out, "--status", "kept", "--limit", "1", "--json"])
-        let row = try #require(try JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as? [String: String])
-        let key = try #require(row["key"])
+        let row = try #require(try JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as? [String: Any])
+        let key = try #require(row["key"] as? String)
+        // Numbers are JSON numbers.
+        #expect(row["size"] is Int && row["original_width"] is Int)
         let table = try TestSupport.run(winnow, ["query", out, "--key", key])
         #expect(table.stdout.hasPrefix("key") && table.stdout.contains(key))
         let file = TestSupport.temporaryDirectory() + "/x.jpg"
@@ -101,9 +103,9 @@ let winnow = TestSupport.winnowBinary
         #expect(g.status == 0)
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
         #expect(bytes.prefix(3) == [0xff, 0xd8, 0xff])
-        #expect(bytes.count == Int(row["size"] ?? "") ?? -1)
+        #expect(bytes.count == row["size"] as? Int)
         let caption = try TestSupport.run(winnow, ["get", out, key, "--output", "-", "--ext", "txt"])
-        #expect(caption.stdout == row["caption"])
+        #expect(caption.stdout == row["caption"] as? String)
         let s = try TestSupport.run(winnow, ["stats", out, "--json"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(s.stdout.utf8)) as? [String: Any])
         #expect(json["kept"] as? Int == stats.kept && json["shards"] as? Int == stats.shards)
@@ -216,8 +218,10 @@ let winnow = TestSupport.winnowBinary
             ])
         #expect(r.status == 0, "\(r.stderr)")
         let q = try TestSupport.run(winnow, ["query", out, "--status", "kept", "--limit", "1", "--json"])
-        let row = try #require(try JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as? [String: String])
-        #expect(row["stored_width"] == "64" && row["stored_height"] == "64" && row["stored_ext"] == "png")
+        let row = try #require(try JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as? [String: Any])
+        #expect(
+            row["stored_width"] as? Int == 64 && row["stored_height"] as? Int == 64
+                && row["stored_ext"] as? String == "png")
         let bad = try TestSupport.run(winnow, runArgs + ["--output", out + "-bad", "--resize_mode", "stretch"])
         #expect(bad.status == 64 && bad.stderr.contains("--resize-mode expects one of"))
     }
