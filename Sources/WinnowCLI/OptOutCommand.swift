@@ -86,7 +86,7 @@ enum OptOutCommand {
         let keys = entries.filter { $0.kind == .key }.map(\.value)
         let known = try reader.statuses(of: keys)
         if let unknown = keys.first(where: { known[$0] == nil }) {
-            throw UsageError("winnow optout file: --key \(unknown): no sample with that key in \(dir)")
+            throw WinnowError(.notFound, "--key \(unknown): no sample with that key in \(dir)")
         }
         let pdqThreshold = try a.int("pdq-threshold", command: "optout file", min: 0) ?? 31
         if pdqThreshold > 31 { throw UsageError("winnow optout file: --pdq-threshold is at most 31") }

@@ -2,7 +2,8 @@
 public struct WinnowError: Error, CustomStringConvertible, Sendable {
     /// What kind of failure.
     public enum Code: String, Sendable {
-        case usage, io, format, config, database, network, image
+        /// `notFound`: a key, request or other name that does not exist (a failure, exit 1; `usage` is exit 64).
+        case usage, io, format, config, database, network, image, notFound
     }
     /// The kind.
     public var code: Code

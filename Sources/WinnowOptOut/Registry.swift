@@ -223,7 +223,7 @@ public final class Registry {
     public func request(_ id: String) throws -> OptOutRequest {
         try wrap {
             guard let r = try db.query("SELECT * FROM requests WHERE id = ?1", [id]).first else {
-                throw WinnowError(.usage, "\(id.debugDescription): no such request in \(path)")
+                throw WinnowError(.notFound, "\(id.debugDescription): no such request in \(path)")
             }
             return Registry.request(r)
         }

@@ -250,7 +250,7 @@ public final class IndexReader {
                 throw WinnowError(
                     .usage, "\(key): sample was dropped (\(r.string("reason") ?? "no reason")); it has no files")
             }
-            throw WinnowError(.usage, "\(key): no sample with that key in \(directory)")
+            throw WinnowError(.notFound, "\(key): no sample with that key in \(directory)")
         }
         let path = (directory as NSString).appendingPathComponent(shard)
         var out: [(String, [UInt8])] = []

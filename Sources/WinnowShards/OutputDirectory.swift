@@ -81,11 +81,7 @@ public struct OutputDirectory: Sendable {
                 removed += 1
             }
         }
-        do {
-            try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw WinnowError(.io, "\(path): cannot create the directory (\(OutputDirectory.reason(error)))")
-        }
+        try makeDirectory(path)
         let manifest = Manifest(
             formatVersion: formatVersion, command: command, settingsDigest: SHA256.hexDigest(Array(settings.utf8)),
             inputs: inputs, created: ISO8601DateFormatter().string(from: Date()))
@@ -148,6 +144,21 @@ public struct OutputDirectory: Sendable {
         guard base.hasPrefix(folder + "_"), base.hasSuffix(".npy") else { return false }
         let number = base.dropFirst(folder.count + 1).dropLast(4)
         return number.count >= 5 && number.allSatisfy { $0.isASCII && $0.isNumber }
+    }
+
+    /// Creates `path` and its missing parents with mkdir(2), so that a failure names the folder and the system's
+    /// reason in one line (Foundation's error says "error 512" for a parent that is a file).
+    static func makeDirectory(_ path: String) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            if isDir.boolValue { return }
+            throw WinnowError(.io, "\(path): cannot create the directory: a file of that name exists")
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != path { try makeDirectory(parent) }
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw WinnowError(.io, "\(path): cannot create the directory: \(String(cString: strerror(errno)))")
+        }
     }
 
     /// The operating system's reason in an error, without Foundation's dump.

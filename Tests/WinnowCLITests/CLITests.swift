@@ -110,7 +110,8 @@ let winnow = TestSupport.winnowBinary
         let json = try #require(try JSONSerialization.jsonObject(with: Data(s.stdout.utf8)) as? [String: Any])
         #expect(json["kept"] as? Int == stats.kept && json["shards"] as? Int == stats.shards)
         let missing = try TestSupport.run(winnow, ["get", out, "0000000000000000", "--output", file])
-        #expect(missing.status == 64 && missing.stderr.contains("no sample with that key"))
+        // A key that does not exist is a failure (1), not a usage error (64).
+        #expect(missing.status == 1 && missing.stderr.contains("no sample with that key"))
     }
 
     /// `winnow embed --shards` adds what the embed stage writes to a finished run: per-shard .npy files with one row
@@ -273,6 +274,22 @@ let winnow = TestSupport.winnowBinary
             #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("not a Winnow output directory"))
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == names.sorted())
+    }
+
+    /// An output that cannot be created: one line with the path and the system's reason, no Foundation dump.
+    @Test func uncreatableOutputsAreNamedInOneLine() throws {
+        let file = TestSupport.temporaryDirectory() + "/afile"
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
+        let list = TestSupport.temporaryDirectory() + "/urls.txt"
+        try Data("http://127.0.0.1:1/a.jpg\n".utf8).write(to: URL(fileURLWithPath: list))
+        for (output, message) in [
+            ("/proc/winnow-out", "/proc/winnow-out: cannot create the directory: No such file or directory"),
+            (file + "/sub", "\(file): cannot create the directory: a file of that name exists"),
+            (file, "\(file): exists and is not a directory"),
+        ] {
+            let r = try TestSupport.run(winnow, ["fetch", list, "--output", output])
+            #expect(r.status != 0 && r.stderr == "winnow fetch: \(message)\n", "\(output): \(r.stderr)")
+        }
     }
 }
 
