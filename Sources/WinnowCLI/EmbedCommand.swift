@@ -189,7 +189,7 @@ enum EmbedCommand {
         }
         try index.setRun("embed_model", encoder.directory)
         WinnowCLI.note(
-            "embedded \(embedded) samples of \(directory) into its img_emb/ and text_emb/"
+            "embedded \(WinnowCLI.count(embedded, "sample")) of \(directory) into its img_emb/ and text_emb/"
                 + (failed > 0 ? " (\(failed) stored images did not decode)" : ""))
     }
 }

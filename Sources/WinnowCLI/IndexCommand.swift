@@ -25,7 +25,9 @@ enum IndexCommand {
         let out = a.positionals[1]
         let parts = Array(a.positionals[2...])
         let n = try merge(output: out, parts: parts, overwrite: a.flags.contains("overwrite"))
-        print("merged \(parts.count) indexes (\(n) samples) into \(ShardWriter.indexPath(out))")
+        print(
+            "merged \(WinnowCLI.count(parts.count, "index", "indexes")) (\(WinnowCLI.count(n, "sample"))) into \(ShardWriter.indexPath(out))"
+        )
     }
 
     /// `path` relative to `base` (both made absolute): `part-0`, `../other/part-1`.

@@ -186,7 +186,9 @@ enum OptOutCommand {
             print(o.text())
             for m in matches { print(matchJSON(m)) }
         } else {
-            print("\(id): \(entries.count) entries; \(matches.count) samples of \(dir) match")
+            print(
+                "\(id): \(WinnowCLI.count(entries.count, "entry", "entries")); \(WinnowCLI.count(matches.count, "sample")) of \(dir) \(matches.count == 1 ? "matches" : "match")"
+            )
             if !matches.isEmpty { print(matchTable(matches)) }
         }
         if matches.isEmpty {
@@ -285,7 +287,7 @@ enum OptOutCommand {
         print("what:   \(r.subject)")
         print("\(r.entries) entries\(r.entries > entries.count ? " (first \(entries.count))" : ""):")
         for e in entries { print("  \(e.kind.rawValue) \(e.value)" + (e.threshold.map { " (within \($0))" } ?? "")) }
-        print("\(matches.count) samples matched when filed" + (matches.isEmpty ? "" : ":"))
+        print("\(WinnowCLI.count(matches.count, "sample")) matched when filed" + (matches.isEmpty ? "" : ":"))
         if !matches.isEmpty {
             print(
                 QueryCommand.render(
@@ -314,7 +316,10 @@ enum OptOutCommand {
         let gate = try OptOutGate(path: path)
         let found = try matches(of: gate, in: dir, reader: IndexReader(directory: dir))
         if a.flags.contains("dry-run") || found.isEmpty {
-            print("\(found.count) samples of \(dir) match the \(try registry.requests().count) requests in \(path)")
+            let requests = try registry.requests().count
+            print(
+                "\(WinnowCLI.count(found.count, "sample")) of \(dir) \(found.count == 1 ? "matches" : "match") the \(WinnowCLI.count(requests, "request")) in \(path)"
+            )
             if !found.isEmpty { print(matchTable(found.map(\.match))) }
             return
         }
@@ -334,7 +339,7 @@ enum OptOutCommand {
         var perRequest: [String: Int] = [:]
         for r in entry.removed { perRequest[r.request, default: 0] += 1 }
         print(
-            "removed \(entry.removed.count) samples from \(entry.shards.count) shards ("
+            "removed \(WinnowCLI.count(entry.removed.count, "sample")) from \(WinnowCLI.count(entry.shards.count, "shard")) ("
                 + perRequest.keys.sorted().map { "\($0): \(perRequest[$0] ?? 0)" }.joined(separator: ", ") + ")")
         print("audit: \(Removal.auditLogPath(dir)) (apply \(entry.applyID))")
     }

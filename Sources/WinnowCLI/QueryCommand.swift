@@ -76,6 +76,10 @@ enum QueryCommand {
                 }
             }
         }
+        // The default limit says so when it cuts the list short.
+        if a.value("limit") == nil && rows.count == q.limit {
+            WinnowCLI.note("showing the first \(q.limit) matching samples; --limit N for more")
+        }
         if a.flags.contains("json") {
             // Numbers as JSON numbers (`jq 'select(.similarity > 0.9)'` works), text as strings.
             for r in rows {

@@ -74,6 +74,11 @@ public enum WinnowCLI {
         exit(status)
     }
 
+    /// `n` and the noun, singular for one ("1 entry", "2 entries", "0 samples").
+    static func count(_ n: Int, _ noun: String, _ plural: String? = nil) -> String {
+        "\(n) \(n == 1 ? noun : plural ?? noun + "s")"
+    }
+
     /// Writes a line to standard error.
     static func note(_ message: String) {
         FileHandle.standardError.write(Data((message + "\n").utf8))

@@ -190,7 +190,8 @@ public final class IndexReader {
                 throw WinnowError(
                     .usage, "\(directory): this index has no full-text index (written by an older winnow, read-only)")
             }
-            conditions.append(("id IN (SELECT rowid FROM samples_fts WHERE samples_fts MATCH ?)", m))
+            conditions.append(
+                ("id IN (SELECT rowid FROM samples_fts WHERE samples_fts MATCH ?)", IndexReader.fullTextQuery(m)))
         }
         if let s = query.status { conditions.append(("status = ?", s)) }
         if let r = query.reason { conditions.append(("reason = ?", r)) }
@@ -239,6 +240,54 @@ public final class IndexReader {
             throw WinnowError(.database, "\(directory)/index.sqlite: \(e)")
         }
         return out
+    }
+
+    /// A caption search as FTS5 should read it: words, `"phrases"`, `AND`/`OR`/`NOT`, parentheses and a final `*` as
+    /// FTS5 has them; any other word that holds characters FTS5 would read as syntax (`t-shirt`, where `-` is a
+    /// column filter; `don't`; `c++`) quoted as a phrase, so that it is searched for instead of failing.
+    public static func fullTextQuery(_ text: String) -> String {
+        var out: [String] = []
+        var i = text.startIndex
+        while i < text.endIndex {
+            let c = text[i]
+            if c.isWhitespace {
+                i = text.index(after: i)
+                continue
+            }
+            if c == "\"" {
+                // A phrase the user quoted: kept as written, to its closing quote.
+                var j = text.index(after: i)
+                while j < text.endIndex && text[j] != "\"" { j = text.index(after: j) }
+                if j < text.endIndex { j = text.index(after: j) }
+                out.append(String(text[i..<j]))
+                i = j
+                continue
+            }
+            var j = i
+            while j < text.endIndex && !text[j].isWhitespace && text[j] != "\"" { j = text.index(after: j) }
+            var word = Substring(text[i..<j])
+            i = j
+            var open = ""
+            var close = ""
+            while word.first == "(" {
+                open += "("
+                word = word.dropFirst()
+            }
+            while word.last == ")" {
+                close += ")"
+                word = word.dropLast()
+            }
+            let core = word.hasSuffix("*") ? word.dropLast() : word
+            let plain =
+                !core.isEmpty
+                && core.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || !$0.isASCII }
+            if plain || ["AND", "OR", "NOT"].contains(word) || word.isEmpty {
+                out.append(open + word + close)
+            } else {
+                out.append(open + "\"" + word.replacingOccurrences(of: "\"", with: "\"\"") + "\"" + close)
+            }
+        }
+        return out.joined(separator: " ")
     }
 
     /// The files of a kept sample: member name -> bytes, read by offset from its shard.

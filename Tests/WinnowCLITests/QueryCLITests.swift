@@ -47,6 +47,12 @@ import WinnowTestSupport
         let prefix = json(
             try TestSupport.run(winnow, ["query", dir, "--caption", "circ*", "--json", "--limit", "500"]).stdout)
         #expect(prefix.count >= fts.count)
+        // Words FTS5 would read as syntax are searched for, not an SQL error.
+        let hyphen = try TestSupport.run(winnow, ["query", dir, "--caption", "t-shirt", "--json"])
+        #expect(hyphen.status == 0 && !hyphen.stderr.contains("SELECT"), "\(hyphen.stderr)")
+        // The default limit of 50 says when it cut the list short.
+        let all = try TestSupport.run(winnow, ["query", dir, "--json"])
+        #expect(json(all.stdout).count == 50 && all.stderr.contains("showing the first 50 matching samples"))
         let bad = try TestSupport.run(winnow, ["query", dir, "--caption", "\"unterminated"])
         #expect(bad.status == 64 && bad.stderr.contains("not a full-text query"), "\(bad.stderr)")
 

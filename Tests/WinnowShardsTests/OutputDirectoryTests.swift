@@ -105,3 +105,17 @@ import WinnowTestSupport
         }
     }
 }
+
+/// Caption searches that FTS5 would read as syntax are searched for instead (issue 21: `--caption "t-shirt"` gave
+/// SQLite's "no such column: shirt" with the whole statement).
+@Suite struct FullTextQueryTests {
+    @Test(arguments: [
+        ("t-shirt", #""t-shirt""#), ("red AND circle", "red AND circle"), ("circ*", "circ*"),
+        ("(red OR blue) NOT green", "(red OR blue) NOT green"), (#""a b" c-d"#, #""a b" "c-d""#),
+        ("don't", #""don't""#), ("c++ caf\u{E9}", "\"c++\" caf\u{E9}"), ("caption:red", #""caption:red""#),
+        (#"say "hi"#, #"say "hi"#),
+    ])
+    func quoting(input: String, expected: String) {
+        #expect(IndexReader.fullTextQuery(input) == expected)
+    }
+}
