@@ -54,8 +54,8 @@ bench-fetch: setup
 	bash scripts/bench_fetch.sh
 	bash scripts/bench_fetch_memory.sh
 
-# The image decoders under libFuzzer with ASan + UBSan (fuzz/image_fuzz.c), seeded with the test images, for
-# FUZZ_SECONDS. Anything it finds is written to fuzz/crashes/ (kept in git: each becomes a regression fixture).
+# The image decoders under libFuzzer with ASan + UBSan (fuzz/image_fuzz.c; AVIF and JPEG XL in fuzz/avif_fuzz.c and
+# fuzz/jxl_fuzz.c), seeded with the test images, for FUZZ_SECONDS each. Anything it finds is written to fuzz/crashes/ (kept in git: each becomes a regression fixture).
 FUZZ_SECONDS ?= 60
 fuzz: setup
 	mkdir -p .build/fuzz/corpus fuzz/crashes
@@ -66,6 +66,15 @@ fuzz: setup
 		fuzz/image_fuzz.c -ljpeg -lpng16 -ldeflate -lwebp -lwebpdemux -lgif -o .build/fuzz/image_fuzz
 	.build/fuzz/image_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 \
 		-artifact_prefix=fuzz/crashes/ .build/fuzz/corpus fuzz/crashes
+	# AVIF and JPEG XL as WinnowImage calls libavif and libjxl (fuzz/avif_fuzz.c, fuzz/jxl_fuzz.c), FUZZ_SECONDS
+	# each, seeded with the fixtures of their format.
+	for f in avif jxl; do \
+		mkdir -p .build/fuzz/$$f-corpus && cp Tests/WinnowImageTests/Fixtures/*.$$f .build/fuzz/$$f-corpus/ && \
+		clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined fuzz/$${f}_fuzz.c \
+			-l$$f -o .build/fuzz/$${f}_fuzz && \
+		.build/fuzz/$${f}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 \
+			-artifact_prefix=fuzz/crashes/$$f- .build/fuzz/$$f-corpus || exit 1; \
+	done
 
 # The C that reads WAT records (CScan: record walk, container scans in every instruction set, link and page URL
 # paths) under libFuzzer with ASan + UBSan, seeded with the JSON records of the real Common Crawl samples.

@@ -48,6 +48,15 @@ let package = Package(
         .systemLibrary(
             name: "CWebP", pkgConfig: "libwebp",
             providers: [.apt(["libwebp-dev"])]),
+        // AVIF (libavif on dav1d) and JPEG XL (libjxl): both report errors by result codes, so system libraries.
+        // No pkgConfig: their .pc files add -D flags (AVIF_DLL, HWY_SHARED_DEFINE) that SwiftPM refuses with a
+        // warning on every build; the headers are in /usr/include and the modulemaps name the libraries.
+        .systemLibrary(
+            name: "CAVIF",
+            providers: [.apt(["libavif-dev"])]),
+        .systemLibrary(
+            name: "CJXL",
+            providers: [.apt(["libjxl-dev"])]),
         // libjpeg reports errors by longjmp, which Swift cannot survive: that stays inside this C target.
         .target(
             name: "CJPEG",
@@ -71,7 +80,9 @@ let package = Package(
         .target(name: "WinnowFetch", dependencies: ["WinnowCore", "WinnowSQLite", "CCurl"], exclude: readme),
         .target(
             name: "WinnowImage",
-            dependencies: ["WinnowCore", "CJPEG", "CPNG", "CPNGDeflate", "CWebP", "CGIF", "CResample"],
+            dependencies: [
+                "WinnowCore", "CJPEG", "CPNG", "CPNGDeflate", "CWebP", "CGIF", "CAVIF", "CJXL", "CResample",
+            ],
             exclude: readme),
         .target(name: "WinnowTensor", dependencies: ["CBLAS", "CKernels"], exclude: readme),
         .target(name: "WinnowEmbed", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),

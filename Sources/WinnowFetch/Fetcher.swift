@@ -209,6 +209,10 @@ public final class Fetcher {
         var connectTo: UnsafeMutablePointer<curl_slist>?
         for entry in settings.connectTo { connectTo = curl_slist_append(connectTo, entry) }
         defer { curl_slist_free_all(connectTo) }
+        // The image formats WinnowImage decodes, so that servers that negotiate send one it can read.
+        let accept = curl_slist_append(
+            nil, "Accept: image/avif,image/jxl,image/webp,image/png,image/jpeg,image/gif,*/*;q=0.8")
+        defer { curl_slist_free_all(accept) }
 
         var active: [UnsafeMutableRawPointer: Transfer] = [:]
         var perHost: [String: Int] = [:]
@@ -252,6 +256,7 @@ public final class Fetcher {
             winnow_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
             winnow_easy_setopt_long(easy, CURLOPT_DNS_CACHE_TIMEOUT, settings.dnsCacheSeconds)
             if let c = connectTo { winnow_easy_setopt_slist(easy, CURLOPT_CONNECT_TO, c) }
+            if t.policyDoc == nil, let a = accept { winnow_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, a) }
             if let ca = settings.caFile { winnow_easy_setopt_string(easy, CURLOPT_CAINFO, ca) }
             winnow_easy_setopt_write(easy, CURLOPT_WRITEFUNCTION, writeCallback)
             winnow_easy_setopt_write(easy, CURLOPT_HEADERFUNCTION, headerCallback)

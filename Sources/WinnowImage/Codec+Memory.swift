@@ -11,7 +11,10 @@ extension Codec {
     ///   of its own size) and the compressed data when its IDAT chunks have to be joined;
     /// - WebP: 3n lossy without alpha; 8n lossless or with alpha (libwebp's ARGB plane and the RGBA output); 16n for
     ///   an animation (canvas, previous canvas, frame, RGB);
-    /// - GIF: 6n (giflib's canvas and its copy).
+    /// - GIF: 6n (giflib's canvas and its copy);
+    /// - AVIF: dav1d's planes at their depth and chroma, alpha included, n more, and the RGB(A) output
+    ///   (`avifBytesNeeded`);
+    /// - JPEG XL: 8n, 12n lossless with alpha, 40n lossy with alpha, 16n more for an animation (`jxlBytesNeeded`).
     public static func decodeBytesNeeded(
         _ bytes: [UInt8], format: ImageFormat, width: Int, height: Int, jpegScale: Int = 1
     ) -> Int {
@@ -34,6 +37,10 @@ extension Codec {
             return features.has_alpha != 0 || features.format == 2 ? 8 * n : 3 * n
         case .gif:
             return 6 * width * height
+        case .avif:
+            return avifBytesNeeded(bytes, width: width, height: height)
+        case .jxl:
+            return jxlBytesNeeded(bytes, width: width, height: height)
         }
     }
 }

@@ -4,13 +4,16 @@ internal import CPNG
 internal import CPNGDeflate
 internal import CWebP
 
-/// JPEG and PNG decoding and encoding through libjpeg-turbo and libpng.
+/// Decoding (JPEG, PNG, WebP, GIF, AVIF, JPEG XL) and encoding (JPEG, PNG, WebP) through the system libraries.
 public enum Codec {
     /// Width and height from the file header, without decoding pixels.
     public static func dimensions(_ bytes: [UInt8]) throws(ImageError) -> (format: ImageFormat, width: Int, height: Int)
     {
         guard let format = ImageFormat.sniff(bytes) else {
-            throw ImageError("not_image", "bytes are not a JPEG, PNG, WebP or GIF image")
+            if let brand = ImageFormat.otherHEIFBrand(bytes) {
+                throw ImageError("unsupported_format", "HEIF (\(brand)) that is not AVIF")
+            }
+            throw ImageError("not_image", "bytes are not a JPEG, PNG, WebP, GIF, AVIF or JPEG XL image")
         }
         switch format {
         case .jpeg:
@@ -36,6 +39,12 @@ public enum Codec {
             // The logical screen size, little-endian after "GIF87a"/"GIF89a".
             guard bytes.count >= 10 else { throw ImageError("decode_error", "GIF: no logical screen descriptor") }
             return (.gif, Int(bytes[6]) | Int(bytes[7]) << 8, Int(bytes[8]) | Int(bytes[9]) << 8)
+        case .avif:
+            let header = try avifHeader(bytes)
+            return (.avif, header.width, header.height)
+        case .jxl:
+            let header = try jxlHeader(bytes)
+            return (.jxl, header.width, header.height)
         }
     }
 
@@ -55,6 +64,8 @@ public enum Codec {
         case .png: return try decodePNG(bytes)
         case .webp: return try decodeWebP(bytes)
         case .gif: return try decodeGIF(bytes, maxPixels: maxPixels)
+        case .avif: return try decodeAVIF(bytes, maxPixels: maxPixels)
+        case .jxl: return try decodeJXL(bytes, maxPixels: maxPixels)
         }
     }
 

@@ -1,7 +1,8 @@
 /// What an image file says about itself outside its pixels: the EXIF orientation, an IPTC `plus:DataMining` value in
 /// its XMP (the rights holder's word on data mining and AI/ML training), and whether it carries a C2PA manifest.
-/// Read by walking the container's segments or chunks (JPEG APP1/APP11, PNG eXIf/iTXt/caBX, WebP EXIF/XMP/C2PA)
-/// without decoding anything; a malformed container ends the walk with what was found so far.
+/// Read by walking the container's segments, chunks or boxes (JPEG APP1/APP11, PNG eXIf/iTXt/caBX, WebP
+/// EXIF/XMP/C2PA, AVIF irot/imir/XMP/C2PA uuid, JPEG XL orientation/xml /jumb) without decoding anything; a
+/// malformed container ends the walk with what was found so far.
 public struct ImageMetadata: Sendable, Equatable {
     /// EXIF Orientation, 1 (as stored) to 8.
     public var orientation = 1
@@ -32,9 +33,64 @@ public struct ImageMetadata: Sendable, Equatable {
             case .png: m.scanPNG(b)
             case .webp: m.scanWebP(b)
             case .gif: break
+            case .avif: m.scanAVIF(bytes, b)
+            case .jxl: m.scanJXL(bytes, b)
             }
         }
         return m
+    }
+
+    /// AVIF: orientation from `irot`/`imir` and the XMP item, both through libavif's parser (Exif orientation is
+    /// not read: HEIF displays by the properties alone); C2PA from its top-level `uuid` box.
+    private mutating func scanAVIF(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>) {
+        if let header = try? Codec.avifHeader(bytes) {
+            orientation = header.orientation
+            header.xmp.withUnsafeBufferPointer { readXMP($0) }
+        }
+        ImageMetadata.walkBoxes(b) { type, data in
+            if type == "uuid" && data.starts(with: ImageMetadata.c2paUUID) { hasC2PA = true }
+        }
+    }
+
+    /// JPEG XL: orientation from the codestream header (the authority; an Exif box is not read); XMP from an
+    /// `xml ` box and C2PA from a `jumb` box labelled c2pa. Boxes compressed in `brob` are not read.
+    private mutating func scanJXL(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>) {
+        if let header = try? Codec.jxlHeader(bytes) { orientation = header.orientation }
+        guard b.count >= 12, b[0] == 0 else { return }  // a bare codestream has no boxes
+        ImageMetadata.walkBoxes(b) { type, data in
+            if type == "xml " { readXMP(data) }
+            if type == "jumb" && ImageMetadata.contains(data, Array("c2pa".utf8)) { hasC2PA = true }
+        }
+    }
+
+    /// The C2PA manifest store's `uuid` box type (d8fec3d6-1b0e-483c-9297-5828877ec481), for ISO BMFF files.
+    static let c2paUUID: [UInt8] = [
+        0xd8, 0xfe, 0xc3, 0xd6, 0x1b, 0x0e, 0x48, 0x3c, 0x92, 0x97, 0x58, 0x28, 0x87, 0x7e, 0xc4, 0x81,
+    ]
+
+    /// Calls `body` with each top-level ISO BMFF box's type and payload, until the boxes end or one overruns.
+    static func walkBoxes(
+        _ b: UnsafeBufferPointer<UInt8>, _ body: (String, UnsafeBufferPointer<UInt8>) -> Void
+    ) {
+        var i = 0
+        while i + 8 <= b.count {
+            var size = Int(be32(b, i))
+            var header = 8
+            if size == 1 {  // a 64-bit size follows the type
+                guard i + 16 <= b.count else { return }
+                let high = Int(be32(b, i + 8))
+                guard high == 0 else { return }  // over 4 GiB: past any image Winnow fetches
+                size = Int(be32(b, i + 12))
+                header = 16
+            } else if size == 0 {  // to the end of the file
+                size = b.count - i
+            }
+            guard size >= header, i + size <= b.count else { return }
+            body(
+                String(decoding: b[(i + 4)..<(i + 8)], as: UTF8.self),
+                UnsafeBufferPointer(rebasing: b[(i + header)..<(i + size)]))
+            i += size
+        }
     }
 
     private mutating func scanJPEG(_ b: UnsafeBufferPointer<UInt8>) {

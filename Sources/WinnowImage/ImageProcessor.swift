@@ -185,6 +185,10 @@ public struct ImageProcessor: Sendable {
                 image = try Codec.decodeWebP(bytes)
             case .gif:
                 image = try Codec.decodeGIF(bytes, maxPixels: settings.maxPixels)
+            case .avif:
+                image = try Codec.decodeAVIF(bytes, maxPixels: settings.maxPixels)
+            case .jxl:
+                image = try Codec.decodeJXL(bytes, maxPixels: settings.maxPixels)
             }
             // Assigned over the decoded image, so that the two are never held together longer than the turn takes.
             if settings.applyOrientation { image = Resizer.orient(image, meta.orientation) }

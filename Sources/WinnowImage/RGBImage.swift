@@ -30,10 +30,16 @@ public struct RGBImage: Sendable, Equatable {
 
 /// Image file formats Winnow recognises by their first bytes.
 public enum ImageFormat: String, Sendable {
-    case jpeg, png, webp, gif
+    case jpeg, png, webp, gif, avif, jxl
 
     /// The format of `bytes` from its magic number, or nil.
     public static func sniff(_ bytes: [UInt8]) -> ImageFormat? {
+        if isAVIF(bytes) { return .avif }
+        // JPEG XL: a bare codestream (FF 0A), or the ISO BMFF container's signature box ("JXL " and its check bytes).
+        if bytes.count >= 2 && bytes[0] == 0xff && bytes[1] == 0x0a { return .jxl }
+        if bytes.count >= 12 && bytes[0..<12] == [0, 0, 0, 0x0c, 0x4a, 0x58, 0x4c, 0x20, 0x0d, 0x0a, 0x87, 0x0a] {
+            return .jxl
+        }
         if bytes.count >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff { return .jpeg }
         if bytes.count >= 8 && bytes[0..<8] == [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] { return .png }
         if bytes.count >= 12 && bytes[0..<4] == [0x52, 0x49, 0x46, 0x46] && bytes[8..<12] == [0x57, 0x45, 0x42, 0x50] {
@@ -50,7 +56,31 @@ public enum ImageFormat: String, Sendable {
         case .png: return "png"
         case .webp: return "webp"
         case .gif: return "gif"
+        case .avif: return "avif"
+        case .jxl: return "jxl"
         }
+    }
+
+    /// The brands of an ISO BMFF `ftyp` box at the start of `bytes` (major brand first), or empty.
+    static func brands(_ bytes: [UInt8]) -> [String] {
+        guard bytes.count >= 16, bytes[4..<8] == [0x66, 0x74, 0x79, 0x70] else { return [] }  // "ftyp"
+        let size = Int(bytes[0]) << 24 | Int(bytes[1]) << 16 | Int(bytes[2]) << 8 | Int(bytes[3])
+        guard size >= 16, size <= bytes.count, size <= 4096 else { return [] }
+        // major brand, minor version, then compatible brands.
+        let offsets = [8] + Array(stride(from: 16, to: size - 3, by: 4))
+        return offsets.map { String(decoding: bytes[$0..<($0 + 4)], as: UTF8.self) }
+    }
+
+    /// An AVIF still image or image sequence: an `ftyp` naming the `avif` or `avis` brand (major or compatible).
+    static func isAVIF(_ bytes: [UInt8]) -> Bool {
+        brands(bytes).contains { $0 == "avif" || $0 == "avis" }
+    }
+
+    /// The brand of a HEIF file that is not AVIF (HEVC `heic`, `mif1`...), for the `unsupported_format` reason.
+    static func otherHEIFBrand(_ bytes: [UInt8]) -> String? {
+        let b = brands(bytes)
+        guard let major = b.first, !isAVIF(bytes) else { return nil }
+        return ["heic", "heix", "hevc", "heim", "heis", "mif1", "msf1"].contains(major) ? major : nil
     }
 }
 

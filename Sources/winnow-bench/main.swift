@@ -273,6 +273,43 @@ if wanted("image") {
             baselineName: "libjpeg-turbo tjDecompress2, full size", baseline: base))
 }
 
+// 3b. The same stage on AVIF (the same kind of scenes, encoded by avifenc: 8-bit 4:2:0, quantiser 8-16, speed 8), against libavif's own decode of the same files to YUV alone (avifDecoderReadMemory,
+//     in-process): the stage adds the YUV to RGB conversion, the resize and the JPEG encode.
+if wanted("image-avif") {
+    var rng = SplitMix64(seed: 3)
+    var avifs: [[UInt8]] = []
+    for k in 0..<24 {
+        let scene = Scene.random(&rng)
+        let png = work + "/avif-\(k).png"
+        try Data(try Codec.encodePNG(scene.draw(width: 1024, height: 768, rng: &rng))).write(
+            to: URL(fileURLWithPath: png))
+        let (status, _) = try output(
+            of: "/usr/bin/avifenc", ["--jobs", "2", "--speed", "8", "--min", "8", "--max", "16", png, png + ".avif"])
+        guard status == 0 else { throw WinnowError(.io, "image-avif: avifenc failed (apt-get install libavif-bin)") }
+        avifs.append(try [UInt8](Data(contentsOf: URL(fileURLWithPath: png + ".avif"))))
+    }
+    var settings = ImageSettings()
+    settings.imageSize = 256
+    settings.resizeMode = .centerCrop
+    settings.minBytes = 0  // flat synthetic scenes compress to a few KB even at this quality
+    let processor = ImageProcessor(settings: settings)
+    var failed = 0
+    let bytes = avifs.reduce(0) { $0 + $1.count }
+    FileHandle.standardError.write(
+        Data("image-avif: \(avifs.count) files, \(bytes / avifs.count / 1024) KiB each\n".utf8))
+    let rates = try measureInTurn(
+        runs: runs, units: Double(avifs.count),
+        [
+            { for a in avifs where !imageStage(processor, a) { failed += 1 } },
+            { for a in avifs where !Codec.avifReadMemory(a) { failed += 1 } },
+        ])
+    if failed > 0 { FileHandle.standardError.write(Data("image-avif: \(failed) decodes failed\n".utf8)) }
+    results.append(
+        Measurement(
+            name: "image AVIF 1024x768 -> 256 (decode+resize+encode)", unit: "images/s", ours: rates[0],
+            baselineName: "libavif avifDecoderReadMemory (to YUV), same files", baseline: rates[1]))
+}
+
 // Memory, run only when named: `decode-peak` puts 16 flat PNGs near the 89.5 Mpx limit (9,400 x 9,400; 16-bit RGBA
 // unless WINNOW_BENCH_PNG=grey8) through the image stage on 8 threads with the default settings, as 8 image workers
 // would, and prints the process's peak RSS (getrusage; run it under /usr/bin/time -v for the kernel's own figure).

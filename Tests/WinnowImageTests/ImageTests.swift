@@ -57,7 +57,7 @@ func sample(_ bytes: [UInt8]) -> Sample {
             case .jpeg: image = try Codec.decodeJPEG(bytes)
             case .png: image = try Codec.decodePNG(bytes)
             case .webp: image = try Codec.decodeWebP(bytes)
-            case .gif: Issue.record("\(file): unexpected GIF"); continue
+            case .gif, .avif, .jxl: Issue.record("\(file): unexpected \(header.format)"); continue
             }
             #expect(image.width == entry["width"] as? Int && image.height == entry["height"] as? Int, "\(file)")
             #expect(
@@ -549,6 +549,8 @@ struct TestRandom {
             case .png: image = try Codec.decodePNG(bytes)
             case .webp: image = try Codec.decodeWebP(bytes)
             case .gif: image = try Codec.decodeGIF(bytes)
+            case .avif: image = try Codec.decodeAVIF(bytes)
+            case .jxl: image = try Codec.decodeJXL(bytes)
             }
             let h = PDQ.hash(image)
             let reference = try #require(e["hash"] as? String)
