@@ -10,6 +10,7 @@ public final class RouteServer: @unchecked Sendable {
     private let lock = NSLock()
     private var routes: [String: Response] = [:]
     private var log: [String] = []
+    private var headerLog: [String: [String]] = [:]
     private var server: LoopbackServer?
 
     /// What a route answers.
@@ -53,6 +54,9 @@ public final class RouteServer: @unchecked Sendable {
     /// Every request received so far, as `host target`, in order.
     public var requests: [String] { lock.withLock { log } }
 
+    /// The header lines of the last request for `host target`.
+    public func headers(of request: String) -> [String] { lock.withLock { headerLog[request] ?? [] } }
+
     /// libcurl CONNECT_TO entries that send `hosts` (port 80) here.
     public func connectTo(_ hosts: [String]) -> [String] { hosts.map { "\($0):80:127.0.0.1:\(port)" } }
 
@@ -86,6 +90,7 @@ public final class RouteServer: @unchecked Sendable {
         let key = host + " " + parts[1]
         let response = lock.withLock { () -> Response in
             log.append(key)
+            headerLog[key] = lines.dropFirst().filter { !$0.isEmpty }
             return routes[key] ?? Response(status: 404, body: Array("not found\n".utf8))
         }
         var head =

@@ -68,6 +68,18 @@ import WinnowTestSupport
         #expect(log.contains("b.test /public/img.jpg"))
     }
 
+    /// Image requests say which formats Winnow decodes (issue 28), so that servers that negotiate send one of them.
+    @Test func imageRequestsAcceptTheFormatsWinnowDecodes() {
+        server.route("c.test", "/robots.txt", text("User-agent: *\nAllow: /\n"))
+        server.route("c.test", "/negotiated.jpg", .image)
+        #expect(fetch(["http://c.test/negotiated.jpg"], settings)["http://c.test/negotiated.jpg"]?.isKept == true)
+        let accept = server.headers(of: "c.test /negotiated.jpg").first { $0.lowercased().hasPrefix("accept:") }
+        #expect(
+            accept?.contains("image/avif") == true && accept?.contains("image/jxl") == true,
+            "\(String(describing: accept))")
+        #expect(accept?.contains("image/webp") == true && accept?.contains("image/jpeg") == true)
+    }
+
     @Test func redirectTargetsTDMRepAndAiTxtAreHonoured() {
         server.route(
             "t.test", "/.well-known/tdmrep.json", text(#"[{"location": "/reserved/*", "tdm-reservation": 1}]"#))
