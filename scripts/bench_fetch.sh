@@ -15,6 +15,8 @@ if [ ! -x "$PY" ]; then
     .venv-bench-fetch/bin/pip install --quiet --disable-pip-version-check pillow numpy "img2dataset==1.47.0"
 fi
 command -v nginx >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
+# The web has a few percent AVIF images, encoded with Debian's avifenc.
+command -v avifenc >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libavif-bin >/dev/null; }
 "$PY" scripts/bench_fetch_web.py --out "$DIR" --count "$COUNT" --seed 1
 swift build -c release --product winnow >/dev/null
 

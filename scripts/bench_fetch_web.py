@@ -4,7 +4,7 @@
     python scripts/bench_fetch_web.py --out DIR --count 5000 --seed 1
 
 writes
-    DIR/site/img/NNNNN.{jpg,png,webp}  the images nginx serves (DIR/site is the web root)
+    DIR/site/img/NNNNN.{jpg,png,webp,avif}  the images nginx serves (DIR/site is the web root)
     DIR/urls.txt                       one URL a line: http://127.0.0.1:{PORT}/img/NNNNN.ext
     DIR/urls.csv                       url,caption (caption = file name), for img2dataset
     DIR/manifest.json                  parameters and figures of the generated web
@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -40,7 +41,7 @@ import numpy as np
 import PIL
 from PIL import Image, ImageDraw, ImageFilter
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 # web-ish photo sizes (landscape; some are turned to portrait)
 PHOTO_SIZES = [
@@ -52,11 +53,13 @@ GRAPHIC_SIZES = [(400, 300), (512, 384), (640, 480), (800, 600), (1024, 768)]
 GRAPHIC_WEIGHTS = [20, 20, 25, 20, 15]
 
 
-def _plan(seed: int, count: int, broken_frac: float, png_frac: float, webp_frac: float):
+def _plan(seed: int, count: int, broken_frac: float, png_frac: float, webp_frac: float, avif_frac: float = 0.0):
     """Per-index (ext, broken) decided up front from one RNG: deterministic."""
     rng = np.random.default_rng([seed, 0xB0B])
     u = rng.random(count)
     exts = np.where(u < webp_frac, "webp", np.where(u < webp_frac + png_frac, "png", "jpg"))
+    # AVIF takes the top of the range, so that the other formats keep the files they had before it was added.
+    exts = np.where(u >= 1.0 - avif_frac, "avif", exts)
     n_broken = int(round(count * broken_frac))
     broken = np.zeros(count, dtype=bool)
     if n_broken:
@@ -166,6 +169,17 @@ def _make_one(job):
     elif ext == "webp":
         img = _photo(rng, w, h, seed)
         img.save(tmp, "WEBP", quality=int(rng.integers(75, 93)), method=2)
+    elif ext == "avif":
+        # Debian's avifenc (libavif-bin) from a PNG of the photo: 8-bit 4:2:0, as CDNs serve AVIF.
+        img = _photo(rng, w, h, seed)
+        png = path + ".src.png"
+        img.save(png, "PNG", compress_level=1)
+        q = int(rng.integers(18, 30))
+        subprocess.run(["avifenc", "--speed", "8", "--min", str(q), "--max", str(q + 4), "--yuv", "420",
+                        png, tmp], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.remove(png)
+        os.replace(tmp, path)
+        return idx, ext, w, h, os.path.getsize(path)
     else:
         img = _graphic(rng, w, h)
         img.save(tmp, "PNG", compress_level=6)
@@ -181,6 +195,7 @@ def main(argv=None):
     ap.add_argument("--broken", type=float, default=0.05, help="fraction of URLs with no file behind them")
     ap.add_argument("--png", type=float, default=0.20, help="fraction of PNG")
     ap.add_argument("--webp", type=float, default=0.10, help="fraction of WebP (rest is JPEG)")
+    ap.add_argument("--avif", type=float, default=0.03, help="fraction of AVIF (needs avifenc, libavif-bin)")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default 2)")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--force", action="store_true", help="regenerate even if DIR holds this very web already")
@@ -190,7 +205,7 @@ def main(argv=None):
     img_dir = os.path.join(out, "site", "img")
     manifest_path = os.path.join(out, "manifest.json")
     params = dict(generator_version=GENERATOR_VERSION, count=args.count, seed=args.seed, broken=args.broken,
-                  png=args.png, webp=args.webp, host=args.host)
+                  png=args.png, webp=args.webp, avif=args.avif, host=args.host)
 
     if not args.force and os.path.exists(manifest_path):
         try:
@@ -210,7 +225,7 @@ def main(argv=None):
         os.remove(manifest_path)
     os.makedirs(img_dir, exist_ok=True)
 
-    exts, broken = _plan(args.seed, args.count, args.broken, args.png, args.webp)
+    exts, broken = _plan(args.seed, args.count, args.broken, args.png, args.webp, args.avif)
     width = max(5, len(str(args.count - 1)))
     names = [f"{i:0{width}d}.{exts[i]}" for i in range(args.count)]
     jobs = [(args.seed, i, exts[i], os.path.join(img_dir, names[i])) for i in range(args.count) if not broken[i]]
