@@ -7,7 +7,7 @@ set -euo pipefail
 # (curl: a reference HTTP client in tests; nginx + openssl: the HTTP/2-over-TLS fetch test; python3-venv: the
 # interoperability check; libturbojpeg0-dev: winnow-bench's raw tjDecompress2 baseline; libavif-bin and libjxl-tools:
 # avifenc and cjxl, which scripts/gen_avif_jxl_fixtures.py writes the AVIF and JPEG XL test files with).
-packages=(pkg-config curl libcurl4-openssl-dev libsqlite3-dev libssl-dev nginx openssl libjpeg62-turbo-dev libturbojpeg0-dev zlib1g-dev libdeflate-dev libpng-dev libwebp-dev libgif-dev libavif-dev libjxl-dev libavif-bin libjxl-tools libopenblas-dev python3 python3-venv)
+packages=(pkg-config curl libcurl4-openssl-dev libsqlite3-dev libssl-dev nginx openssl libjpeg62-turbo-dev libturbojpeg0-dev zlib1g-dev libdeflate-dev libpng-dev libwebp-dev libgif-dev libavif-dev libjxl-dev libbrotli-dev libavif-bin libjxl-tools libopenblas-dev python3 python3-venv)
 
 missing=()
 for p in "${packages[@]}"; do

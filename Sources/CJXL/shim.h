@@ -4,6 +4,22 @@
 // It reports errors by status codes, so no C target is needed.
 #include <string.h>
 #include <jxl/decode.h>
+#include <brotli/decode.h>
+
+/// Decompresses a JPEG XL `brob` box's payload (brotli, after its 4-byte inner type) into at most `cap` bytes:
+/// 0 done (`*length` bytes), 1 more than `cap` bytes (nothing usable), -1 not brotli.
+static inline int winnow_brotli_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t cap, size_t *length) {
+    BrotliDecoderState *s = BrotliDecoderCreateInstance(NULL, NULL, NULL);
+    if (!s) return -1;
+    size_t avail_in = in_len, avail_out = cap;
+    const uint8_t *next_in = in;
+    uint8_t *next_out = out;
+    BrotliDecoderResult r = BrotliDecoderDecompressStream(s, &avail_in, &next_in, &avail_out, &next_out, NULL);
+    BrotliDecoderDestroyInstance(s);
+    *length = cap - avail_out;
+    if (r == BROTLI_DECODER_RESULT_SUCCESS) return 0;
+    return r == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT ? 1 : -1;
+}
 
 /// The events Winnow's decode asks for: basic info (size, alpha, orientation), the colour encoding (to ask for
 /// sRGB output), and the first full frame.

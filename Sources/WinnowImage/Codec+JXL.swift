@@ -68,6 +68,22 @@ final class JXLDecoder {
 }
 
 extension Codec {
+    /// The metadata box inside a JPEG XL `brob` box (its 4-byte type, then brotli): the inner type and its payload,
+    /// at most `cap` bytes of it; nil when it is not brotli or is larger. The corresponding C function is
+    /// `BrotliDecoderDecompressStream`.
+    static func brotliBox(_ payload: UnsafeBufferPointer<UInt8>, cap: Int = 4 << 20) -> (String, [UInt8])? {
+        guard payload.count > 4, let base = payload.baseAddress else { return nil }
+        let type = String(decoding: payload[0..<4], as: UTF8.self)
+        var out = [UInt8](repeating: 0, count: cap)
+        var length = 0
+        let status = out.withUnsafeMutableBufferPointer { o in
+            winnow_brotli_decode(base + 4, payload.count - 4, o.baseAddress, cap, &length)
+        }
+        guard status == 0 else { return nil }
+        out.removeSubrange(length...)
+        return (type, out)
+    }
+
     /// The codestream header of a JPEG XL (size, orientation, alpha, XYB, animation), without decoding pixels.
     static func jxlHeader(_ bytes: [UInt8]) throws(ImageError) -> JXLHeader {
         try bytes.withUnsafeBufferPointer { b throws(ImageError) in

@@ -53,14 +53,23 @@ public struct ImageMetadata: Sendable, Equatable {
     }
 
     /// JPEG XL: orientation from the codestream header (the authority; an Exif box is not read); XMP from an
-    /// `xml ` box and C2PA from a `jumb` box labelled c2pa. Boxes compressed in `brob` are not read.
+    /// `xml ` box and C2PA from a `jumb` box labelled c2pa, also when either is brotli-compressed in a `brob` box
+    /// (up to 4 MiB decompressed).
     private mutating func scanJXL(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>) {
         if let header = try? Codec.jxlHeader(bytes) { orientation = header.orientation }
         guard b.count >= 12, b[0] == 0 else { return }  // a bare codestream has no boxes
         ImageMetadata.walkBoxes(b) { type, data in
-            if type == "xml " { readXMP(data) }
-            if type == "jumb" && ImageMetadata.contains(data, Array("c2pa".utf8)) { hasC2PA = true }
+            if type == "brob", let (inner, payload) = Codec.brotliBox(data), inner == "xml " || inner == "jumb" {
+                payload.withUnsafeBufferPointer { readJXLBox(inner, $0) }
+            } else {
+                readJXLBox(type, data)
+            }
         }
+    }
+
+    private mutating func readJXLBox(_ type: String, _ data: UnsafeBufferPointer<UInt8>) {
+        if type == "xml " { readXMP(data) }
+        if type == "jumb" && ImageMetadata.contains(data, Array("c2pa".utf8)) { hasC2PA = true }
     }
 
     /// The C2PA manifest store's `uuid` box type (d8fec3d6-1b0e-483c-9297-5828877ec481), for ISO BMFF files.

@@ -208,5 +208,28 @@ func psnr(_ a: RGBImage, _ reference: RGBImage) -> Double {
         #expect(jxlMeta.dataMining == "DMI-PROHIBITED" && jxlMeta.hasC2PA)
         #expect(try Codec.dimensions(container).format == .jxl)
         #expect(psnr(try Codec.decodeJXL(container), try Codec.decodeJXL(codestream)) == .infinity)
+        // The same boxes brotli-compressed in `brob` boxes (bytes from Python's brotli 1.2.1: the XMP above, and a
+        // jumb box holding a jumd labelled c2pa); a brob that is not brotli is ignored.
+        let xmpBrotli: [UInt8] = [
+            0x1b, 0x49, 0x00, 0xf8, 0x8d, 0xd4, 0x5a, 0xad, 0x35, 0x6e, 0x7b, 0xdb, 0xe6, 0x0a, 0xbf, 0x98, 0xcb, 0xd3,
+            0xf0, 0x0c, 0xa1, 0x0a, 0x87, 0x12, 0xe1, 0x28, 0x44, 0x12, 0x29, 0x70, 0x04, 0x69, 0x27, 0x02, 0xd1, 0x86,
+            0x27, 0x4c, 0x1f, 0x7f, 0xdc, 0x58, 0x65, 0x4c, 0x6f, 0x6e, 0xac, 0x48, 0x43, 0xb1, 0x32, 0xf5, 0xf4, 0x3c,
+            0x5d, 0x74, 0xb4, 0x29, 0x77, 0xc0, 0x04, 0x00,
+        ]
+        let jumbBrotli: [UInt8] = [
+            0x8b, 0x05, 0x80, 0x00, 0x00, 0x00, 0x0c, 0x6a, 0x75, 0x6d, 0x64, 0x63, 0x32, 0x70, 0x61, 0x03,
+        ]
+        let head =
+            [0, 0, 0, 0x0c, 0x4a, 0x58, 0x4c, 0x20, 0x0d, 0x0a, 0x87, 0x0a]
+            + box("ftyp", Array("jxl \0\0\0\0jxl ".utf8))
+        let compressed =
+            head + box("brob", Array("xml ".utf8) + xmpBrotli) + box("brob", Array("jumb".utf8) + jumbBrotli)
+            + box("jxlc", codestream)
+        let brobMeta = ImageMetadata.scan(compressed, format: .jxl)
+        #expect(brobMeta.dataMining == "DMI-PROHIBITED" && brobMeta.hasC2PA)
+        let garbage = head + box("brob", Array("xml ".utf8) + [1, 2, 3, 4, 5]) + box("jxlc", codestream)
+        let none = ImageMetadata.scan(garbage, format: .jxl)
+        #expect(none.dataMining == nil && !none.hasC2PA)
+        #expect(try Codec.decodeJXL(compressed).width == 64)
     }
 }
