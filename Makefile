@@ -62,7 +62,7 @@ fuzz: setup
 	cp Tests/WinnowImageTests/Fixtures/* .build/fuzz/corpus/
 	if [ -d ../shared/fixtures/clip-tiny/images ]; then cp ../shared/fixtures/clip-tiny/images/* .build/fuzz/corpus/; fi
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -ISources/CJPEG/include \
-		-ISources/CPNGDeflate/include Sources/CJPEG/winnow_jpeg.c Sources/CPNGDeflate/winnow_png_fast.c \
+		-ISources/CPNGDeflate/include Sources/CJPEG/winnow_jpeg.c Sources/CPNGDeflate/winnow_png_fast.c Sources/CPNGDeflate/winnow_png_rows.c \
 		fuzz/image_fuzz.c -ljpeg -lpng16 -ldeflate -lwebp -lwebpdemux -lgif -o .build/fuzz/image_fuzz
 	.build/fuzz/image_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 \
 		-artifact_prefix=fuzz/crashes/ .build/fuzz/corpus fuzz/crashes

@@ -9,6 +9,7 @@
 
 #include "winnow_jpeg.h"
 #include "winnow_png_fast.h"
+#include "winnow_png_rows.h"
 #include "../Sources/CPNG/shim.h"
 #include "../Sources/CWebP/shim.h"
 #include "../Sources/CGIF/shim.h"
@@ -30,12 +31,23 @@ static void fuzz_jpeg(const uint8_t *data, size_t size) {
 
 static void fuzz_png(const uint8_t *data, size_t size) {
     uint32_t fw, fh;
-    int alpha;
-    if (winnow_png_fast_probe(data, size, &fw, &fh, &alpha) && (unsigned long)fw * fh <= 4000000) {
-        size_t capacity = (size_t)fw * fh * (alpha ? 4 : 3);
+    size_t capacity;
+    if (winnow_png_fast_probe(data, size, &fw, &fh, &capacity) && (unsigned long)fw * fh <= 4000000) {
         uint8_t *out = malloc(capacity);
         if (out) winnow_png_fast_decode(data, size, out, capacity);
         free(out);
+    }
+    // The 16-bit row path, whatever the header says (it refuses what is not 16-bit), within the same pixel bound.
+    if (size >= 24) {
+        uint32_t w = (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 | data[19];
+        uint32_t h = (uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 | (uint32_t)data[22] << 8 | data[23];
+        if ((uint64_t)w * h > 0 && (uint64_t)w * h <= 4000000) {
+            size_t cap = (size_t)w * h * 3;
+            uint8_t *rgb = malloc(cap);
+            char err[256];
+            if (rgb) winnow_png16_decode_rgb(data, size, rgb, cap, err, sizeof err);
+            free(rgb);
+        }
     }
     png_uint_32 formats[3] = {PNG_FORMAT_RGB, PNG_FORMAT_RGBA, PNG_FORMAT_LINEAR_RGB_ALPHA};
     for (int f = 0; f < 3; f++) {
