@@ -39,6 +39,12 @@ public struct PipelineConfig: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw WinnowError(.config, "\(path): cannot read pipeline config")
         }
+        // Strict first: Foundation's reader takes a trailing comma or a key given twice without a word.
+        do {
+            try StrictJSON.validate([UInt8](data))
+        } catch {
+            throw WinnowError(.config, "\(path):\(error.line):\(error.column): not valid JSON: \(error.message)")
+        }
         let json: Any
         do {
             json = try JSONSerialization.jsonObject(with: data)

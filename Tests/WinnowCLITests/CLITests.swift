@@ -52,6 +52,14 @@ let winnow = TestSupport.winnowBinary
         let c = try TestSupport.run(winnow, ["run", bad, "--input", "x", "--output", TestSupport.temporaryDirectory()])
         #expect(c.status == 1)
         #expect(c.stderr.contains("bad.json: fetch.retries: must be at least 0"))
+        // A trailing comma (which Foundation's reader accepts) is named with its line and column, and nothing is
+        // created.
+        let comma = TestSupport.temporaryDirectory() + "/comma.json"
+        try Data("{\n  \"fetch\": {\"retries\": 1,}\n}\n".utf8).write(to: URL(fileURLWithPath: comma))
+        let out = TestSupport.temporaryDirectory() + "/never"
+        let t = try TestSupport.run(winnow, ["run", comma, "--input", "x", "--output", out])
+        #expect(t.status == 1 && t.stderr == "winnow run: \(comma):2:26: not valid JSON: a trailing comma before '}'\n")
+        #expect(!FileManager.default.fileExists(atPath: out))
     }
 }
 
