@@ -43,25 +43,53 @@ enum ParseCommand {
         var kept = 0
         var dropped: [String: Int] = [:]
         var skipped = 0
+        // Per input: candidates read, and skipped records by code; only the first few skips are printed.
+        var read: [String: Int] = [:]
+        var skips: [String: [String: Int]] = [:]
         while let event = try reader.next() {
             switch event {
             case .candidate(let c):
+                read[c.provenance.inputFile, default: 0] += 1
                 let reason = filter.check(c)
                 if let r = reason { dropped[r.code, default: 0] += 1 } else { kept += 1 }
                 if reason != nil && !a.flags.contains("all") { continue }
                 try sink.write(c.jsonLineUTF8(extra: reason.map { [("dropped", $0.description)] } ?? []))
             case .skipped(let e):
                 skipped += 1
-                WinnowCli.warn("skipped record: \(e) [\(e.code)]")
+                let seen = skips[e.path, default: [:]].values.reduce(0, +)
+                skips[e.path, default: [:]][e.code, default: 0] += 1
+                if seen < ParseCommand.shownSkips { WinnowCli.warn("skipped record: \(e) [\(e.code)]") }
             }
         }
         try sink.finish()
+        var unreadable: [String] = []
+        for (path, codes) in skips.sorted(by: { $0.key < $1.key }) {
+            let n = codes.values.reduce(0, +)
+            let byCode = codes.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            if read[path, default: 0] == 0 {
+                unreadable.append(path)
+                WinnowCli.warn(
+                    "\(path): nothing in it could be read (\(n) records skipped: \(byCode)); is it a WARC, WAT, candidate JSON Lines or URL list file?"
+                )
+            } else if n > ParseCommand.shownSkips {
+                WinnowCli.warn("\(path): \(n - ParseCommand.shownSkips) more records skipped (in all: \(byCode))")
+            }
+        }
         var summary = "parse: \(kept) candidates kept"
         for (code, n) in dropped.sorted(by: { $0.key < $1.key }) { summary += ", \(n) \(code)" }
         if skipped > 0 { summary += ", \(skipped) records skipped" }
         for (code, n) in reader.counters.counts.sorted(by: { $0.key < $1.key }) { summary += ", \(n) links \(code)" }
         WinnowCLI.note(summary)
+        // An input where nothing at all parses is an input error, not an empty success.
+        if kept == 0 && dropped.isEmpty && !unreadable.isEmpty && unreadable.count == Set(inputs).count {
+            throw WinnowError(
+                .format,
+                "no input could be read (\(unreadable.count == 1 ? unreadable[0] : "\(unreadable.count) files"))")
+        }
     }
+
+    /// How many skipped records of one input are printed one by one; the rest are counted.
+    static let shownSkips = 5
 
 }
 

@@ -155,6 +155,13 @@ enum RunCommand {
         let stats = try IndexReader(directory: output).stats()
         printSummary(
             stats, output: output, elapsed: Date().timeIntervalSince(start), human: humanSummary ?? (isatty(1) != 0))
+        // Inputs where nothing at all parses are an input error, not an empty success.
+        if stats.candidates == 0 && stats.inputErrors > 0 {
+            throw WinnowError(
+                .format,
+                "nothing in the inputs could be read (\(WinnowCLI.count(stats.inputErrors, "record")) skipped, listed in \(output)/index.sqlite's input_errors); are they WARC, WAT, candidate JSON Lines or URL list files?"
+            )
+        }
         return stats
     }
 

@@ -117,8 +117,8 @@ struct URLListReader {
         guard let resolved = URLNormalizer.resolve(url, against: nil) else {
             return .skipped(
                 RecordError(
-                    code: "bad_url", path: path, offset: offset, message: "not an http(s) URL: \(url.debugDescription)")
-            )
+                    code: "bad_url", path: path, offset: offset,
+                    message: "not an http(s) URL: \(RecordError.excerpt(url))"))
         }
         return .candidate(
             Candidate(

@@ -31,6 +31,13 @@ public struct RecordError: Error, Sendable, CustomStringConvertible {
     public var message: String
 
     public var description: String { "\(path) at offset \(offset): \(message)" }
+
+    /// Input text quoted for a message: at most `limit` characters of it, so that a message never echoes a whole
+    /// binary file's worth of bytes.
+    public static func excerpt(_ text: String, limit: Int = 60) -> String {
+        guard text.count > limit else { return text.debugDescription }
+        return String(text.prefix(limit)).debugDescription + "... (\(text.utf8.count) bytes)"
+    }
 }
 
 /// Streams WARC records from a WARC or WAT file: gzip with one member per record (Common Crawl), one member for the

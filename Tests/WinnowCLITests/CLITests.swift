@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WinnowCore
 import WinnowSQLite
 import WinnowSampleWeb
 import WinnowShards
@@ -354,5 +355,27 @@ let winnow = TestSupport.winnowBinary
             $0.replacingOccurrences(of: #""elapsed_s":[0-9.]+,"#, with: "", options: .regularExpression)
         }
         #expect(Set(counters).count == counters.count, "\(progress)")
+    }
+}
+
+/// An input where nothing parses is an input error with one summary line (issue 21): per-record messages are
+/// capped and counted, and none echoes more than a short excerpt of the input.
+@Suite struct GarbageInputCLITests {
+    @Test func garbageIsAnInputErrorInFewLines() throws {
+        var rng = SplitMix64(seed: 21)
+        let bytes = (0..<300_000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let path = TestSupport.temporaryDirectory() + "/garbage.wat.gz"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let p = try TestSupport.run(winnow, ["parse", path, "--output", "-"])
+        let lines = p.stderr.split(separator: "\n")
+        #expect(p.status == 1 && p.stdout.isEmpty)
+        #expect(lines.count <= 8, "\(lines.count) lines")
+        #expect(lines.allSatisfy { $0.utf8.count < 600 })
+        #expect(p.stderr.contains("\(path): nothing in it could be read (") && p.stderr.contains("bad_url"))
+        #expect(lines.last == "winnow parse: no input could be read (\(path))")
+        let out = TestSupport.temporaryDirectory() + "/out"
+        let r = try TestSupport.run(
+            winnow, ["run", TestSupport.packageRoot + "/pipelines/demo.json", "--input", path, "--output", out])
+        #expect(r.status == 1 && r.stderr.contains("winnow run: nothing in the inputs could be read ("), "\(r.stderr)")
     }
 }
