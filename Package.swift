@@ -115,7 +115,8 @@ let package = Package(
             ],
             exclude: readme),
         .target(
-            name: "WinnowTestSupport", dependencies: ["WinnowCore", "WinnowCrawl", "WinnowSampleWeb"], exclude: readme),
+            name: "WinnowTestSupport", dependencies: ["WinnowCore", "WinnowCrawl", "WinnowImage", "WinnowSampleWeb"],
+            exclude: readme),
 
         // Tests.
         .testTarget(name: "WinnowCoreTests", dependencies: ["WinnowCore"]),

@@ -32,7 +32,7 @@ final class AVIFDecoder {
         d.pointee.maxThreads = 1  // a worker per core already
         d.pointee.ignoreExif = 1  // HEIF displays by irot/imir; Exif orientation must not be applied again
         // Reading the header alone (nil), the limits are the caller's to apply: the header says what it says.
-        // (libavif 0.11 refuses limits over its default, 16384 x 16384, as not implemented.)
+        // libavif 0.11 accepts no size limit above its default of 16384 x 16384, so the limit is clamped there.
         d.pointee.imageSizeLimit = UInt32(clamping: max(1, min(maxPixels ?? Int.max, 16384 * 16384)))
         d.pointee.imageDimensionLimit = maxPixels == nil ? 0 : 65536
         try check(avifDecoderSetIOMemory(d, bytes.baseAddress, bytes.count))

@@ -320,37 +320,14 @@ if filterList.contains("decode-peak") {
         ? FlatPNG.make(width: 9400, height: 9400, depth: 8, pixel: [90])
         : FlatPNG.make(width: 9400, height: 9400, depth: 16, pixel: [40000, 20000, 10000, 65535])
     let processor = ImageProcessor(settings: ImageSettings())
-    let next = Mutex(0)
-    let outcomes = Mutex<[String: Int]>([:])
     let t0 = DispatchTime.now().uptimeNanoseconds
-    let group = DispatchGroup()
-    for _ in 0..<8 {
-        group.enter()
-        Thread {
-            while true {
-                let k = next.withLock { n in
-                    defer { n += 1 }
-                    return n
-                }
-                guard k < 16 else { break }
-                var s = Sample(
-                    candidate: Candidate(
-                        url: "http://b.test/\(k).png", caption: "", pageURL: "",
-                        provenance: Provenance(inputFile: "", recordOffset: 0)))
-                s.original = png
-                processor.process(&s)
-                outcomes.withLock { $0[s.outcome.reason?.code ?? "kept", default: 0] += 1 }
-            }
-            group.leave()
-        }.start()
-    }
-    group.wait()
+    let outcomes = processConcurrently(png, copies: 16, threads: 8, with: processor)
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
     var usage = rusage()
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     print(
         "decode-peak: 16 x \(grey ? "8-bit grey" : "16-bit RGBA") 9400x9400 PNG (\(png.count) bytes), 8 threads: "
-            + "\(outcomes.withLock { $0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); "
+            + "\(outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); "
             + String(format: "%.1f s, peak RSS %.0f MB", seconds, Double(usage.ru_maxrss) * 1024 / 1e6)
             + "; decode budget peak \(processor.budget.highWater >> 20) of \(processor.budget.capacity >> 20) MiB")
 }

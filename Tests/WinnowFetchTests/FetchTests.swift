@@ -406,16 +406,19 @@ func fetch(_ urls: [String], _ settings: FetchSettings) -> [String: Sample] {
 }
 
 /// Each kind of trouble a server can cause ends with its own outcome, quickly.
+/// Settings for FaultServer's routes: loopback allowed; no opt-out documents (the fault server has none, and each
+/// would cost a request).
+func faultServerSettings() -> FetchSettings {
+    var s = FetchSettings()
+    s.allowedRanges = [CIDR("127.0.0.0/8")!]
+    s.honourRobotsTxt = false
+    s.honourTDMRep = false
+    s.honourAiTxt = false
+    return s
+}
+
 @Suite struct FaultServerTests {
-    /// Loopback allowed; no opt-out documents (the fault server has none, and each would cost a request).
-    var plain: FetchSettings {
-        var s = FetchSettings()
-        s.allowedRanges = [CIDR("127.0.0.0/8")!]
-        s.honourRobotsTxt = false
-        s.honourTDMRep = false
-        s.honourAiTxt = false
-        return s
-    }
+    var plain: FetchSettings { faultServerSettings() }
 
     @Test func everyFaultHasItsOutcome() throws {
         let server = FaultServer()

@@ -42,11 +42,7 @@ func fetchOverTime(_ schedule: [(at: Double, url: String, action: (() -> Void)?)
 /// (libcurl's own: the watchdog, which steps in only when a deadline was not kept, reports nothing).
 @Suite(.serialized) struct HostileServerTests {
     var plain: FetchSettings {
-        var s = FetchSettings()
-        s.allowedRanges = [CIDR("127.0.0.0/8")!]
-        s.honourRobotsTxt = false
-        s.honourTDMRep = false
-        s.honourAiTxt = false
+        var s = faultServerSettings()
         s.retries = 0
         s.timeoutSeconds = 6
         s.lowSpeedSeconds = 2
@@ -68,17 +64,7 @@ func fetchOverTime(_ schedule: [(at: Double, url: String, action: (() -> Void)?)
             ("/chain/9", "too_many_redirects", 1), ("/drip", "timeout", 3), ("/reset", "connection_reset", 3),
             ("/huge-length", "too_large", 1), ("/gzip-bomb", "too_large", 1),
         ]
-        let fetcher = Fetcher(settings: s)
-        var pending = expected.map {
-            Sample(
-                candidate: Candidate(
-                    url: server.url($0.0), caption: "c", pageURL: "",
-                    provenance: Provenance(inputFile: "t", recordOffset: 0)))
-        }
-        var r: [String: Sample] = [:]
-        fetcher.run(
-            pull: { _ in pending.isEmpty ? .finished : .sample(pending.removeFirst()) },
-            emit: { r[$0.candidate.url] = $0 })
+        let (r, fetcher) = fetchOverTime(expected.map { (0, server.url($0.0), nil) }, s)
         for (path, outcome, attempts) in expected {
             let got = r[server.url(path)]
             #expect((got?.isKept == true ? "ok" : got?.outcome.reason?.code) == outcome, "\(path)")
@@ -121,20 +107,7 @@ func fetchOverTime(_ schedule: [(at: Double, url: String, action: (() -> Void)?)
             if k % 5 == 0 { urls.append(failing.url("/503?\(k)")) }
             urls.append(healthy.url("/ok.jpg?\(k)"))
         }
-        let fetcher = Fetcher(settings: s)
-        var pending = urls
-        var r: [String: Sample] = [:]
-        fetcher.run(
-            pull: { _ in
-                pending.isEmpty
-                    ? .finished
-                    : .sample(
-                        Sample(
-                            candidate: Candidate(
-                                url: pending.removeFirst(), caption: "c", pageURL: "",
-                                provenance: Provenance(inputFile: "t", recordOffset: 0))))
-            },
-            emit: { r[$0.candidate.url] = $0 })
+        let (r, fetcher) = fetchOverTime(urls.map { (0, $0, nil) }, s)
         for u in urls where u.hasPrefix(healthy.url("")) { #expect(r[u]?.isKept == true, "\(u)") }
         let bad = urls.filter { $0.hasPrefix(failing.url("")) }.compactMap { r[$0]?.outcome.reason?.code }
         #expect(bad.filter { $0 == "http_503" }.count == 3 && bad.filter { $0 == "host_circuit_open" }.count == 5)

@@ -21,33 +21,12 @@ import WinnowTestSupport
         let needed = processor.bytesNeeded(png, format: .png, width: 9400, height: 9400)
         #expect(needed < processor.budget.capacity && 2 * needed > processor.budget.capacity, "one at a time")
 
-        let next = Mutex(0)
-        let outcomes = Mutex<[String: Int]>([:])
-        let group = DispatchGroup()
-        for _ in 0..<8 {
-            group.enter()
-            Thread {
-                while let k = next.withLock({ n -> Int? in
-                    defer { n += 1 }
-                    return n < 16 ? n : nil
-                }) {
-                    var s = Sample(
-                        candidate: Candidate(
-                            url: "http://b.test/\(k).png", caption: "", pageURL: "",
-                            provenance: Provenance(inputFile: "", recordOffset: 0)))
-                    s.original = png
-                    processor.process(&s)
-                    outcomes.withLock { $0[s.outcome.reason?.code ?? "kept", default: 0] += 1 }
-                }
-                group.leave()
-            }.start()
-        }
-        group.wait()
+        let outcomes = processConcurrently(png, copies: 16, threads: 8, with: processor)
         let rss = ProcessMemory.peakResidentBytes
         print(
-            "near-limit PNGs: \(outcomes.withLock { $0 }), decode budget peak \(processor.budget.highWater >> 20) of "
+            "near-limit PNGs: \(outcomes), decode budget peak \(processor.budget.highWater >> 20) of "
                 + "\(processor.budget.capacity >> 20) MiB, \(processor.budget.waits) waits, peak RSS \(rss >> 20) MiB")
-        #expect(outcomes.withLock { $0 } == ["kept": 16])
+        #expect(outcomes == ["kept": 16])
         #expect(processor.budget.highWater <= processor.budget.capacity)
         #expect(processor.budget.highWater == needed, "never two at once")
         // Before the budget, 8 workers held about 7.3 GB; other suites run beside this one, hence the margin.
