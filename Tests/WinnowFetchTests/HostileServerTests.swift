@@ -102,6 +102,9 @@ func fetchOverTime(_ schedule: [(at: Double, url: String, action: (() -> Void)?)
         var s = plain
         s.circuitBreakerFailures = 3
         s.circuitBreakerCooldown = 600
+        // One request at a time per host, so that exactly three fail before the breaker opens (with more, those
+        // in flight when it opens fail too: on a loaded machine that made 4 or 5).
+        s.perHostConcurrency = 1
         var urls: [String] = []
         for k in 0..<40 {
             if k % 5 == 0 { urls.append(failing.url("/503?\(k)")) }
