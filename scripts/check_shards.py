@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Interoperability check (development tool): runs `winnow demo` on a small sample web, then reads the shards it
 wrote with Python's tarfile and with the webdataset package, decodes every image with Pillow, and checks the
-SQLite index against the shards (one row per candidate, offsets and sizes pointing at the right bytes)."""
+SQLite index against the shards (one row per candidate, offsets and sizes pointing at the right bytes).
+With --output DIR it checks an existing output instead (the resume test checks what 20 kills left this way)."""
 import argparse
 import glob
 import hashlib
@@ -28,13 +29,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--winnow", required=True)
     ap.add_argument("--pages", type=int, default=12)
+    ap.add_argument("--output", help="check this finished output instead of a new demo run")
     args = ap.parse_args()
-    checks = 0
+    if args.output:
+        check(args.output, args.winnow)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [args.winnow, "demo", "--output", tmp, "--pages", str(args.pages), "--pipeline", "pipelines/demo.json"],
             check=True, stdout=subprocess.DEVNULL)
-        out = os.path.join(tmp, "out")
+        check(os.path.join(tmp, "out"), args.winnow)
+
+
+def check(out, winnow):
+    checks = 0
+    if True:
         shards = sorted(glob.glob(os.path.join(out, "*.tar")))
         if not shards:
             fail("no shards written")
@@ -59,6 +68,17 @@ def main():
                         checks += 1
         if seen != set(kept):
             fail(f"index has {len(kept)} kept samples, shards hold {len(seen)}")
+        # Each key in exactly one tar, and the shards the index lists are exactly those on disk.
+        members = [m.name.split(".", 1)[0] for path in shards for m in tarfile.open(path).getmembers()
+                   if m.name.split(".", 1)[1] in ("jpg", "png")]
+        if len(members) != len(set(members)):
+            fail(f"{len(members) - len(set(members))} keys are in more than one tar")
+        listed = {row[0] for row in db.execute("SELECT name FROM shards")}
+        if listed != {os.path.basename(p) for p in shards}:
+            fail(f"the index lists shards {sorted(listed)}, the directory holds {sorted(map(os.path.basename, shards))}")
+        if glob.glob(os.path.join(out, "*.partial")) or glob.glob(os.path.join(out, "*_emb", "*.partial")):
+            fail("partial files left in a finished output")
+        checks += 2
 
         # webdataset: the shards load as samples with an image, a caption and metadata.
         n = 0
@@ -77,7 +97,7 @@ def main():
 
         # Every candidate has exactly one row, and the stats agree with it.
         total = db.execute("SELECT count(*) FROM samples").fetchone()[0]
-        stats = json.loads(subprocess.run([args.winnow, "stats", out, "--json"], check=True,
+        stats = json.loads(subprocess.run([winnow, "stats", out, "--json"], check=True,
                                           capture_output=True, text=True).stdout)
         if stats["candidates"] != total or stats["kept"] != len(kept):
             fail(f"winnow stats {stats} disagrees with the index ({total} rows, {len(kept)} kept)")
@@ -85,8 +105,11 @@ def main():
 
         # numpy: the embed stage's per-shard embedding files load with np.load, one unit-length row per kept
         # sample in the order of embedding_row, and each sample's similarity is the dot product of its two rows.
+        has_embeddings = os.path.isdir(os.path.join(out, "img_emb"))
         rows = db.execute(
             "SELECT shard, embedding_row, similarity FROM samples WHERE status = 'kept' ORDER BY shard, offset")
+        if not has_embeddings:
+            rows = []
         by_shard = {}
         for shard, row, similarity in rows:
             if row is None or similarity is None:
