@@ -5,7 +5,7 @@ enum FetchCommand {
     static let command = WinnowCLI.Command(
         name: "fetch", summary: "download the images of candidates or URL lists into shards",
         help: """
-            Usage: winnow fetch INPUT... --output DIR [--pipeline FILE] [--overwrite]
+            Usage: winnow fetch INPUT... --output DIR [--pipeline FILE] [--overwrite | --retry REASON,...]
                                 [--connect-to H:P:H2:P2]... [--allow-range CIDR]...
 
             Downloads the images of candidate files from 'winnow parse', WAT files or URL lists, with many transfers at
@@ -18,11 +18,15 @@ enum FetchCommand {
 
     static func run(_ args: [String]) throws {
         let a = try Arguments(
-            args, command: "fetch", options: Set(["output", "pipeline", "shard"]).union(RunCommand.inputOptions),
+            args, command: "fetch",
+            options: Set(["output", "pipeline", "shard", "retry"]).union(RunCommand.inputOptions),
             multi: ["connect-to", "allow-range"],
             flags: ["overwrite"])
         let inputs = a.positionals
-        if inputs.isEmpty { throw UsageError("winnow fetch: missing INPUT (see 'winnow fetch --help')") }
+        let retry = try RunCommand.parseRetry(a.value("retry"), command: "fetch")
+        if inputs.isEmpty && retry == nil {
+            throw UsageError("winnow fetch: missing INPUT (see 'winnow fetch --help')")
+        }
         guard let output = a.value("output") else { throw UsageError("winnow fetch: --output DIR is required") }
         var config = try a.value("pipeline").map { try PipelineConfig.load(path: $0) } ?? PipelineConfig()
         config.image.process = false
@@ -31,6 +35,7 @@ enum FetchCommand {
         try RunCommand.applyInputOptions(&config, a, command: "fetch")
         let part = try RunCommand.parsePart(a.value("shard"), command: "fetch")
         try RunCommand.execute(
-            config: config, inputs: inputs, output: output, part: part, overwrite: a.flags.contains("overwrite"))
+            config: config, inputs: inputs, output: output, part: part, overwrite: a.flags.contains("overwrite"),
+            command: "fetch", retry: retry)
     }
 }

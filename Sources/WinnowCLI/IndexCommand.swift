@@ -58,7 +58,7 @@ enum IndexCommand {
         }
         // OUT is claimed like a run's output: a directory Winnow did not write is refused untouched.
         _ = try OutputDirectory.claim(
-            output, command: "index merge", settings: "", inputs: parts, overwrite: overwrite)
+            output, command: "index merge", settings: [:], inputs: parts, overwrite: overwrite)
         let partial = final + ".partial"
         try? FileManager.default.removeItem(atPath: partial)
         let index = try ShardIndex(path: partial)

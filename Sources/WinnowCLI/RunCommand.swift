@@ -22,7 +22,12 @@ enum RunCommand {
               --input FILE...         input files (repeatable)
               --output DIR            output directory (must not hold a finished run)
               --shard I/N             run part I (0-based) of N: input file k belongs to part k mod N
-              --overwrite             replace a finished run in DIR
+              --overwrite             replace a finished or unfinished run in DIR
+              --retry REASON,...      on a finished DIR: fetch again the samples dropped for these reasons (codes
+                                      such as timeout or http_503, http_5xx for a class, or 'transient': connect,
+                                      timeout, connection_reset, truncated, network, dns, http_429, http_5xx,
+                                      host_circuit_open, robots_unreachable); what now passes goes into new
+                                      shards and its row is updated (attempts add up); --input may be left out
               --connect-to H:P:H2:P2  send connections for host H port P to H2:P2 (libcurl CONNECT_TO; repeatable)
               --allow-range CIDR      also allow fetching from this address range (e.g. 127.0.0.0/8; repeatable)
               --against DIR...        count the images of these Winnow outputs or image folders as already seen:
@@ -35,17 +40,23 @@ enum RunCommand {
             \(inputHelp)
 
             Progress goes to the terminal, or as JSON Lines to stdout when it is not a terminal; a summary ends the run.
+
+            Resuming: a run that was killed or stopped is continued by running the same command again (same
+            pipeline settings and inputs): committed shards stay as they are and their samples are not fetched again;
+            a kill costs at most the open shard's samples. SIGINT or SIGTERM stops a run gracefully (exit 130 or 143)
+            after its last commit; a second signal stops it at once, which is just as safe to resume.
             """,
         run: run)
 
     static func run(_ args: [String]) throws {
         let a = try Arguments(
-            args, command: "run", options: Set(["output", "shard", "registry"]).union(inputOptions),
+            args, command: "run", options: Set(["output", "shard", "registry", "retry"]).union(inputOptions),
             multi: ["input", "connect-to", "allow-range", "against"],
             flags: ["overwrite"])
         let pipeline = try a.positionals(["PIPELINE.json"], command: "run")[0]
         let inputs = a.all("input")
-        if inputs.isEmpty { throw UsageError("winnow run: --input FILE... is required") }
+        let retry = try parseRetry(a.value("retry"), command: "run")
+        if inputs.isEmpty && retry == nil { throw UsageError("winnow run: --input FILE... is required") }
         guard let output = a.value("output") else { throw UsageError("winnow run: --output DIR is required") }
         let part = try parsePart(a.value("shard"), command: "run")
         var config = try PipelineConfig.load(path: pipeline)
@@ -54,7 +65,33 @@ enum RunCommand {
         config.dedup.against += a.all("against")
         if let r = a.value("registry") { config.optOutRegistry = r }
         try execute(
-            config: config, inputs: inputs, output: output, part: part, overwrite: a.flags.contains("overwrite"))
+            config: config, inputs: inputs, output: output, part: part, overwrite: a.flags.contains("overwrite"),
+            retry: retry)
+    }
+
+    /// The reasons that `transient` stands for: failures that another try, later, may not have.
+    static let transientReasons: Set<String> = [
+        "connect", "timeout", "connection_reset", "truncated", "network", "dns", "http_429", "http_5xx",
+        "host_circuit_open", "robots_unreachable",
+    ]
+
+    /// `--retry REASON[,REASON...]`: reason codes, `http_4xx`/`http_5xx`, or `transient`.
+    static func parseRetry(_ text: String?, command: String) throws -> Set<String>? {
+        guard let text else { return nil }
+        var reasons: Set<String> = []
+        for r in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !r.isEmpty {
+            if r == "transient" {
+                reasons.formUnion(transientReasons)
+            } else if r.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) {
+                reasons.insert(r)
+            } else {
+                throw UsageError(
+                    "winnow \(command): --retry expects reason codes (timeout, http_503, http_5xx, ...) or 'transient', got \(r.debugDescription)"
+                )
+            }
+        }
+        if reasons.isEmpty { throw UsageError("winnow \(command): --retry expects at least one reason") }
+        return reasons
     }
 
     /// `I/N` with 0 <= I < N.
@@ -140,18 +177,30 @@ enum RunCommand {
     @discardableResult
     static func execute(
         config: PipelineConfig, inputs: [String], output: String, part: (index: Int, count: Int)?, overwrite: Bool,
-        humanSummary: Bool? = nil
+        humanSummary: Bool? = nil, command: String = "run", retry: Set<String>? = nil
     ) throws -> IndexStats {
-        if let message = try Runner.prepareOutput(output, overwrite: overwrite, config: config, inputs: inputs) {
-            WinnowCLI.note(message)
-        }
         let runner = Runner(config: config, inputs: inputs, output: output, part: part)
+        // The part's own inputs: each part of a job array has its own directory and manifest.
+        var resuming = false
+        if retry != nil {
+            if overwrite { throw UsageError("winnow \(command): --retry and --overwrite do not go together") }
+            _ = try OutputDirectory.claimForRetry(
+                output, command: command, settings: config.manifestSettings,
+                inputs: inputs.isEmpty ? nil : runner.inputs)
+        } else {
+            let claim = try Runner.prepareOutput(
+                output, overwrite: overwrite, command: command, config: config, inputs: runner.inputs)
+            if let message = claim.message { WinnowCLI.note(message) }
+            resuming = claim.resuming
+        }
         if let p = part, runner.inputs.isEmpty {
             WinnowCLI.note(
                 "winnow: part \(p.index)/\(p.count) has no input files (\(inputs.count) inputs); writing an empty run")
         }
         let start = Date()
-        try runner.run(progress: defaultProgress())
+        // Ctrl-C, Slurm's time limit, preemption: commit, say how to resume, exit 130 / 143.
+        StopSignal.install()
+        try runner.run(progress: defaultProgress(), resume: resuming, retry: retry) { WinnowCLI.note($0) }
         let stats = try IndexReader(directory: output).stats()
         printSummary(
             stats, output: output, elapsed: Date().timeIntervalSince(start), human: humanSummary ?? (isatty(1) != 0))

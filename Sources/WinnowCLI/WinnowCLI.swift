@@ -62,6 +62,8 @@ public enum WinnowCLI {
             exit(0)
         } catch let e as UsageError {
             fail(64, e.message)
+        } catch let e as WinnowError where e.code == .interrupted {
+            fail(StopSignal.exitStatus(StopSignal.flag.signal), "winnow \(command.name): \(e.message)")
         } catch let e as WinnowError {
             fail(e.code == .usage ? 64 : 1, "winnow \(command.name): \(e.message)")
         } catch {

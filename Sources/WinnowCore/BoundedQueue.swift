@@ -20,6 +20,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     private var head = 0
     private let capacity: Int
     private var producers: Int
+    private var cancelled = false
     private let wakeBatch: Int
     private static var pollInterval: Int { 2_000_000 }  // nanoseconds
 
@@ -47,13 +48,34 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     /// Adds an element, waiting while the queue is full.
     public func push(_ e: Element) {
         pthread_mutex_lock(mutex)
-        while count >= capacity {
+        if cancelled {
+            pthread_mutex_unlock(mutex)
+            return
+        }
+        while count >= capacity && !cancelled {
             waitingProducers += 1
             pthread_cond_wait(notFull, mutex)
             waitingProducers -= 1
         }
+        if cancelled {
+            pthread_mutex_unlock(mutex)
+            return
+        }
         items.append(e)
         if waitingConsumers > 0 && count >= wakeBatch { pthread_cond_signal(notEmpty) }
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Closes the queue at once for everyone: what it holds is dropped, pushes are ignored, pops return nil (a
+    /// stopped run's stages wind down this way).
+    public func cancel() {
+        pthread_mutex_lock(mutex)
+        cancelled = true
+        producers = 0
+        items.removeAll()
+        head = 0
+        pthread_cond_broadcast(notEmpty)
+        pthread_cond_broadcast(notFull)
         pthread_mutex_unlock(mutex)
     }
 

@@ -130,9 +130,14 @@ public struct Sample: Sendable {
     /// The caption's unit-length CLIP embedding (kept samples, when the embed stage ran).
     public var textEmbedding: [Float]?
 
+    /// The candidate's position in the run's input (0, 1, 2...: the order the inputs are read in): the writer
+    /// commits in this order, which makes duplicate choices and resuming independent of download timing.
+    public var seq = 0
+
     /// Starts a sample for a candidate.
-    public init(candidate: Candidate) {
+    public init(candidate: Candidate, seq: Int = 0) {
         self.candidate = candidate
+        self.seq = seq
     }
 
     /// True while no stage has dropped the sample.

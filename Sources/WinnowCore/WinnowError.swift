@@ -3,7 +3,8 @@ public struct WinnowError: Error, CustomStringConvertible, Sendable {
     /// What kind of failure.
     public enum Code: String, Sendable {
         /// `notFound`: a key, request or other name that does not exist (a failure, exit 1; `usage` is exit 64).
-        case usage, io, format, config, database, network, image, notFound
+        /// `interrupted`: a run stopped by SIGINT or SIGTERM after committing what it had (exit 128 + signal).
+        case usage, io, format, config, database, network, image, notFound, interrupted
     }
     /// The kind.
     public var code: Code

@@ -63,6 +63,28 @@ final class Deduplicator {
         }
     }
 
+    /// Remembers kept samples (in the order they were kept), labelled by `label(key)`: those of an `--against`
+    /// output, or what a resumed run committed before it was stopped, so that its decisions are those of a run
+    /// that was never stopped.
+    func remember(
+        _ rows: [(key: String, sha256: String?, pdq: String?, pdqQuality: Int, pdqTrimmed: String?)],
+        label: (String) -> String = { $0 }
+    ) {
+        var hashes: [Hash256] = []
+        for row in rows {
+            let l = label(row.key)
+            if settings.exact, let sha = row.sha256, firstBySHA[sha] == nil { firstBySHA[sha] = l }
+            if settings.perceptual && row.pdqQuality >= settings.pdqMinQuality {
+                for hex in [row.pdq, row.pdqTrimmed].compactMap({ $0 }) {
+                    guard let p = PDQ(hex: hex) else { continue }
+                    hashes.append(Hash256(words: p.words))
+                    labels.append(l)
+                }
+            }
+        }
+        pdq.insert(contentsOf: hashes)
+    }
+
     /// Loads a Winnow output (its kept samples' hashes and keys, labelled `DIR:KEY`) or a folder of images
     /// (hashed here, labelled by path).
     private func load(_ dir: String) throws {
@@ -70,41 +92,29 @@ final class Deduplicator {
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw WinnowError(.usage, "\(dir): --against needs a Winnow output or a folder of images")
         }
-        var hashes: [Hash256] = []
         if FileManager.default.fileExists(atPath: ShardWriter.indexPath(dir)) {
             let index = try ShardIndex(path: ShardWriter.indexPath(dir), readOnly: true)
-            for row in try index.db.query(
-                "SELECT key, sha256, pdq, pdq_quality, pdq_trimmed FROM samples WHERE status = 'kept'")
-            {
-                let key = row.string("key") ?? ""
-                let label = "\(dir):\(key)"
-                if let sha = row.string("sha256"), firstBySHA[sha] == nil { firstBySHA[sha] = label }
-                if Int(row.int("pdq_quality") ?? 0) >= settings.pdqMinQuality {
-                    for hex in [row.string("pdq"), row.string("pdq_trimmed")].compactMap({ $0 }) {
-                        guard let p = PDQ(hex: hex) else { continue }
-                        hashes.append(Hash256(words: p.words))
-                        labels.append(label)
-                    }
-                }
-                if let k = UInt64(key, radix: 16) { againstKeys.append(k) }
-            }
-        } else {
-            let files = (FileManager.default.enumerator(atPath: dir)?.allObjects as? [String] ?? []).sorted()
-            for name in files {
-                let path = (dir as NSString).appendingPathComponent(name)
-                guard let data = FileManager.default.contents(atPath: path), ImageFormat.sniff([UInt8](data)) != nil
-                else { continue }
-                let bytes = [UInt8](data)
-                if firstBySHA[SHA256.hexDigest(bytes)] == nil { firstBySHA[SHA256.hexDigest(bytes)] = path }
-                guard let image = try? Codec.decode(bytes) else { continue }
-                let p = PDQ.hash(image)
-                if p.quality >= settings.pdqMinQuality {
-                    hashes.append(Hash256(words: p.words))
+            let rows = try index.keptHashes()
+            remember(rows) { "\(dir):\($0)" }
+            againstKeys += rows.compactMap { UInt64($0.key, radix: 16) }
+            return
+        }
+        var hashes: [Hash256] = []
+        let files = (FileManager.default.enumerator(atPath: dir)?.allObjects as? [String] ?? []).sorted()
+        for name in files {
+            let path = (dir as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: path), ImageFormat.sniff([UInt8](data)) != nil
+            else { continue }
+            let bytes = [UInt8](data)
+            if firstBySHA[SHA256.hexDigest(bytes)] == nil { firstBySHA[SHA256.hexDigest(bytes)] = path }
+            guard let image = try? Codec.decode(bytes) else { continue }
+            let p = PDQ.hash(image)
+            if p.quality >= settings.pdqMinQuality {
+                hashes.append(Hash256(words: p.words))
+                labels.append(path)
+                if let inner = PDQ.borderTrimmed(image) {
+                    hashes.append(Hash256(words: PDQ.hash(inner).words))
                     labels.append(path)
-                    if let inner = PDQ.borderTrimmed(image) {
-                        hashes.append(Hash256(words: PDQ.hash(inner).words))
-                        labels.append(path)
-                    }
                 }
             }
         }

@@ -34,6 +34,59 @@ public struct PipelineConfig: Sendable {
     /// Defaults.
     public init() {}
 
+    /// Settings that change how fast a run goes, not what it produces: a run may be resumed with other values.
+    static let speedOnlySettings: Set<String> = [
+        "image_workers", "embed.threads", "embed.batch_size", "fetch.concurrency", "image.decode_memory_mb",
+        "fetch.origins_in_memory",
+    ]
+
+    /// Every setting that decides what a run produces, by its path (`fetch.timeout_seconds`), with its value: what an
+    /// output directory's manifest records, so that a resume with other settings is refused naming what differs.
+    public var manifestSettings: [String: String] {
+        var out: [String: String] = [:]
+        PipelineConfig.flatten(self, prefix: "", into: &out)
+        return out.filter { !PipelineConfig.speedOnlySettings.contains($0.key) }
+    }
+
+    private static func flatten(_ value: Any, prefix: String, into out: inout [String: String]) {
+        let m = Mirror(reflecting: value)
+        let structured = (m.displayStyle == .struct || m.displayStyle == .class) && !m.children.isEmpty
+        guard structured else {
+            out[prefix] = describe(value)
+            return
+        }
+        for child in m.children {
+            guard let label = child.label else { continue }
+            let name = snakeCase(label)
+            flatten(child.value, prefix: prefix.isEmpty ? name : prefix + "." + name, into: &out)
+        }
+    }
+
+    /// `timeoutSeconds` as `timeout_seconds`, `decodeMemoryMB` as `decode_memory_mb`: the pipeline files' style.
+    static func snakeCase(_ name: String) -> String {
+        var out = ""
+        let chars = Array(name)
+        for (i, c) in chars.enumerated() {
+            if c.isUppercase && i > 0 && (chars[i - 1].isLowercase || (i + 1 < chars.count && chars[i + 1].isLowercase))
+            {
+                out.append("_")
+            }
+            out.append(Character(c.lowercased()))
+        }
+        return out
+    }
+
+    /// A value as text; sets sorted, so that the same settings always read the same.
+    private static func describe(_ value: Any) -> String {
+        let m = Mirror(reflecting: value)
+        switch m.displayStyle {
+        case .set: return "[" + m.children.map { describe($0.value) }.sorted().joined(separator: ", ") + "]"
+        case .collection: return "[" + m.children.map { describe($0.value) }.joined(separator: ", ") + "]"
+        case .optional: return m.children.first.map { describe($0.value) } ?? "nil"
+        default: return String(describing: value)
+        }
+    }
+
     /// Loads and validates a config file; errors name the file and the offending field.
     public static func load(path: String) throws -> PipelineConfig {
         guard let data = FileManager.default.contents(atPath: path) else {

@@ -32,6 +32,8 @@ public struct RunCounters: Sendable, Equatable {
     public var bytesRead: Int64 = 0
     /// Input bytes in all.
     public var bytesTotal: Int64 = 0
+    /// Outcomes a previous, stopped run of this output had committed (counted in `kept` and `dropped` too).
+    public var resumed = 0
 }
 
 /// Where a run's progress goes.
@@ -52,11 +54,22 @@ public final class Runner: Sendable {
     /// Output directory.
     public let output: String
     private let counters = Mutex(RunCounters())
+    /// Raised to stop the run gracefully (by default the process-wide flag that SIGINT and SIGTERM raise).
+    public let stop: StopFlag
+    /// How far past the oldest unwritten candidate the parse stage may read: the writer holds what arrives out of
+    /// order until the gap before it is filled, so that it writes (and decides duplicates) in input order.
+    public static let reorderWindow = 8192
+    /// How many bytes of stored images the writer may hold out of order before the parse stage waits.
+    public static let reorderBytes = 256 << 20
 
     /// Prepares a run over `inputs` (restricted to part `part.index` of `part.count`, by input file) into `output`.
-    public init(config: PipelineConfig, inputs: [String], output: String, part: (index: Int, count: Int)? = nil) {
+    public init(
+        config: PipelineConfig, inputs: [String], output: String, part: (index: Int, count: Int)? = nil,
+        stop: StopFlag = StopSignal.flag
+    ) {
         self.config = config
         self.output = output
+        self.stop = stop
         let sorted = inputs.sorted()
         if let p = part {
             // Input file i belongs to part i mod N: parts share nothing, so each runs (and fails) alone.
@@ -67,36 +80,76 @@ public final class Runner: Sendable {
     }
 
     /// Claims `output` for a run (`OutputDirectory.claim`): a directory Winnow did not write is refused untouched;
-    /// a finished run is refused unless `overwrite`; what a killed run left is cleared. Returns a message to show
+    /// a finished run is refused unless `overwrite`; an unfinished run of the same settings and inputs is resumed,
+    /// one of other settings refused unless `overwrite`. Returns whether the run resumes, and a message to show
     /// when something was removed.
     public static func prepareOutput(
         _ output: String, overwrite: Bool, command: String = "run", config: PipelineConfig? = nil,
         inputs: [String] = []
-    ) throws -> String? {
-        try OutputDirectory.claim(
-            output, command: command, settings: config.map { String(describing: $0) } ?? "", inputs: inputs,
-            overwrite: overwrite
-        ).message
+    ) throws -> (resuming: Bool, message: String?) {
+        let (dir, message) = try OutputDirectory.claim(
+            output, command: command, settings: config?.manifestSettings ?? [:], inputs: inputs, overwrite: overwrite)
+        return (dir.resuming, message)
     }
 
-    /// Runs the pipeline to the end. Throws only when the whole run cannot go on (unreadable input, disk errors).
-    public func run(progress: ProgressSink?) throws {
-        let reader = try CandidateReader(
-            paths: inputs, extractor: WATExtractor(titleFallback: config.titleFallback), lists: config.lists)
+    /// Runs the pipeline to the end. Throws only when the whole run cannot go on (unreadable input, disk errors), or
+    /// with `.interrupted` when `stop` was raised: the open shard is then abandoned and what was committed stays.
+    /// With `resume`, continues the unfinished run in `output` (claimed as resuming): committed shards and outcomes
+    /// are kept as they are, their candidates skipped, and the rest processed; `note` hears what was found.
+    /// With `retry` (reason codes, `http_4xx`/`http_5xx`), fetches again the samples of the finished run in `output`
+    /// that were dropped for one of those reasons, instead of reading inputs: what now passes goes into new shards,
+    /// and their rows are updated in place (attempts added up); the rest of the output stays as it is.
+    public func run(
+        progress: ProgressSink?, resume: Bool = false, retry: Set<String>? = nil, note: ((String) -> Void)? = nil
+    ) throws {
+        let reader =
+            retry != nil
+            ? nil
+            : try CandidateReader(
+                paths: inputs, extractor: WATExtractor(titleFallback: config.titleFallback), lists: config.lists)
         // The embed stage's model is loaded before anything runs: a bad checkpoint stops the run at once.
         let encoder = try config.embed.model.map {
             try CLIPEncoder(directory: $0, threads: config.embed.threads > 0 ? config.embed.threads : nil)
         }
-        let writer = try ShardWriter(directory: output, samplesPerShard: config.samplesPerShard)
+        let writer =
+            retry != nil
+            ? try ShardWriter(retrying: output, samplesPerShard: config.samplesPerShard)
+            : try ShardWriter(directory: output, samplesPerShard: config.samplesPerShard, resume: resume)
         writer.embeddingType = config.embed.dtype
+        let committed = writer.committed
+        // A retry's work: the dropped rows to fetch again, in row order.
+        let retryRows = try retry.map { try writer.droppedRows(reasons: $0) } ?? []
+        if let retry {
+            note?(
+                "\(output): fetching again \(Words.count(retryRows.count, "sample")) dropped as \(retry.sorted().joined(separator: ", "))"
+                    + (writer.removedUncommitted.isEmpty
+                        ? "" : " (removed \(writer.removedUncommitted.joined(separator: ", ")) of a stopped retry)"))
+        } else if resume {
+            let removed = writer.removedUncommitted
+            note?(
+                "\(output): resuming: \(Words.count(committed.shards, "shard")) and \(Words.count(committed.samples, "outcome")) committed; "
+                    + (removed.isEmpty
+                        ? "no shard was open"
+                        : "the unfinished shard (\(removed.joined(separator: ", "))) and its candidates will be redone")
+            )
+            counters.withLock {
+                $0.resumed = committed.samples
+                $0.kept = committed.kept
+                $0.dropped = committed.samples - committed.kept
+            }
+        }
         if let encoder {
             try writer.setRun("embed_model", encoder.directory)
             if let t = config.embed.minSimilarity { try writer.setRun("min_similarity", String(t)) }
         }
-        try writer.setRun("pipeline", config.name)
-        try writer.setRun("inputs", inputs.joined(separator: "\n"))
-        try writer.setRun("started", ISO8601DateFormatter().string(from: Date()))
-        counters.withLock { $0.bytesTotal = reader.totalBytes }
+        if retry == nil {
+            try writer.setRun("pipeline", config.name)
+            try writer.setRun("inputs", inputs.joined(separator: "\n"))
+            try writer.setRun("started", ISO8601DateFormatter().string(from: Date()))
+        }
+        counters.withLock { $0.bytesTotal = reader?.totalBytes ?? 0 }
+        // Rows are written in input order from `first` on: after what a resumed run committed; a retry's from 0.
+        let first = retry == nil ? committed.samples : 0
 
         let workers =
             config.imageWorkers > 0 ? config.imageWorkers : max(1, ProcessInfo.processInfo.activeProcessorCount)
@@ -113,6 +166,10 @@ public final class Runner: Sendable {
         // Parse: read candidates, apply the candidate filters (a dropped candidate still flows on, to get its row).
         // Duplicates are judged against --against outputs too: their hashes, and their (url, caption) keys.
         let deduplicator = try Deduplicator(settings: config.dedup)
+        // A resumed run decides duplicates against what it kept before it was stopped, as if never stopped.
+        if committed.kept > 0 { deduplicator.remember(try writer.keptHashes()) }
+        let window = ReorderWindow(
+            start: retry == nil ? committed.samples : 0, size: Runner.reorderWindow, bytes: Runner.reorderBytes)
         if !config.dedup.against.isEmpty {
             try writer.setRun("dedup_against", config.dedup.against.joined(separator: "\n"))
         }
@@ -128,11 +185,40 @@ public final class Runner: Sendable {
         spawn(group) { [self] in
             let (reader, filter) = parseState.value
             defer { toFetch.producerDone() }
+            guard let reader else {
+                // A retry: the rows, as they were read (no filter: they passed it), through the registry again.
+                for (seq, row) in retryRows.enumerated() {
+                    guard !stop.isRaised, window.admit(seq) else { break }
+                    var s = Sample(candidate: row.candidate, seq: seq)
+                    if let hit = gate?.check(candidate: row.candidate) {
+                        s.drop("opt_out_registry", hit.detail)
+                        counters.withLock { $0.parseDropped += 1 }
+                    }
+                    counters.withLock { $0.parsed += 1 }
+                    toFetch.push(s)
+                }
+                return
+            }
+            var seq = 0
             do {
-                while let event = try reader.next() {
+                reading: while let event = try reader.next() {
+                    if stop.isRaised { break }
                     switch event {
                     case .candidate(let c):
-                        var s = Sample(candidate: c)
+                        defer { seq += 1 }
+                        // Committed by the run this one resumes: passed by (the filter still sees it, to remember
+                        // its (url, caption) key as that run's filter did).
+                        if seq < committed.samples {
+                            _ = filter.check(c)
+                            counters.withLock {
+                                $0.parsed += 1
+                                $0.bytesRead = reader.bytesRead
+                            }
+                            continue
+                        }
+                        // Wait while the writer is a window's width behind: memory stays bounded.
+                        guard window.admit(seq) else { break reading }
+                        var s = Sample(candidate: c, seq: seq)
                         if let r = filter.check(c) {
                             s.drop(r.code, r.detail)
                             counters.withLock { $0.parseDropped += 1 }
@@ -230,31 +316,72 @@ public final class Runner: Sendable {
             }
         }
 
-        // Write (this thread): duplicates (identical bytes, PDQ near-duplicates), then shards and index.
+        // Write (this thread), in input order: samples arrive in completion order and wait in `pending` until the
+        // ones before them are written. Then duplicates (identical bytes, PDQ near-duplicates), shards and index.
         var writeError: Error?
-        while var s = toWrite.pop() {
+        var pending: [Int: Sample] = [:]
+        var pendingBytes = 0
+        var next = first
+        while let arrived = toWrite.pop() {
+            if stop.isRaised { break }
             if writeError != nil { continue }  // keep draining so that no producer blocks forever
-            if s.isKept, let (hit, how) = gate?.check(sample: s) {
-                s.drop("opt_out_registry", "\(hit.requestID) \(how) \(hit.value)")
+            pending[arrived.seq] = arrived
+            pendingBytes += arrived.stored?.count ?? 0
+            while var s = pending.removeValue(forKey: next) {
+                pendingBytes -= s.stored?.count ?? 0
+                next += 1
+                if s.isKept, let (hit, how) = gate?.check(sample: s) {
+                    s.drop("opt_out_registry", "\(hit.requestID) \(how) \(hit.value)")
+                }
+                deduplicator.apply(&s)
+                do {
+                    try writer.write(
+                        s, replacing: retry == nil ? nil : (retryRows[s.seq].id, retryRows[s.seq].attempts))
+                    counters.withLock { if s.isKept { $0.kept += 1 } else { $0.dropped += 1 } }
+                } catch {
+                    writeError = error
+                    window.cancel()
+                    break
+                }
             }
-            deduplicator.apply(&s)
-            do {
-                try writer.write(s)
-                counters.withLock { if s.isKept { $0.kept += 1 } else { $0.dropped += 1 } }
-            } catch {
-                writeError = error
-            }
+            window.advance(to: next, heldBytes: pendingBytes)
+        }
+        if stop.isRaised {
+            // Graceful stop: keep the last commit, drop the open shard, and let the other stages wind down on
+            // their own (the fetcher's transfers end within its timeout) without waiting for them.
+            window.cancel()
+            for q in [toFetch, toImage, fromImage, toWrite] { q.cancel() }
+            writer.abandon()
+            done.withLock { $0 = true }
+            throw WinnowError(
+                .interrupted,
+                "stopped by \(StopSignal.name(stop.signal)): \(output) keeps its last commit (\(Words.count(writer.shardsWritten, "shard")) and \(Words.count(writer.committedSamples, "outcome"))); rerun the same command to resume"
+            )
         }
         done.withLock { $0 = true }
         group.wait()
         if let e = writeError ?? failure.withLock({ $0 }) { throw e }
+        if !pending.isEmpty {
+            throw WinnowError(
+                .io, "internal: \(pending.count) samples never reached the writer after candidate \(next)")
+        }
         if !fetcherObject.circuitReports.isEmpty {
             try writer.setRun("circuit_breakers", fetcherObject.circuitReports.joined(separator: "\n"))
         }
         if !fetcherObject.watchdogReports.isEmpty {
             try writer.setRun("watchdog", fetcherObject.watchdogReports.joined(separator: "\n"))
         }
-        let parseCounts = reader.counters.counts
+        if let retry {
+            let c = counters.withLock { $0 }
+            try writer.appendRun(
+                "retried",
+                "\(ISO8601DateFormatter().string(from: Date())): \(retry.sorted().joined(separator: ",")): \(retryRows.count) fetched again, \(c.kept) now kept"
+            )
+            try writer.finish()
+            progress?.finish(c, elapsed: Date().timeIntervalSince(start))
+            return
+        }
+        let parseCounts = reader?.counters.counts ?? [:]
         if !parseCounts.isEmpty,
             let d = try? JSONSerialization.data(withJSONObject: parseCounts, options: [.sortedKeys])
         {
@@ -301,4 +428,48 @@ struct Handoff<T>: @unchecked Sendable {
     let value: T
 
     init(_ value: T) { self.value = value }
+}
+
+/// The writer's side of input order: the parse stage may read `size` candidates past the oldest one not yet written
+/// (and waits while the writer holds more than `bytes` of images out of order); the writer moves the window on.
+final class ReorderWindow: @unchecked Sendable {
+    // @unchecked Sendable: every field is read and written only while holding `lock`.
+    private let lock = NSCondition()
+    private var next: Int
+    private var held = 0
+    private var cancelled = false
+    private let size: Int
+    private let bytes: Int
+
+    init(start: Int, size: Int, bytes: Int) {
+        next = start
+        self.size = size
+        self.bytes = bytes
+    }
+
+    /// Waits until candidate `seq` may enter; false once cancelled.
+    func admit(_ seq: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        while !cancelled && (seq >= next + size || (held > bytes && seq > next)) { lock.wait() }
+        return !cancelled
+    }
+
+    /// The writer has written everything before `next` and holds `heldBytes` of images out of order.
+    func advance(to next: Int, heldBytes: Int) {
+        lock.lock()
+        let moved = next != self.next || (held > bytes && heldBytes <= bytes)
+        self.next = next
+        held = heldBytes
+        if moved { lock.broadcast() }
+        lock.unlock()
+    }
+
+    /// Lets every waiter go, refused.
+    func cancel() {
+        lock.lock()
+        cancelled = true
+        lock.broadcast()
+        lock.unlock()
+    }
 }

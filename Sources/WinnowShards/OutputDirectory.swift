@@ -25,24 +25,31 @@ public struct OutputDirectory: Sendable {
         public var inputs: [String]
         /// When the directory was claimed (ISO 8601).
         public var created: String
+        /// The settings, by name (what a resume compares, to name what differs).
+        public var settings: [String: String]?
 
         enum CodingKeys: String, CodingKey {
             case formatVersion = "format_version"
             case command
             case settingsDigest = "settings_digest"
-            case inputs, created
+            case inputs, created, settings
         }
     }
 
     /// The directory.
     public let path: String
+    /// Whether the claim continues an unfinished run of the same command, settings and inputs (the writer then
+    /// keeps what that run committed).
+    public let resuming: Bool
 
     /// Claims `path` for `command`: creates it (or takes an empty one) and writes the manifest. An existing Winnow
-    /// directory with a finished run (an index) is refused unless `overwrite`, which removes that run's files; an
-    /// unfinished run's files are removed and the run starts clean. Returns the directory and a message to show
-    /// when something was removed.
+    /// directory with a finished run (an index) is refused unless `overwrite`, which removes that run's files. An
+    /// unfinished run made by the same command with the same settings and inputs is resumed (nothing is removed
+    /// here: the writer keeps what it committed); with other settings or inputs it is refused, naming what differs,
+    /// unless `overwrite`. What a run left without a manifest to compare with is removed and the run starts clean.
+    /// Returns the directory and a message to show when something was removed.
     public static func claim(
-        _ path: String, command: String, settings: String, inputs: [String], overwrite: Bool
+        _ path: String, command: String, settings: [String: String], inputs: [String], overwrite: Bool
     ) throws -> (OutputDirectory, message: String?) {
         let fm = FileManager.default
         var isDir: ObjCBool = false
@@ -65,26 +72,32 @@ public struct OutputDirectory: Sendable {
         if finished && !overwrite {
             throw WinnowError(
                 .usage,
-                "\(path): already holds a finished run (index.sqlite); choose another --output or pass --overwrite")
+                "\(path): already holds a finished run (index.sqlite); choose another --output, pass --overwrite to replace it, or --retry REASON to fetch again what failed"
+            )
+        }
+        let digest = digestOf(settings)
+        // An unfinished run with its manifest: resumed when it is the same work, refused when it is other work.
+        if !finished && !overwrite && names.contains("index.sqlite.partial"), let old = try? manifest(path) {
+            if let difference = difference(old, command: command, settings: settings, digest: digest, inputs: inputs) {
+                throw WinnowError(
+                    .usage,
+                    "\(path): holds an unfinished run \(difference); rerun it as it was to resume, or pass --overwrite to start over"
+                )
+            }
+            return (OutputDirectory(path: path, resuming: true), nil)
         }
         // The files of a previous run: a finished one replaced (with its policy cache, so the new run asks the
-        // sites again), or what a killed one left.
+        // sites again), an unfinished one replaced (--overwrite), or what a run without a manifest left.
         var removed = 0
         for n in names where isRunFile(n) || (finished && isPolicyCache(n)) {
             try fm.removeItem(atPath: (path as NSString).appendingPathComponent(n))
             removed += 1
         }
-        for folder in ShardWriter.embeddingFolders {
-            let dir = (path as NSString).appendingPathComponent(folder)
-            for n in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] where isEmbeddingFile(n, folder: folder) {
-                try fm.removeItem(atPath: (dir as NSString).appendingPathComponent(n))
-                removed += 1
-            }
-        }
+        removed += try removeEmbeddingFiles(path) { _ in true }
         try makeDirectory(path)
         let manifest = Manifest(
-            formatVersion: formatVersion, command: command, settingsDigest: SHA256.hexDigest(Array(settings.utf8)),
-            inputs: inputs, created: ISO8601DateFormatter().string(from: Date()))
+            formatVersion: formatVersion, command: command, settingsDigest: digest, inputs: inputs,
+            created: ISO8601DateFormatter().string(from: Date()), settings: settings)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try ShardWriter.writeAtomically(
@@ -93,11 +106,107 @@ public struct OutputDirectory: Sendable {
         if finished {
             message = "\(path): removed the previous run (--overwrite)"
         } else if removed > 0 {
-            message = "\(path): found an unfinished run (killed?); removed its \(removed) files and starting clean"
+            message =
+                overwrite
+                ? "\(path): removed the unfinished run's \(removed) files (--overwrite)"
+                : "\(path): found an unfinished run (killed?) without a manifest to resume by; removed its \(removed) files and starting clean"
         } else {
             message = nil
         }
-        return (OutputDirectory(path: path), message)
+        return (OutputDirectory(path: path, resuming: false), message)
+    }
+
+    /// Claims the finished run in `path` to fetch again what failed (`--retry`): it must be finished and made by the
+    /// same command; its inputs, if given, must be the same; of the settings only the fetch stage's may differ (a
+    /// longer timeout, more retries), since the images of the new shards must be made as the others were.
+    public static func claimForRetry(
+        _ path: String, command: String, settings: [String: String], inputs: [String]?
+    ) throws -> OutputDirectory {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: ShardWriter.indexPath(path)) else {
+            let unfinished = fm.fileExists(atPath: ShardWriter.indexPath(path) + ".partial")
+            throw WinnowError(
+                .usage,
+                unfinished
+                    ? "\(path): the run is not finished; rerun it without --retry to resume it, then retry"
+                    : "\(path): no finished run to retry (no index.sqlite)")
+        }
+        guard let old = try manifest(path) else {
+            throw WinnowError(
+                .usage, "\(path): no \(manifestName) (written by an older Winnow); cannot tell how it was made")
+        }
+        var mine = settings
+        var theirs = old.settings ?? [:]
+        for k in Set(mine.keys).union(theirs.keys) where k.hasPrefix("fetch.") {
+            mine[k] = nil
+            theirs[k] = nil
+        }
+        var compared = old
+        compared.settings = theirs
+        if let difference = difference(
+            compared, command: command, settings: mine, digest: old.settings == nil ? old.settingsDigest : "",
+            inputs: inputs ?? old.inputs)
+        {
+            // (Without recorded settings only the command and inputs can be compared.)
+            if old.settings != nil || !difference.contains("settings") {
+                throw WinnowError(
+                    .usage,
+                    "\(path): holds a run \(difference); a retry uses the run's own settings (only fetch settings may change)"
+                )
+            }
+        }
+        return OutputDirectory(path: path, resuming: false)
+    }
+
+    /// SHA-256 of the settings, one `name=value` line each in name order.
+    public static func digestOf(_ settings: [String: String]) -> String {
+        SHA256.hexDigest(Array(settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)\n" }.joined().utf8))
+    }
+
+    /// What makes `old` other work than this run, in words (`made with other settings (fetch.timeout_seconds: 30.0
+    /// then, 10.0 now)`), or nil when it is the same work.
+    static func difference(
+        _ old: Manifest, command: String, settings: [String: String], digest: String, inputs: [String]
+    ) -> String? {
+        if old.command != command {
+            return "made by another command ('winnow \(old.command)' then, 'winnow \(command)' now)"
+        }
+        if old.inputs != inputs {
+            let gone = old.inputs.filter { !inputs.contains($0) }
+            let new = inputs.filter { !old.inputs.contains($0) }
+            var parts: [String] = []
+            if let g = gone.first {
+                parts.append("\(g) then" + (gone.count > 1 ? " (and \(gone.count - 1) more)" : ""))
+            }
+            if let n = new.first { parts.append("\(n) now" + (new.count > 1 ? " (and \(new.count - 1) more)" : "")) }
+            if parts.isEmpty { parts.append("the same files in another order") }
+            return "made from other inputs (\(parts.joined(separator: ", ")))"
+        }
+        guard old.settingsDigest != digest else { return nil }
+        guard let before = old.settings else {
+            return "made with other settings (settings digest \(old.settingsDigest.prefix(12)) then)"
+        }
+        let names = Set(before.keys).union(settings.keys).sorted()
+        let changed = names.filter { before[$0] != settings[$0] }
+        if changed.isEmpty { return nil }
+        let shown = changed.prefix(3).map { "\($0): \(before[$0] ?? "unset") then, \(settings[$0] ?? "unset") now" }
+        return
+            "made with other settings (\(shown.joined(separator: "; "))\(changed.count > 3 ? "; and \(changed.count - 3) more" : ""))"
+    }
+
+    /// Removes the per-shard embedding files (and their partial files) for which `include` says yes, given the
+    /// shard's number; returns how many.
+    static func removeEmbeddingFiles(_ path: String, where include: (Int) -> Bool) throws -> Int {
+        var removed = 0
+        for folder in ShardWriter.embeddingFolders {
+            let dir = (path as NSString).appendingPathComponent(folder)
+            for n in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+                guard let number = embeddingFileNumber(n, folder: folder), include(number) else { continue }
+                try FileManager.default.removeItem(atPath: (dir as NSString).appendingPathComponent(n))
+                removed += 1
+            }
+        }
+        return removed
     }
 
     /// The manifest of `path`, if it has one.
@@ -126,24 +235,31 @@ public struct OutputDirectory: Sendable {
             return ["", ".partial", "-journal", "-wal", "-shm", ".partial-journal", ".partial-wal", ".partial-shm"]
                 .contains(String(rest))
         }
+        return shardNumber(name) != nil
+    }
+
+    /// The number of a shard file (`00012.tar` or `00012.tar.partial`: 12), or nil for any other name.
+    public static func shardNumber(_ name: String) -> Int? {
         var base = Substring(name)
         if base.hasSuffix(".partial") { base = base.dropLast(".partial".count) }
-        guard base.hasSuffix(".tar") else { return false }
+        guard base.hasSuffix(".tar") else { return nil }
         let number = base.dropLast(4)
-        return number.count >= 5 && number.allSatisfy { $0.isASCII && $0.isNumber }
+        guard number.count >= 5 && number.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(number)
     }
 
     static func isPolicyCache(_ name: String) -> Bool {
         ["policies.sqlite", "policies.sqlite-journal", "policies.sqlite-wal", "policies.sqlite-shm"].contains(name)
     }
 
-    /// `img_emb_NNNNN.npy` in `img_emb` (and the same in `text_emb`), or its partial file.
-    static func isEmbeddingFile(_ name: String, folder: String) -> Bool {
+    /// The shard number of `img_emb_NNNNN.npy` in `img_emb` (and the same in `text_emb`), or of its partial file.
+    static func embeddingFileNumber(_ name: String, folder: String) -> Int? {
         var base = Substring(name)
         if base.hasSuffix(".partial") { base = base.dropLast(".partial".count) }
-        guard base.hasPrefix(folder + "_"), base.hasSuffix(".npy") else { return false }
+        guard base.hasPrefix(folder + "_"), base.hasSuffix(".npy") else { return nil }
         let number = base.dropFirst(folder.count + 1).dropLast(4)
-        return number.count >= 5 && number.allSatisfy { $0.isASCII && $0.isNumber }
+        guard number.count >= 5 && number.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(number)
     }
 
     /// Creates `path` and its missing parents with mkdir(2), so that a failure names the folder and the system's

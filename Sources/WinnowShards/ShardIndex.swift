@@ -122,6 +122,7 @@ public final class ShardIndex {
     /// The database.
     public let db: Connection
     private var insert: Statement?
+    private var replace: Statement?
 
     /// Opens (creating and migrating, unless `readOnly`) the index at `path`.
     public init(path: String, readOnly: Bool = false) throws {
@@ -152,28 +153,29 @@ public final class ShardIndex {
         }
     }
 
-    /// Adds the outcome row of one sample; `location` is where its files went in a shard.
-    public func add(
-        _ s: Sample, location: (shard: String, tarOffset: Int64, offset: Int64, size: Int)?, embeddingRow: Int? = nil
-    ) throws {
-        if insert == nil {
-            insert = try db.prepare(
-                """
-                INSERT INTO samples (key, status, reason, reason_detail, url, caption, page_url, input_file, record_offset,
-                record_id, page_date, opt_out_signals, http_status, content_type, attempts, original_format,
-                original_width, original_height, original_bytes, stored_width, stored_height, stored_bytes, stored_ext,
-                sha256, duplicate_of, shard, tar_offset, offset, size, laion_hash, uid, http_version, md5, sha1, exif_orientation, data_mining, c2pa, pdq, pdq_quality, similarity, embedding_row, pdq_trimmed)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42)
-                """)
-        }
+    /// The columns of a sample's row, in the order `values(of:)` gives them.
+    static let sampleColumns = [
+        "key", "status", "reason", "reason_detail", "url", "caption", "page_url", "input_file", "record_offset",
+        "record_id", "page_date", "opt_out_signals", "http_status", "content_type", "attempts", "original_format",
+        "original_width", "original_height", "original_bytes", "stored_width", "stored_height", "stored_bytes",
+        "stored_ext", "sha256", "duplicate_of", "shard", "tar_offset", "offset", "size", "laion_hash", "uid",
+        "http_version", "md5", "sha1", "exif_orientation", "data_mining", "c2pa", "pdq", "pdq_quality", "similarity",
+        "embedding_row", "pdq_trimmed",
+    ]
+
+    /// The row of one sample, column by column (`sampleColumns`).
+    static func values(
+        of s: Sample, location: (shard: String, tarOffset: Int64, offset: Int64, size: Int)?, embeddingRow: Int?,
+        priorAttempts: Int
+    ) -> [SQLiteBindable] {
         let c = s.candidate
         let kept = location != nil
-        let args: [SQLiteBindable] = [
+        let attempts = s.fetch.map { $0.attempts + priorAttempts } ?? (priorAttempts > 0 ? priorAttempts : nil)
+        return [
             c.key, s.outcome.status, s.outcome.reason?.code, s.outcome.reason?.detail, c.url, c.caption, c.pageURL,
             c.provenance.inputFile, Int(c.provenance.recordOffset), c.provenance.recordID, c.provenance.pageDate,
             c.optOutSignals.isEmpty ? nil : c.optOutSignals.joined(separator: ","), s.fetch?.httpStatus,
-            s.fetch?.contentType, s.fetch?.attempts, s.image?.originalFormat, s.image?.originalWidth,
+            s.fetch?.contentType, attempts, s.image?.originalFormat, s.image?.originalWidth,
             s.image?.originalHeight, s.originalSize > 0 ? s.originalSize : nil, kept ? s.image?.storedWidth : nil,
             kept ? s.image?.storedHeight : nil, kept ? s.stored?.count : nil, kept ? s.storedExtension : nil, s.sha256,
             s.duplicateOf, location?.shard, location.map { Int($0.tarOffset) }, location.map { Int($0.offset) },
@@ -181,7 +183,88 @@ public final class ShardIndex {
             s.image?.dataMining, s.image.map { $0.hasC2PA ? 1 : 0 }, s.image?.pdq, s.image?.pdqQuality,
             s.similarity.map { (Double($0) * 1e6).rounded() / 1e6 }, embeddingRow, s.image?.pdqTrimmed,
         ]
-        try insert!.run(args)  // ok: prepared just above
+    }
+
+    /// Adds the outcome row of one sample; `location` is where its files went in a shard.
+    public func add(
+        _ s: Sample, location: (shard: String, tarOffset: Int64, offset: Int64, size: Int)?, embeddingRow: Int? = nil
+    ) throws {
+        if insert == nil {
+            let columns = ShardIndex.sampleColumns
+            insert = try db.prepare(
+                "INSERT INTO samples (\(columns.joined(separator: ", "))) VALUES (\(columns.indices.map { "?\($0 + 1)" }.joined(separator: ", ")))"
+            )
+        }
+        // ok: prepared just above
+        try insert!.run(ShardIndex.values(of: s, location: location, embeddingRow: embeddingRow, priorAttempts: 0))
+    }
+
+    /// Replaces the outcome of row `id` with a new attempt's (`winnow run --retry`): attempts add up.
+    public func update(
+        id: Int, _ s: Sample, location: (shard: String, tarOffset: Int64, offset: Int64, size: Int)?,
+        embeddingRow: Int?, priorAttempts: Int
+    ) throws {
+        if replace == nil {
+            let columns = ShardIndex.sampleColumns
+            replace = try db.prepare(
+                "UPDATE samples SET \(columns.enumerated().map { "\($1) = ?\($0 + 1)" }.joined(separator: ", ")) WHERE id = ?\(columns.count + 1)"
+            )
+        }
+        try replace!.run(  // ok: prepared just above
+            ShardIndex.values(of: s, location: location, embeddingRow: embeddingRow, priorAttempts: priorAttempts)
+                + [id])
+    }
+
+    /// The rows dropped for one of `reasons` (a reason code, or a pattern such as `http_5xx`), in row order, as
+    /// candidates to fetch again, with their row ids and the attempts made so far.
+    public func droppedRows(reasons: Set<String>) throws -> [(id: Int, candidate: Candidate, attempts: Int)] {
+        try db.query(
+            """
+            SELECT id, reason, url, caption, page_url, input_file, record_offset, record_id, page_date, opt_out_signals,
+            attempts FROM samples WHERE status = 'dropped' ORDER BY id
+            """
+        ).compactMap { row in
+            guard let reason = row.string("reason"), ShardIndex.matches(reason, reasons) else { return nil }
+            let c = Candidate(
+                url: row.string("url") ?? "", caption: row.string("caption") ?? "",
+                pageURL: row.string("page_url") ?? "",
+                provenance: Provenance(
+                    inputFile: row.string("input_file") ?? "", recordOffset: row.int("record_offset") ?? 0,
+                    recordID: row.string("record_id"), pageDate: row.string("page_date")),
+                optOutSignals: row.string("opt_out_signals").map { $0.split(separator: ",").map(String.init) } ?? [])
+            return (Int(row.int("id") ?? 0), c, Int(row.int("attempts") ?? 0))
+        }
+    }
+
+    /// Whether reason code `code` is one of `reasons`: a code itself, or `http_4xx` / `http_5xx` for its class.
+    static func matches(_ code: String, _ reasons: Set<String>) -> Bool {
+        if reasons.contains(code) { return true }
+        if code.hasPrefix("http_"), code.count == 8 {
+            return reasons.contains("http_" + code.dropFirst(5).prefix(1) + "xx")
+        }
+        return false
+    }
+
+    /// What is committed: sample rows, shards and kept samples, and the number the next shard takes.
+    public func committedCounts() throws -> (samples: Int, shards: Int, kept: Int, nextShard: Int) {
+        let samples = Int(try db.query("SELECT count(*) AS n FROM samples").first?.int("n") ?? 0)
+        let kept = Int(try db.query("SELECT count(*) AS n FROM samples WHERE status = 'kept'").first?.int("n") ?? 0)
+        let names = try db.query("SELECT name FROM shards").compactMap { $0.string("name") }
+        let next = names.compactMap { OutputDirectory.shardNumber($0) }.max().map { $0 + 1 } ?? 0
+        return (samples, names.count, kept, next)
+    }
+
+    /// The hashes of the kept samples, in the order they were written: what duplicate decisions are made against.
+    public func keptHashes() throws -> [(
+        key: String, sha256: String?, pdq: String?, pdqQuality: Int, pdqTrimmed: String?
+    )] {
+        try db.query("SELECT key, sha256, pdq, pdq_quality, pdq_trimmed FROM samples WHERE status = 'kept' ORDER BY id")
+            .map {
+                (
+                    $0.string("key") ?? "", $0.string("sha256"), $0.string("pdq"), Int($0.int("pdq_quality") ?? 0),
+                    $0.string("pdq_trimmed")
+                )
+            }
     }
 
     /// Records a finished shard.
@@ -196,6 +279,11 @@ public final class ShardIndex {
         try db.run(
             "INSERT INTO input_errors (input_file, record_offset, code, message) VALUES (?1, ?2, ?3, ?4)",
             [inputFile, Int(offset), code, message])
+    }
+
+    /// A run property, if set.
+    public func run(_ name: String) throws -> String? {
+        try db.query("SELECT value FROM run WHERE name = ?1", [name]).first?.string("value")
     }
 
     /// Sets a run property (pipeline, inputs, times...).

@@ -4,6 +4,12 @@ import WinnowCore
 /// Writes samples to webdataset tar shards (`00000.tar`...: `KEY.jpg`, `KEY.txt`, `KEY.json`) and every outcome to the
 /// index. The index is built as `index.sqlite.partial` and renamed to `index.sqlite` by `finish()`, so an index under
 /// its final name always belongs to a finished run. Not thread-safe: the pipeline's writer thread owns it.
+///
+/// Resumable: the partial index commits when a shard is finished (its tar synced and renamed into place, its
+/// embedding files written), together with the rows of every sample written so far, and, while no shard is open,
+/// every 1,000 rows. So what is committed is always a prefix of the samples in the order they were written, and a
+/// shard is committed exactly when its rows are. A writer opened with `resume` keeps that prefix, removes the files
+/// of the shard that was not committed, and continues after it: a kill costs at most one shard's worth of samples.
 public final class ShardWriter {
     /// Output directory.
     public let directory: String
@@ -16,45 +22,127 @@ public final class ShardWriter {
     private var sinceCommit = 0
     /// Shards finished so far.
     public private(set) var shardsWritten = 0
+    /// What a resumed writer found committed (all zero for a new one): sample rows, shards, kept samples.
+    public private(set) var committed = (samples: 0, shards: 0, kept: 0)
+    /// Sample rows committed so far (a resumed writer's included).
+    public private(set) var committedSamples = 0
+    private var written = 0
+    /// Files of an uncommitted shard that a resumed writer removed.
+    public private(set) var removedUncommitted: [String] = []
     /// Element type of the per-shard embedding files.
     public var embeddingType: NPY.DType = .float16
     private var imageRows: [Float] = []
     private var textRows: [Float] = []
     private var embeddingWidth = 0
+    private var retrying = false
 
     /// Final path of the index in `directory`.
     public static func indexPath(_ directory: String) -> String {
         (directory as NSString).appendingPathComponent("index.sqlite")
     }
 
-    /// Prepares `directory` (which must hold no finished run) and opens the partial index.
-    public init(directory: String, samplesPerShard: Int) throws {
+    /// Opens the partial index of `directory` (which must hold no finished run): a new one, or with `resume` the one
+    /// a killed or stopped run left, keeping what it committed.
+    public init(directory: String, samplesPerShard: Int, resume: Bool = false) throws {
         self.directory = directory
         self.samplesPerShard = max(1, samplesPerShard)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let partial = ShardWriter.indexPath(directory) + ".partial"
-        for suffix in ["", "-journal", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: partial + suffix) }
+        let resuming = resume && FileManager.default.fileExists(atPath: partial)
+        if !resuming {
+            for suffix in ["", "-journal", "-wal", "-shm"] {
+                try? FileManager.default.removeItem(atPath: partial + suffix)
+            }
+        }
+        // Opening recovers the last commit (SQLite rolls back what a kill left half-written).
         index = try ShardIndex(path: partial)
-        // The index is built under a .partial name and renamed into place only when the run finishes (after an
-        // fsync), so a crash leaves nothing half-written under the final name: no rollback journal is needed while
-        // it grows, nor a sync per commit. A larger page cache keeps the b-tree pages of its indexes in memory
-        // (bounded: 16 MiB) instead of rewriting them.
-        try index.db.execute("PRAGMA journal_mode = OFF")
-        try index.db.execute("PRAGMA synchronous = OFF")
+        // Write-ahead log, synced at checkpoints only: a commit costs no fsync, and a kill (not a power loss)
+        // loses nothing committed; after a power loss the index may go back a few commits, whose shards are then
+        // uncommitted files and are redone, never half-read. A larger page cache keeps the b-tree pages of its
+        // indexes in memory (bounded: 16 MiB) instead of rewriting them.
+        try index.db.execute("PRAGMA journal_mode = WAL")
+        try index.db.execute("PRAGMA synchronous = NORMAL")
         try index.db.execute("PRAGMA cache_size = -16384")
+        if resuming {
+            let c = try index.committedCounts()
+            committed = (c.samples, c.shards, c.kept)
+            committedSamples = c.samples
+            written = c.samples
+            shardNumber = c.nextShard
+            shardsWritten = c.shards
+            // The input errors are written in full by the process that finishes.
+            try index.db.execute("DELETE FROM input_errors")
+            removedUncommitted = try ShardWriter.removeUncommitted(directory, from: shardNumber)
+        }
         try index.db.execute("BEGIN")
+    }
+
+    /// Removes the shard files numbered `from` or more (and their embedding files): a shard renamed into place
+    /// whose commit did not happen, or the partial file of an open one.
+    static func removeUncommitted(_ directory: String, from first: Int) throws -> [String] {
+        var removed: [String] = []
+        for n in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard let number = OutputDirectory.shardNumber(n), number >= first else { continue }
+            try FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(n))
+            removed.append(n)
+        }
+        _ = try OutputDirectory.removeEmbeddingFiles(directory) { $0 >= first }
+        return removed.sorted()
+    }
+
+    /// Opens the finished index of `directory` to fetch again what failed (`winnow run --retry`): new shards are
+    /// numbered after the last one, rows are updated in place (`write(_:replacing:)`), and each shard commits with
+    /// its rows as in a run, so a killed retry keeps what it committed and can be run again.
+    public init(retrying directory: String, samplesPerShard: Int) throws {
+        self.directory = directory
+        self.samplesPerShard = max(1, samplesPerShard)
+        retrying = true
+        index = try ShardIndex(path: ShardWriter.indexPath(directory))
+        // A rollback journal: the index stays a single file that read-only readers open as it is.
+        try index.db.execute("PRAGMA journal_mode = DELETE")
+        try index.db.execute("PRAGMA synchronous = NORMAL")
+        let c = try index.committedCounts()
+        committed = (c.samples, c.shards, c.kept)
+        committedSamples = c.samples
+        shardNumber = c.nextShard
+        shardsWritten = c.shards
+        removedUncommitted = try ShardWriter.removeUncommitted(directory, from: shardNumber)
+        try index.db.execute("BEGIN")
+    }
+
+    /// The rows dropped for one of `reasons` (codes, or `http_4xx` / `http_5xx`), with their ids and attempts.
+    public func droppedRows(reasons: Set<String>) throws -> [(id: Int, candidate: Candidate, attempts: Int)] {
+        try index.droppedRows(reasons: reasons)
+    }
+
+    /// Stops without finishing: the open shard's partial file is removed and whatever is not committed is rolled
+    /// back, so that the directory holds exactly the last commit (for a graceful stop; a rerun resumes from there).
+    public func abandon() {
+        if let t = tar {
+            t.close()
+            unlink(t.path + ".partial")
+            tar = nil
+        }
+        try? index.db.execute("ROLLBACK")
+        index.db.close()
     }
 
     /// Sets a run property in the index.
     public func setRun(_ name: String, _ value: String) throws { try index.setRun(name, value) }
+
+    /// Adds a line to a run property (a log such as `retried`).
+    public func appendRun(_ name: String, _ line: String) throws {
+        try index.setRun(name, (try index.run(name)).map { $0 + "\n" + line } ?? line)
+    }
 
     /// Records an input record that had to be skipped (it yields no candidate, so it has no sample row).
     public func writeInputError(inputFile: String, offset: Int64, code: String, message: String) throws {
         try index.addInputError(inputFile: inputFile, offset: offset, code: code, message: message)
     }
 
-    /// Writes one sample: its files if kept, its outcome row always.
-    public func write(_ s: Sample) throws {
+    /// Writes one sample: its files if kept, its outcome row always (a new row, or with `replacing` the row of a
+    /// retried sample, whose earlier attempts are added to this one's).
+    public func write(_ s: Sample, replacing: (id: Int, attempts: Int)? = nil) throws {
         var location: (shard: String, tarOffset: Int64, offset: Int64, size: Int)?
         var row: Int?
         if s.isKept, let stored = s.stored {
@@ -78,18 +166,37 @@ public final class ShardWriter {
                 textRows += t
             }
         }
-        try index.add(s, location: location, embeddingRow: row)
-        sinceCommit += 1
-        if inShard >= samplesPerShard { try closeShard() }
-        if sinceCommit >= 1000 {
-            try index.db.execute("COMMIT; BEGIN")
-            sinceCommit = 0
+        if let r = replacing {
+            try index.update(id: r.id, s, location: location, embeddingRow: row, priorAttempts: r.attempts)
+        } else {
+            try index.add(s, location: location, embeddingRow: row)
+            written += 1
         }
+        sinceCommit += 1
+        if inShard >= samplesPerShard {
+            try closeShard()
+        } else if tar == nil && sinceCommit >= 1000 {
+            try commit()
+        }
+    }
+
+    private func commit() throws {
+        try index.db.execute("COMMIT; BEGIN")
+        committedSamples = written
+        sinceCommit = 0
+    }
+
+    /// The kept samples' hashes committed so far, in the order they were written.
+    public func keptHashes() throws -> [(
+        key: String, sha256: String?, pdq: String?, pdqQuality: Int, pdqTrimmed: String?
+    )] {
+        try index.keptHashes()
     }
 
     private func closeShard() throws {
         guard let t = tar else { return }
         let digest = try t.finish()
+        CrashPoint.reached("shard-renamed")
         if embeddingWidth > 0 && !imageRows.isEmpty {
             let paths = try ShardWriter.embeddingPaths(directory, shard: (t.path as NSString).lastPathComponent)
             let n = imageRows.count / embeddingWidth
@@ -99,6 +206,7 @@ public final class ShardWriter {
                 NPY.encode(textRows, shape: [n, embeddingWidth], dtype: embeddingType), to: paths.text)
             imageRows.removeAll(keepingCapacity: true)
             textRows.removeAll(keepingCapacity: true)
+            CrashPoint.reached("embeddings-written")
         }
         try index.addShard(
             name: (t.path as NSString).lastPathComponent, samples: inShard, bytes: t.size, sha256: digest)
@@ -106,6 +214,8 @@ public final class ShardWriter {
         inShard = 0
         shardNumber += 1
         shardsWritten += 1
+        try commit()
+        CrashPoint.reached("index-committed")
     }
 
     /// The folders of the per-shard embedding files, as clip-retrieval lays them out.
@@ -163,9 +273,16 @@ public final class ShardWriter {
     /// Closes the last shard, commits, and renames the index into place.
     public func finish() throws {
         try closeShard()
+        if retrying {
+            try index.db.execute("COMMIT")
+            index.db.close()
+            return
+        }
         // The captions' full-text index is built once, at the end: cheaper than a trigger per row.
         try index.db.execute("INSERT INTO samples_fts (samples_fts) VALUES ('rebuild')")
         try index.db.execute("COMMIT")
+        // Back to a rollback journal: readers of the finished index (read-only ones too) need no -wal or -shm.
+        try index.db.execute("PRAGMA journal_mode = DELETE")
         index.db.close()
         try ShardWriter.commitPartialIndex(directory)
     }

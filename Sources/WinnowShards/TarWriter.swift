@@ -6,7 +6,7 @@ import WinnowCore
 public final class TarWriter {
     /// Final path.
     public let path: String
-    private let fd: Int32
+    private var fd: Int32
     /// Bytes written so far.
     public private(set) var size: Int64 = 0
     private let digest = Digest(.sha256)
@@ -18,7 +18,13 @@ public final class TarWriter {
         if fd < 0 { throw WinnowError(.io, "\(path).partial: cannot create: \(String(cString: strerror(errno)))") }
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    /// Closes the partial file without finishing it (the caller removes it).
+    public func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
 
     /// Appends a member; returns (offset of its header, offset of its data).
     @discardableResult
@@ -93,7 +99,7 @@ public final class TarWriter {
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY)
         if dfd >= 0 {
             fsync(dfd)
-            close(dfd)
+            Glibc.close(dfd)
         }
     }
 }

@@ -12,7 +12,7 @@ import WinnowSampleWeb
 /// end and without length; `/loop` a redirect to itself; `/burst/N` 503 to the first N requests, then the body;
 /// `/gzip-bomb` a gzip body that inflates to 64 MB; `/html` text/html with status 200; `/huge-header` one header line
 /// of 10 MB; `/header-flood` 100,000 header lines; `/503` always 503; `/429-long` 429 with `Retry-After: 3600`;
-/// `/flaky/N/ANY` 503 to the first N requests of all such paths together, then the body; `/chain/N` N redirects.
+/// `/flaky/N/ANY` 503 to the first N requests of all such paths together, then a small PNG (`pngBody`); `/chain/N` N redirects.
 public final class FaultServer: @unchecked Sendable {
     // @unchecked Sendable: `burstCounts` is only touched under `lock`; `server` is Sendable.
     private let lock = NSLock()
@@ -22,6 +22,9 @@ public final class FaultServer: @unchecked Sendable {
     public var port: UInt16 { server?.port ?? 0 }
     /// The body `/ok.jpg` serves.
     public static let okBody: [UInt8] = [0xff, 0xd8, 0xff, 0xe0] + [UInt8](repeating: 0x42, count: 2000)
+
+    /// The image `/flaky/N/...` serves once it stops failing: 8 x 8 pixels, decodable.
+    public static let pngBody = FlatPNG.make(width: 8, height: 8, depth: 8, pixel: [200, 100, 50])
 
     /// A server not yet started.
     public init() {}
@@ -148,12 +151,14 @@ public final class FaultServer: @unchecked Sendable {
                     burstCounts["flaky/\(n)", default: 0] += 1
                     return burstCounts["flaky/\(n)", default: 0]
                 }
-                let ok = head("200 OK", [jpegType, "Content-Length: \(FaultServer.okBody.count)", "Connection: close"])
+                let ok = head(
+                    "200 OK",
+                    ["Content-Type: image/png", "Content-Length: \(FaultServer.pngBody.count)", "Connection: close"])
                 _ = send(
                     fd,
                     seen <= n
                         ? head("503 Service Unavailable", ["Content-Length: 0", "Connection: close"])
-                        : ok + FaultServer.okBody)
+                        : ok + FaultServer.pngBody)
             } else if parts.count == 2, parts[0] == "chain", let n = Int(parts[1]) {
                 // A chain of N redirects, then the body.
                 _ = send(

@@ -300,7 +300,7 @@ import WinnowTestSupport
             try FileManager.default.createDirectory(atPath: out + "/" + folder, withIntermediateDirectories: true)
             try Data().write(to: URL(fileURLWithPath: out + "/\(folder)/\(folder)_00007.npy"))
         }
-        let message = try Runner.prepareOutput(out, overwrite: false)
+        let message = try Runner.prepareOutput(out, overwrite: false).message
         #expect(message?.contains("unfinished run") == true && message?.contains("removed its 4 files") == true)
         #expect(
             try FileManager.default.contentsOfDirectory(atPath: out).allSatisfy {
@@ -312,6 +312,6 @@ import WinnowTestSupport
         }
         try Data().write(to: URL(fileURLWithPath: out + "/index.sqlite"))
         #expect(throws: WinnowError.self) { try Runner.prepareOutput(out, overwrite: false) }
-        #expect(try Runner.prepareOutput(out, overwrite: true)?.contains("removed") == true)
+        #expect(try Runner.prepareOutput(out, overwrite: true).message?.contains("removed") == true)
     }
 }

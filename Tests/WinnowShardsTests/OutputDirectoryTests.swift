@@ -31,7 +31,8 @@ import WinnowTestSupport
             let dir = make(names)
             for overwrite in [false, true] {
                 #expect {
-                    try OutputDirectory.claim(dir, command: "run", settings: "s", inputs: [], overwrite: overwrite)
+                    try OutputDirectory.claim(
+                        dir, command: "run", settings: ["a": "1"], inputs: [], overwrite: overwrite)
                 } throws: { error in
                     let e = error as? WinnowError
                     return e?.code == .usage && e?.message.hasPrefix("\(dir): not a Winnow output directory") == true
@@ -42,22 +43,22 @@ import WinnowTestSupport
         }
         let file = make(["f"]) + "/f"
         #expect(throws: WinnowError.self) {
-            try OutputDirectory.claim(file, command: "run", settings: "", inputs: [], overwrite: true)
+            try OutputDirectory.claim(file, command: "run", settings: [:], inputs: [], overwrite: true)
         }
     }
 
     @Test func aNewDirectoryGetsAManifest() throws {
         let dir = TestSupport.temporaryDirectory() + "/new/out"
         let (_, message) = try OutputDirectory.claim(
-            dir, command: "run", settings: "pipeline A", inputs: ["a.wat.gz"], overwrite: false)
+            dir, command: "run", settings: ["name": "A"], inputs: ["a.wat.gz"], overwrite: false)
         #expect(message == nil)
         let m = try #require(try OutputDirectory.manifest(dir))
         #expect(m.command == "run" && m.inputs == ["a.wat.gz"] && m.formatVersion == 1)
-        #expect(m.settingsDigest == SHA256.hexDigest(Array("pipeline A".utf8)))
+        #expect(m.settingsDigest == SHA256.hexDigest(Array("name=A\n".utf8)) && m.settings == ["name": "A"])
         #expect(contents(dir) == ["winnow.json"])
         // Empty directories are fine too.
         let empty = TestSupport.temporaryDirectory()
-        _ = try OutputDirectory.claim(empty, command: "run", settings: "", inputs: [], overwrite: false)
+        _ = try OutputDirectory.claim(empty, command: "run", settings: [:], inputs: [], overwrite: false)
         #expect(contents(empty) == ["winnow.json"])
     }
 
@@ -70,7 +71,8 @@ import WinnowTestSupport
         // A killed run: its shards, index and embedding files go; its policy cache, the audit log and the user's
         // files stay.
         let killed = make(run)
-        let (_, message) = try OutputDirectory.claim(killed, command: "run", settings: "", inputs: [], overwrite: false)
+        let (_, message) = try OutputDirectory.claim(
+            killed, command: "run", settings: [:], inputs: [], overwrite: false)
         #expect(
             message?.contains("found an unfinished run") == true && message?.contains("removed its 5 files") == true)
         #expect(
@@ -83,25 +85,62 @@ import WinnowTestSupport
         let finished = make(run + ["index.sqlite"])
         let before = contents(finished)
         #expect(throws: WinnowError.self) {
-            try OutputDirectory.claim(finished, command: "run", settings: "", inputs: [], overwrite: false)
+            try OutputDirectory.claim(finished, command: "run", settings: [:], inputs: [], overwrite: false)
         }
         #expect(contents(finished) == before)
-        _ = try OutputDirectory.claim(finished, command: "run", settings: "", inputs: [], overwrite: true)
+        _ = try OutputDirectory.claim(finished, command: "run", settings: [:], inputs: [], overwrite: true)
         #expect(!contents(finished).contains("policies.sqlite") && contents(finished).contains("notes.txt"))
         // A directory an older Winnow wrote (an index, no manifest) is still Winnow's.
         let legacy = make(["index.sqlite", "00000.tar", "notes.txt"])
-        _ = try OutputDirectory.claim(legacy, command: "run", settings: "", inputs: [], overwrite: true)
+        _ = try OutputDirectory.claim(legacy, command: "run", settings: [:], inputs: [], overwrite: true)
         #expect(contents(legacy) == ["notes.txt", "winnow.json"])
+    }
+
+    /// An unfinished run is resumed by the same command, settings and inputs (nothing removed), and refused with
+    /// other ones, the message naming what differs; `--overwrite` starts it over.
+    @Test func anUnfinishedRunIsResumedOnlyAsItWas() throws {
+        let dir = TestSupport.temporaryDirectory()
+        let settings = ["fetch.timeout_seconds": "30.0", "name": "A"]
+        _ = try OutputDirectory.claim(dir, command: "run", settings: settings, inputs: ["a.txt"], overwrite: false)
+        for name in ["index.sqlite.partial", "00000.tar", "00001.tar.partial", "notes.txt"] {
+            #expect(FileManager.default.createFile(atPath: dir + "/" + name, contents: Data([1])))
+        }
+        let before = contents(dir)
+        let (same, message) = try OutputDirectory.claim(
+            dir, command: "run", settings: settings, inputs: ["a.txt"], overwrite: false)
+        #expect(same.resuming && message == nil && contents(dir) == before)
+        func refusal(_ command: String, _ s: [String: String], _ inputs: [String]) -> String {
+            do {
+                _ = try OutputDirectory.claim(dir, command: command, settings: s, inputs: inputs, overwrite: false)
+                return "claimed"
+            } catch {
+                return "\(error)"
+            }
+        }
+        var other = settings
+        other["fetch.timeout_seconds"] = "10.0"
+        #expect(
+            refusal("run", other, ["a.txt"]).contains(
+                "other settings (fetch.timeout_seconds: 30.0 then, 10.0 now); rerun it as it was to resume, or pass --overwrite"
+            ))
+        #expect(refusal("run", settings, ["b.txt"]).contains("other inputs (a.txt then, b.txt now)"))
+        #expect(
+            refusal("fetch", settings, ["a.txt"]).contains("another command ('winnow run' then, 'winnow fetch' now)"))
+        #expect(contents(dir) == before)
+        let (over, _) = try OutputDirectory.claim(
+            dir, command: "run", settings: other, inputs: ["a.txt"], overwrite: true)
+        #expect(!over.resuming && contents(dir) == ["notes.txt", "winnow.json"])
+        #expect(try OutputDirectory.manifest(dir)?.settings == other)
     }
 
     /// `winnow index merge OUT OUT/part-*`: OUT holds only Winnow output directories, and is taken.
     @Test func aDirectoryOfPartsIsWinnows() throws {
         let out = make(["part-0/winnow.json", "part-1/index.sqlite"])
-        _ = try OutputDirectory.claim(out, command: "index merge", settings: "", inputs: [], overwrite: false)
+        _ = try OutputDirectory.claim(out, command: "index merge", settings: [:], inputs: [], overwrite: false)
         #expect(contents(out) == ["part-0", "part-1", "winnow.json"])
         let mixed = make(["part-0/winnow.json", "other/file.txt"])
         #expect(throws: WinnowError.self) {
-            try OutputDirectory.claim(mixed, command: "index merge", settings: "", inputs: [], overwrite: false)
+            try OutputDirectory.claim(mixed, command: "index merge", settings: [:], inputs: [], overwrite: false)
         }
     }
 }
