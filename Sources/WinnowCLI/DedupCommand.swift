@@ -46,24 +46,16 @@ enum DedupCommand {
         // The rows, shard by shard, as the index orders them.
         var rows: [Float] = []
         var dimension = 0
-        var loaded: (shard: String, values: NPY.Array)?
-        for s in samples {
-            if loaded?.shard != s.shard {
-                let path = try ShardWriter.embeddingPaths(dir, shard: s.shard).image
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    throw WinnowError(.io, "\(path): missing (the index says \(s.shard) has embeddings)")
-                }
-                let array = try NPY.decode([UInt8](data), name: path)
-                guard array.shape.count == 2, dimension == 0 || array.shape[1] == dimension else {
-                    throw WinnowError(.format, "\(path): shape \(array.shape), expected [rows, \(dimension)]")
-                }
-                dimension = array.shape[1]
-                loaded = (s.shard, array)
-            }
-            guard let array = loaded?.values, s.row < array.shape[0] else {
-                throw WinnowError(.format, "\(s.shard): embedding row \(s.row) is past the end of its file")
-            }
-            rows += array.values[(s.row * dimension)..<((s.row + 1) * dimension)]
+        var first = 0
+        while first < samples.count {
+            let shard = samples[first].shard
+            var end = first
+            while end < samples.count && samples[end].shard == shard { end += 1 }
+            let wanted = samples[first..<end].map(\.row)
+            let file = try EmbeddingFile.read(dir, shard: shard, rows: wanted, width: dimension == 0 ? nil : dimension)
+            dimension = file.shape.width
+            rows += try file.rows(wanted)
+            first = end
         }
         // The clustering sees the samples in key order, so that its result does not depend on the order in which a
         // run happened to write them (downloads finish in any order).
@@ -78,16 +70,12 @@ enum DedupCommand {
             placed[order[position]] = outcome
         }
         let outcomes = placed.map { $0! }  // ok: `order` is a permutation, every position was filled
-        try index.db.execute("BEGIN")
-        var duplicates = 0
-        for (s, o) in zip(samples, outcomes) {
-            let of = o.duplicateOf.map { samples[$0].key }
-            if of != nil { duplicates += 1 }
-            try index.setSemantic(id: s.id, cluster: o.cluster, duplicateOf: of, similarity: o.similarity)
+        let updates = zip(samples, outcomes).map { s, o in
+            (id: s.id, cluster: o.cluster, duplicateOf: o.duplicateOf.map { samples[$0].key }, similarity: o.similarity)
         }
-        try index.setRun(
-            "semantic_dedup", "epsilon \(settings.epsilon), clusters \(Set(outcomes.map(\.cluster)).count)")
-        try index.db.execute("COMMIT")
+        let duplicates = updates.filter { $0.duplicateOf != nil }.count
+        try index.setSemantics(
+            updates, note: "epsilon \(settings.epsilon), clusters \(Set(outcomes.map(\.cluster)).count)")
         let seconds = Date().timeIntervalSince(start)
         if a.flags.contains("json") {
             var o = JSONObject()

@@ -181,9 +181,7 @@ enum EmbedCommand {
             let n = imageRows.count / d
             try ShardWriter.writeAtomically(NPY.encode(imageRows, shape: [n, d], dtype: dtype), to: paths.image)
             try ShardWriter.writeAtomically(NPY.encode(textRows, shape: [n, d], dtype: dtype), to: paths.text)
-            try index.db.execute("BEGIN")
-            for u in updates { try index.setEmbedding(id: u.id, similarity: u.similarity, row: u.row) }
-            try index.db.execute("COMMIT")
+            try index.setEmbeddings(updates)
             embedded += n
             start = end
         }

@@ -1,6 +1,5 @@
 import Foundation
 import WinnowCore
-import WinnowSQLite
 import WinnowShards
 
 enum IndexCommand {
@@ -59,56 +58,10 @@ enum IndexCommand {
         // OUT is claimed like a run's output: a directory Winnow did not write is refused untouched.
         _ = try OutputDirectory.claim(
             output, command: "index merge", settings: [:], inputs: parts, overwrite: overwrite)
-        let partial = final + ".partial"
-        try? FileManager.default.removeItem(atPath: partial)
-        let index = try ShardIndex(path: partial)
-        let db = index.db
-        do {
-            let columns = try db.query("PRAGMA table_info(samples)").compactMap { $0.string("name") }.filter {
-                $0 != "id"
-            }
-            let list = columns.joined(separator: ", ")
-            let select = columns.map { $0 == "shard" ? "CASE WHEN shard IS NULL THEN NULL ELSE ?1 || shard END" : $0 }
-                .joined(separator: ", ")
-            var inputs: [String] = []
-            for p in parts {
-                let prefix = relative(p, to: output)
-                let slash = prefix.isEmpty || prefix == "." ? "" : prefix + "/"
-                try db.run("ATTACH DATABASE ?1 AS part", [ShardWriter.indexPath(p)])
-                try db.execute("BEGIN")
-                try db.run("INSERT INTO samples (\(list)) SELECT \(select) FROM part.samples ORDER BY id", [slash])
-                try db.run(
-                    "INSERT INTO shards (name, samples, bytes, sha256) SELECT ?1 || name, samples, bytes, sha256 FROM part.shards",
-                    [slash])
-                try db.execute(
-                    "INSERT INTO input_errors (input_file, record_offset, code, message) SELECT input_file, record_offset, code, message FROM part.input_errors"
-                )
-                if let v = try db.query("SELECT value FROM part.run WHERE name = 'inputs'").first?.string("value") {
-                    inputs.append(v)
-                }
-                // The run's settings (pipeline, embed model, registry...) as the first part recorded them.
-                try db.execute(
-                    "INSERT OR IGNORE INTO run (name, value) SELECT name, value FROM part.run WHERE name NOT IN ('inputs', 'started', 'finished')"
-                )
-                try db.execute("COMMIT")
-                try db.execute("DETACH DATABASE part")
-            }
-            try db.execute("BEGIN")
-            try db.run(
-                "INSERT OR REPLACE INTO run (name, value) VALUES ('merged_from', ?1)", [parts.joined(separator: "\n")])
-            try db.run(
-                "INSERT OR REPLACE INTO run (name, value) VALUES ('inputs', ?1)", [inputs.joined(separator: "\n")])
-            try db.run(
-                "INSERT OR REPLACE INTO run (name, value) VALUES ('finished', ?1)",
-                [ISO8601DateFormatter().string(from: Date())])
-            try db.execute("INSERT INTO samples_fts (samples_fts) VALUES ('rebuild')")
-            try db.execute("COMMIT")
-            let n = Int(try db.query("SELECT count(*) AS n FROM samples")[0].int("n") ?? 0)
-            db.close()
-            try ShardWriter.commitPartialIndex(output)
-            return n
-        } catch let e as SQLiteError {
-            throw WinnowError(.database, "\(partial): \(e)")
+        let parts = parts.map { p -> (directory: String, prefix: String) in
+            let prefix = relative(p, to: output)
+            return (p, prefix.isEmpty || prefix == "." ? "" : prefix + "/")
         }
+        return try ShardIndex.merge(into: output, parts: parts)
     }
 }

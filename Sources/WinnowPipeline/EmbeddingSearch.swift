@@ -32,36 +32,21 @@ public final class EmbeddingSearch {
             var byShard: [String: [ShardIndex.EmbeddedSample]] = [:]
             for s in samples { byShard[s.shard, default: []].append(s) }
             for shard in byShard.keys.sorted() {
-                let path = ShardWriter.embeddingFiles(dir, shard: shard).image
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    throw WinnowError(.io, "\(path): cannot read (the index says shard \(shard) has embeddings)")
-                }
-                let bytes = [UInt8](data)
-                let header = try NPY.header(bytes, name: path)
-                guard header.shape.count == 2, header.shape[1] > 0 else {
-                    throw WinnowError(.format, "\(path): not a 2-D embedding matrix (shape \(header.shape))")
-                }
+                let entries = byShard[shard] ?? []
+                let file = try EmbeddingFile.read(dir, shard: shard, rows: entries.map(\.row), width: matrix?.dimension)
                 if matrix == nil {
-                    matrix = EmbeddingMatrix(dimension: header.shape[1], half: header.dtype == .float16)
+                    matrix = EmbeddingMatrix(dimension: file.shape.width, half: file.dtype == .float16)
                 }
-                guard var m = matrix, m.dimension == header.shape[1] else {
-                    throw WinnowError(
-                        .format, "\(path): \(header.shape[1])-wide embeddings; the others are \(matrix?.dimension ?? 0)"
-                    )
-                }
+                guard var m = matrix else { continue }
                 matrix = nil  // one owner while rows are appended (no copy of the matrix)
-                let rows = header.shape[0]
-                var names = [String](repeating: "", count: rows)
-                for s in byShard[shard] ?? [] {
-                    guard s.row < rows else {
-                        throw WinnowError(.format, "\(path): the index names row \(s.row); the file has \(rows)")
+                var names = [String](repeating: "", count: file.shape.rows)
+                for s in entries { names[s.row] = s.key }
+                if file.dtype == .float16 && m.half {
+                    file.bytes.withUnsafeBytes {
+                        m.appendHalf(UnsafeRawBufferPointer(rebasing: $0[file.dataOffset...]))
                     }
-                    names[s.row] = s.key
-                }
-                if header.dtype == .float16 && m.half {
-                    bytes.withUnsafeBytes { m.appendHalf(UnsafeRawBufferPointer(rebasing: $0[header.dataOffset...])) }
                 } else {
-                    m.append(try NPY.decode(bytes, name: path).values)
+                    m.append(try file.values())
                 }
                 owners += names.map { (d, $0) }
                 matrix = m

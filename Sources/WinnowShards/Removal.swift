@@ -321,23 +321,12 @@ public enum Removal {
         let keep = rows.filter { r in r.string("key").map { !removing.contains($0) } ?? false }
             .compactMap { $0.int("embedding_row").map { Int($0) } }.sorted()
         let paths = ShardWriter.embeddingFiles(directory, shard: shard)
-        for path in [paths.image, paths.text] where FileManager.default.fileExists(atPath: path) {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw WinnowError(.io, "\(path): cannot read")
-            }
-            let array = try NPY.decode([UInt8](data), name: path)
-            guard array.shape.count == 2 else { throw WinnowError(.format, "\(path): not a 2-D embedding matrix") }
-            let width = array.shape[1]
-            var values: [Float] = []
-            values.reserveCapacity(keep.count * width)
-            for row in keep {
-                guard row < array.shape[0] else {
-                    throw WinnowError(.format, "\(path): the index names row \(row), the file has \(array.shape[0])")
-                }
-                values += array.values[(row * width)..<((row + 1) * width)]
-            }
+        for (folder, path) in zip(ShardWriter.embeddingFolders, [paths.image, paths.text])
+        where FileManager.default.fileExists(atPath: path) {
+            let file = try EmbeddingFile.read(directory, shard: shard, folder: folder, rows: keep)
             try ShardWriter.writeSynced(
-                NPY.encode(values, shape: [keep.count, width], dtype: array.dtype), to: path + ".partial")
+                NPY.encode(try file.rows(keep), shape: [keep.count, file.shape.width], dtype: file.dtype),
+                to: path + ".partial")
             let relative = String(path.dropFirst(directory.count).drop { $0 == "/" })
             renames.append((relative + ".partial", relative))
         }

@@ -42,6 +42,14 @@ extension ShardIndex {
             [(Double(similarity) * 1e6).rounded() / 1e6, row, Int(id)])
     }
 
+    /// Records the similarities and embedding rows of one shard's samples, in one transaction (after the shard's
+    /// embedding files are in place).
+    public func setEmbeddings(_ updates: [(id: Int64, similarity: Float, row: Int)]) throws {
+        try db.transaction {
+            for u in updates { try setEmbedding(id: u.id, similarity: u.similarity, row: u.row) }
+        }
+    }
+
     /// A kept sample with embeddings: where its row is.
     public struct EmbeddedSample: Sendable {
         /// Row id in `samples`.
@@ -73,5 +81,18 @@ extension ShardIndex {
             "UPDATE samples SET semantic_cluster = ?1, semantic_duplicate_of = ?2, semantic_similarity = ?3 "
                 + "WHERE id = ?4",
             [cluster, duplicateOf, similarity.map { (Double($0) * 1e6).rounded() / 1e6 }, Int(id)])
+    }
+
+    /// Records the semantic clusters and duplicates of a whole run, and how they were found (`note`, the run
+    /// property `semantic_dedup`), in one transaction.
+    public func setSemantics(
+        _ outcomes: [(id: Int64, cluster: Int, duplicateOf: String?, similarity: Float?)], note: String
+    ) throws {
+        try db.transaction {
+            for o in outcomes {
+                try setSemantic(id: o.id, cluster: o.cluster, duplicateOf: o.duplicateOf, similarity: o.similarity)
+            }
+            try setRun("semantic_dedup", note)
+        }
     }
 }

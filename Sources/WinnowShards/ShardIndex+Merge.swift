@@ -1,0 +1,57 @@
+import Foundation
+import WinnowCore
+import WinnowSQLite
+
+extension ShardIndex {
+    /// Writes `DIR/index.sqlite` over the finished outputs `parts` (`winnow index merge`): their rows, shards (named
+    /// `prefix` + name, the part's path relative to DIR), input errors and run properties (as the first part
+    /// recorded them), built as `index.sqlite.partial` and renamed into place. Returns the number of rows.
+    public static func merge(into directory: String, parts: [(directory: String, prefix: String)]) throws -> Int {
+        let partial = ShardWriter.indexPath(directory) + ".partial"
+        for suffix in ["", "-journal", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: partial + suffix) }
+        let index = try ShardIndex(path: partial)
+        let db = index.db
+        do {
+            let columns = try db.query("PRAGMA table_info(samples)").compactMap { $0.string("name") }.filter {
+                $0 != "id"
+            }
+            let list = columns.joined(separator: ", ")
+            let select = columns.map { $0 == "shard" ? "CASE WHEN shard IS NULL THEN NULL ELSE ?1 || shard END" : $0 }
+                .joined(separator: ", ")
+            var inputs: [String] = []
+            for p in parts {
+                try db.run("ATTACH DATABASE ?1 AS part", [ShardWriter.indexPath(p.directory)])
+                try db.transaction {
+                    try db.run(
+                        "INSERT INTO samples (\(list)) SELECT \(select) FROM part.samples ORDER BY id", [p.prefix])
+                    try db.run(
+                        "INSERT INTO shards (name, samples, bytes, sha256) SELECT ?1 || name, samples, bytes, sha256 FROM part.shards",
+                        [p.prefix])
+                    try db.execute(
+                        "INSERT INTO input_errors (input_file, record_offset, code, message) SELECT input_file, record_offset, code, message FROM part.input_errors"
+                    )
+                    if let v = try db.query("SELECT value FROM part.run WHERE name = 'inputs'").first?.string("value") {
+                        inputs.append(v)
+                    }
+                    // The run's settings (pipeline, embed model, registry...) as the first part recorded them.
+                    try db.execute(
+                        "INSERT OR IGNORE INTO run (name, value) SELECT name, value FROM part.run WHERE name NOT IN ('inputs', 'started', 'finished')"
+                    )
+                }
+                try db.execute("DETACH DATABASE part")
+            }
+            try db.transaction {
+                try index.setRun("merged_from", parts.map(\.directory).joined(separator: "\n"))
+                try index.setRun("inputs", inputs.joined(separator: "\n"))
+                try index.setRun("finished", ISO8601DateFormatter().string(from: Date()))
+                try db.execute("INSERT INTO samples_fts (samples_fts) VALUES ('rebuild')")
+            }
+            let n = Int(try db.query("SELECT count(*) AS n FROM samples")[0].int("n") ?? 0)
+            db.close()
+            try ShardWriter.commitPartialIndex(directory)
+            return n
+        } catch let e as SQLiteError {
+            throw WinnowError(.database, "\(partial): \(e)")
+        }
+    }
+}
