@@ -1028,6 +1028,27 @@ if wanted("knn") {
             baselineName: "reading the same 1 GiB once (memory-speed limit)", baseline: read))
 }
 
+// Resumability's cost: scripts/bench_resume.sh builds the commit before resumable runs (241c20b: no input-order
+// writer, no per-shard commits, no write-ahead log) beside this tree, and runs the fetch benchmark's `winnow run`
+// (5,000 URLs on nginx) with each, alternating, `runs` pairs. Only when named (it builds a second tree).
+if filterList.contains("resume") {
+    let (status, out) = try output(of: "/bin/bash", [packageRoot + "/scripts/bench_resume.sh", String(max(3, runs))])
+    FileHandle.standardError.write(Data(out.utf8))
+    var base: [Double] = []
+    var new: [Double] = []
+    for line in out.split(separator: "\n") where line.hasPrefix("pair ") {
+        let numbers = line.split(separator: " ").compactMap { Double($0) }
+        guard numbers.count >= 4 else { continue }  // base images/s, cpu s, new images/s, cpu s
+        base.append(numbers[0])
+        new.append(numbers[2])
+    }
+    guard status == 0, !new.isEmpty else { throw WinnowError(.io, "scripts/bench_resume.sh failed (exit \(status))") }
+    results.append(
+        Measurement(
+            name: "fetch + 256px crop into shards, resumable (5,000 URLs, nginx, 2 cores)", unit: "images/s",
+            ours: new, baselineName: "the same run before resumable runs (241c20b)", baseline: base))
+}
+
 // robots.txt decisions on a hostile file (issue 29): 2,000 rules `/*aaaa...(236)...b<k>` for the 12 default tokens,
 // 508 KB, against a 1,960-byte path. Baseline: the backtracking matcher Winnow used before (kept below), on the same
 // file, path and tokens, with each group evaluated once (the old code evaluated it once per token: 12 times that).
