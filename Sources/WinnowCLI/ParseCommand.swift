@@ -2,6 +2,7 @@ import Foundation
 import WinnowCore
 import WinnowCrawl
 import WinnowPipeline
+import WinnowShards
 
 enum ParseCommand {
     static let command = WinnowCLI.Command(
@@ -21,14 +22,20 @@ enum ParseCommand {
               --pipeline FILE   take the parse settings from this pipeline config (default: LAION's filters)
               --all             also write dropped candidates, with a "dropped" field giving the reason
               --threads N       read with N threads (default: one per core); 1 keeps the input's order
+              --per-file N      candidates per file in DIR (default 100,000)
+              --overwrite       replace what a previous parse wrote in DIR
+
+            Into a directory, a parse that was killed or stopped is resumed by the same command: the candidate files
+            it finished stay as they are, and their candidates are not written again.
             \(RunCommand.inputHelp)
             """,
         run: run)
 
     static func run(_ args: [String]) throws {
         let a = try Arguments(
-            args, command: "parse", options: Set(["output", "pipeline", "threads"]).union(RunCommand.inputOptions),
-            flags: ["all"])
+            args, command: "parse",
+            options: Set(["output", "pipeline", "threads", "per-file"]).union(RunCommand.inputOptions),
+            flags: ["all", "overwrite"])
         let inputs = a.positionals
         if inputs.isEmpty { throw UsageError("winnow parse: missing INPUT (see 'winnow parse --help')") }
         guard let output = a.value("output") else { throw UsageError("winnow parse: --output DIR|- is required") }
@@ -39,7 +46,27 @@ enum ParseCommand {
             paths: inputs, extractor: WATExtractor(titleFallback: config.titleFallback), threads: threads,
             lists: config.lists)
         let filter = CandidateFilter(settings: config.parse)
-        let sink = try CandidateSink(output: output)
+        let perFile = try a.int("per-file", command: "parse", min: 1) ?? CandidateSink.defaultPerFile
+        let writeAll = a.flags.contains("all")
+        var resuming = false
+        if output != "-" {
+            var settings = config.manifestSettings
+            settings["parse.all"] = String(writeAll)
+            settings["parse.per_file"] = String(perFile)
+            let (dir, message) = try OutputDirectory.claim(
+                output, command: "parse", settings: settings, inputs: inputs, overwrite: a.flags.contains("overwrite"))
+            if let message { WinnowCLI.note(message) }
+            resuming = dir.resuming
+        }
+        let sink = try CandidateSink(output: output, perFile: perFile, resume: resuming)
+        if resuming {
+            WinnowCLI.note(
+                "\(output): resuming: \(Words.count(sink.committedFiles, "candidate file")) (\(Words.count(sink.committedCount, "candidate"))) committed"
+            )
+            // What the stopped parse wrote counts as seen by the (url, caption) filter, as it did then.
+            if config.parse.dedupURLCaption { for k in sink.committedKeys { filter.remember(k) } }
+        }
+        StopSignal.install()
         var kept = 0
         var dropped: [String: Int] = [:]
         var skipped = 0
@@ -47,9 +74,17 @@ enum ParseCommand {
         var read: [String: Int] = [:]
         var skips: [String: [String: Int]] = [:]
         while let event = try reader.next() {
+            if StopSignal.flag.isRaised {
+                throw WinnowError(
+                    .interrupted,
+                    "stopped by \(StopSignal.name(StopSignal.flag.signal)): \(output) keeps its finished candidate files; rerun the same command to resume"
+                )
+            }
             switch event {
             case .candidate(let c):
                 read[c.provenance.inputFile, default: 0] += 1
+                // Written by the parse this one resumes.
+                if sink.alreadyWritten(c) { continue }
                 let reason = filter.check(c)
                 if let r = reason { dropped[r.code, default: 0] += 1 } else { kept += 1 }
                 if reason != nil && !a.flags.contains("all") { continue }
@@ -62,6 +97,7 @@ enum ParseCommand {
             }
         }
         try sink.finish()
+        if output != "-" { try OutputDirectory.markFinished(output) }
         var unreadable: [String] = []
         for (path, codes) in skips.sorted(by: { $0.key < $1.key }) {
             let n = codes.values.reduce(0, +)
@@ -97,25 +133,72 @@ private enum WinnowCli {
     static func warn(_ s: String) { WinnowCLI.note("winnow parse: " + s) }
 }
 
-/// Candidate JSON Lines to stdout, or to DIR/candidates-NNNNN.jsonl files written atomically.
+/// Candidate JSON Lines to stdout, or to DIR/candidates-NNNNN.jsonl files written atomically (`.partial`, synced,
+/// renamed). Resumable: a sink opened with `resume` keeps the finished files, removes a partial one, and knows
+/// which candidates they hold (by input file, record offset and key, counted: the same link twice in a record is
+/// two candidates), so that a resumed parse writes each candidate once whatever order its threads read in.
 final class CandidateSink {
     private let directory: String?
     private var buffer = Data()
     private var inFile = 0
     private var fileNumber = 0
-    static let perFile = 100_000
+    private let perFile: Int
+    static let defaultPerFile = 100_000
+    /// Candidates the stopped parse wrote, by identity, with how many times.
+    private var written: [UInt64: Int] = [:]
+    /// Files and candidates the stopped parse finished.
+    private(set) var committedFiles = 0
+    private(set) var committedCount = 0
+    /// The (url, caption) keys of those candidates.
+    private(set) var committedKeys: [UInt64] = []
 
-    init(output: String) throws {
+    init(output: String, perFile: Int = CandidateSink.defaultPerFile, resume: Bool = false) throws {
+        self.perFile = perFile
         if output == "-" {
             directory = nil
-        } else {
-            directory = output
-            do {
-                try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            } catch {
-                throw WinnowError(.io, "\(output): cannot create directory: \(error.localizedDescription)")
-            }
+            return
         }
+        directory = output
+        do {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        } catch {
+            throw WinnowError(.io, "\(output): cannot create directory: \(error.localizedDescription)")
+        }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []).sorted()
+        for n in names where n.hasSuffix(".partial") && OutputDirectory.candidateFileNumber(n) != nil {
+            try FileManager.default.removeItem(atPath: (output as NSString).appendingPathComponent(n))
+        }
+        guard resume else { return }
+        for n in names where !n.hasSuffix(".partial") && OutputDirectory.candidateFileNumber(n) != nil {
+            let path = (output as NSString).appendingPathComponent(n)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw WinnowError(.io, "\(path): cannot read")
+            }
+            for line in data.split(separator: 0x0a) where !line.isEmpty {
+                guard let c = try? JSONDecoder().decode(Candidate.self, from: line) else {
+                    throw WinnowError(.format, "\(path): a line is not a candidate (written by another program?)")
+                }
+                written[CandidateSink.identity(c), default: 0] += 1
+                committedKeys.append(c.hash64)
+                committedCount += 1
+            }
+            committedFiles += 1
+            fileNumber = max(fileNumber, (OutputDirectory.candidateFileNumber(n) ?? 0) + 1)
+        }
+    }
+
+    /// A candidate's identity: its input file, record offset and key.
+    static func identity(_ c: Candidate) -> UInt64 {
+        Murmur3.hash64(c.provenance.inputFile + "\u{0}" + String(c.provenance.recordOffset), c.key)
+    }
+
+    /// Whether the parse this one resumes wrote `c` (each written copy answers yes once).
+    func alreadyWritten(_ c: Candidate) -> Bool {
+        guard !written.isEmpty else { return false }
+        let id = CandidateSink.identity(c)
+        guard let n = written[id] else { return false }
+        written[id] = n > 1 ? n - 1 : nil
+        return true
     }
 
     func write(_ line: [UInt8]) throws {
@@ -124,7 +207,7 @@ final class CandidateSink {
         inFile += 1
         if directory == nil {
             if buffer.count > 1 << 16 { flush() }
-        } else if inFile >= CandidateSink.perFile {
+        } else if inFile >= perFile {
             try closeFile()
         }
     }
@@ -137,11 +220,8 @@ final class CandidateSink {
     private func closeFile() throws {
         guard let dir = directory, inFile > 0 else { return }
         let path = (dir as NSString).appendingPathComponent(String(format: "candidates-%05d.jsonl", fileNumber))
-        do {
-            try buffer.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw WinnowError(.io, "\(path): cannot write: \(error.localizedDescription)")
-        }
+        try ShardWriter.writeAtomically([UInt8](buffer), to: path)
+        CrashPoint.reached("candidates-written")
         buffer.removeAll(keepingCapacity: true)
         inFile = 0
         fileNumber += 1

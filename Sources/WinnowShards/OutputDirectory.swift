@@ -27,12 +27,14 @@ public struct OutputDirectory: Sendable {
         public var created: String
         /// The settings, by name (what a resume compares, to name what differs).
         public var settings: [String: String]?
+        /// When the command finished (ISO 8601), for outputs without an index (`winnow parse --output DIR`).
+        public var finished: String?
 
         enum CodingKeys: String, CodingKey {
             case formatVersion = "format_version"
             case command
             case settingsDigest = "settings_digest"
-            case inputs, created, settings
+            case inputs, created, settings, finished
         }
     }
 
@@ -68,16 +70,19 @@ public struct OutputDirectory: Sendable {
                 "\(path): not a Winnow output directory (no \(manifestName); holds \(names.count) \(names.count == 1 ? "entry" : "entries"): \(shown)); Winnow writes only into an empty or new directory, and removes nothing it did not write"
             )
         }
-        let finished = names.contains("index.sqlite")
+        let existing = (try? manifest(path)) ?? nil
+        let finished = names.contains("index.sqlite") || existing?.finished != nil
         if finished && !overwrite {
             throw WinnowError(
                 .usage,
-                "\(path): already holds a finished run (index.sqlite); choose another --output, pass --overwrite to replace it, or --retry REASON to fetch again what failed"
+                names.contains("index.sqlite")
+                    ? "\(path): already holds a finished run (index.sqlite); choose another --output, pass --overwrite to replace it, or --retry REASON to fetch again what failed"
+                    : "\(path): already holds a finished 'winnow \(existing?.command ?? command)' (\(manifestName)); choose another --output or pass --overwrite to replace it"
             )
         }
         let digest = digestOf(settings)
         // An unfinished run with its manifest: resumed when it is the same work, refused when it is other work.
-        if !finished && !overwrite && names.contains("index.sqlite.partial"), let old = try? manifest(path) {
+        if !finished && !overwrite, let old = existing {
             if let difference = difference(old, command: command, settings: settings, digest: digest, inputs: inputs) {
                 throw WinnowError(
                     .usage,
@@ -158,6 +163,16 @@ public struct OutputDirectory: Sendable {
         return OutputDirectory(path: path, resuming: false)
     }
 
+    /// Records in the manifest that the command finished (for outputs without an index, whose final name says so).
+    public static func markFinished(_ path: String) throws {
+        guard var m = try manifest(path) else { return }
+        m.finished = ISO8601DateFormatter().string(from: Date())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try ShardWriter.writeAtomically(
+            Array(try encoder.encode(m)) + [0x0a], to: (path as NSString).appendingPathComponent(manifestName))
+    }
+
     /// SHA-256 of the settings, one `name=value` line each in name order.
     public static func digestOf(_ settings: [String: String]) -> String {
         SHA256.hexDigest(Array(settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)\n" }.joined().utf8))
@@ -235,7 +250,18 @@ public struct OutputDirectory: Sendable {
             return ["", ".partial", "-journal", "-wal", "-shm", ".partial-journal", ".partial-wal", ".partial-shm"]
                 .contains(String(rest))
         }
-        return shardNumber(name) != nil
+        return shardNumber(name) != nil || candidateFileNumber(name) != nil
+    }
+
+    /// The number of a candidate file of `winnow parse --output DIR` (`candidates-00003.jsonl`, or its partial
+    /// file: 3), or nil for any other name.
+    public static func candidateFileNumber(_ name: String) -> Int? {
+        var base = Substring(name)
+        if base.hasSuffix(".partial") { base = base.dropLast(".partial".count) }
+        guard base.hasPrefix("candidates-"), base.hasSuffix(".jsonl") else { return nil }
+        let number = base.dropFirst("candidates-".count).dropLast(".jsonl".count)
+        guard number.count >= 5 && number.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(number)
     }
 
     /// The number of a shard file (`00012.tar` or `00012.tar.partial`: 12), or nil for any other name.

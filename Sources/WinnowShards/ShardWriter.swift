@@ -73,6 +73,9 @@ public final class ShardWriter {
             // The input errors are written in full by the process that finishes.
             try index.db.execute("DELETE FROM input_errors")
             removedUncommitted = try ShardWriter.removeUncommitted(directory, from: shardNumber)
+        } else if resume {
+            // Killed before its index existed: whatever shard file it began is not committed.
+            removedUncommitted = try ShardWriter.removeUncommitted(directory, from: 0)
         }
         try index.db.execute("BEGIN")
     }

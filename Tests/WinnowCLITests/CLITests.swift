@@ -201,7 +201,7 @@ let winnow = TestSupport.winnowBinary
             winnow, ["parse"] + web.manifest.watFiles.map { "\(web.dir)/\($0)" } + ["--output", dir, "--threads", "2"])
         #expect(p.status == 0, "\(p.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
-        #expect(files == ["candidates-00000.jsonl"])
+        #expect(files == ["candidates-00000.jsonl", "winnow.json"])
         let lines = try String(contentsOfFile: "\(dir)/\(files[0])", encoding: .utf8).split(separator: "\n")
         let out = TestSupport.temporaryDirectory("from-candidates")
         var args = [

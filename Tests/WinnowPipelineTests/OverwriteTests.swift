@@ -16,11 +16,15 @@ import WinnowTestSupport
         #expect(throws: WinnowError.self) { try Runner.prepareOutput(dir, overwrite: false) }
         _ = try Runner.prepareOutput(dir, overwrite: true)
         #expect(try fm.contentsOfDirectory(atPath: dir).sorted() == ["notes.txt", "winnow.json"])
-        // A killed run (no index yet) keeps its cache for the rerun.
+        // A killed run (no index yet) is resumed: its cache stays for the rerun (its writer removes the shard it
+        // had begun).
         for name in ["policies.sqlite", "00001.tar.partial"] {
             #expect(fm.createFile(atPath: dir + "/" + name, contents: Data([1])))
         }
-        _ = try Runner.prepareOutput(dir, overwrite: false)
-        #expect(try fm.contentsOfDirectory(atPath: dir).sorted() == ["notes.txt", "policies.sqlite", "winnow.json"])
+        #expect(try Runner.prepareOutput(dir, overwrite: false).resuming)
+        #expect(
+            try fm.contentsOfDirectory(atPath: dir).sorted() == [
+                "00001.tar.partial", "notes.txt", "policies.sqlite", "winnow.json",
+            ])
     }
 }
