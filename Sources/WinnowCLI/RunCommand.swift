@@ -180,6 +180,8 @@ enum RunCommand {
         humanSummary: Bool? = nil, command: String = "run", retry: Set<String>? = nil
     ) throws -> IndexStats {
         let runner = Runner(config: config, inputs: inputs, output: output, part: part)
+        // Bad inputs or settings are refused before anything is created.
+        if retry == nil { try runner.validate() }
         // The part's own inputs: each part of a job array has its own directory and manifest.
         var resuming = false
         if retry != nil {

@@ -92,6 +92,26 @@ public final class Runner: Sendable {
         return (dir.resuming, message)
     }
 
+    /// Checks what a bad setting or argument would stop the run on, without creating anything: the inputs exist
+    /// and are readable, the model directory exists, the `--against` directories exist, the registry opens. (The
+    /// run itself loads them; this lets a command refuse before it claims an output directory.)
+    public func validate() throws {
+        _ = try CandidateReader(paths: inputs, extractor: WATExtractor(), lists: config.lists)
+        if let m = config.embed.model {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: m, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw WinnowError(.io, "\(m): no such model directory")
+            }
+        }
+        for dir in config.dedup.against {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw WinnowError(.usage, "\(dir): --against needs a Winnow output or a folder of images")
+            }
+        }
+        _ = try OptOutGate.forRun(config)
+    }
+
     /// Runs the pipeline to the end. Throws only when the whole run cannot go on (unreadable input, disk errors), or
     /// with `.interrupted` when `stop` was raised: the open shard is then abandoned and what was committed stays.
     /// With `resume`, continues the unfinished run in `output` (claimed as resuming): committed shards and outcomes
@@ -111,6 +131,10 @@ public final class Runner: Sendable {
         let encoder = try config.embed.model.map {
             try CLIPEncoder(directory: $0, threads: config.embed.threads > 0 ? config.embed.threads : nil)
         }
+        // Everything that can fail on a bad setting is opened before the index is created: the dedup references and
+        // the opt-out registry.
+        let deduplicator = try Deduplicator(settings: config.dedup)
+        let gate = try OptOutGate.forRun(config)
         let writer =
             retry != nil
             ? try ShardWriter(retrying: output, samplesPerShard: config.samplesPerShard)
@@ -165,7 +189,6 @@ public final class Runner: Sendable {
 
         // Parse: read candidates, apply the candidate filters (a dropped candidate still flows on, to get its row).
         // Duplicates are judged against --against outputs too: their hashes, and their (url, caption) keys.
-        let deduplicator = try Deduplicator(settings: config.dedup)
         // A resumed run decides duplicates against what it kept before it was stopped, as if never stopped.
         if committed.kept > 0 { deduplicator.remember(try writer.keptHashes()) }
         let window = ReorderWindow(
@@ -174,7 +197,6 @@ public final class Runner: Sendable {
             try writer.setRun("dedup_against", config.dedup.against.joined(separator: "\n"))
         }
         // The opt-out registry: URLs and keys before download, images after hashing.
-        let gate = try OptOutGate.forRun(config)
         if let gate {
             try writer.setRun("optout_registry", gate.path)
             try writer.setRun("optout_entries", String(gate.matcher.count))

@@ -82,7 +82,9 @@ public struct OutputDirectory: Sendable {
         }
         let digest = digestOf(settings)
         // An unfinished run with its manifest: resumed when it is the same work, refused when it is other work.
-        if !finished && !overwrite, let old = existing {
+        // (A manifest with nothing written beside it, say after a setting was refused, holds no work: taken afresh.)
+        let started = names.contains { isRunFile($0) || ShardWriter.embeddingFolders.contains($0) }
+        if !finished && !overwrite && started, let old = existing {
             if let difference = difference(old, command: command, settings: settings, digest: digest, inputs: inputs) {
                 throw WinnowError(
                     .usage,

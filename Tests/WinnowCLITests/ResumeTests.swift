@@ -270,6 +270,31 @@ import WinnowTestSupport
     }
 }
 
+/// Issue 21: a run refused for a bad setting or input creates nothing (no debris for the next run to trip on).
+@Suite struct ValidationDebrisTests {
+    @Test func aRefusedRunCreatesNothing() throws {
+        let dir = TestSupport.temporaryDirectory("debris")
+        try "http://127.0.0.1:9/a.jpg\n".write(toFile: dir + "/urls.txt", atomically: true, encoding: .utf8)
+        let cases: [([String], String)] = [
+            (["--registry", dir + "/none.sqlite"], "no opt-out registry here"),
+            (["--against", dir + "/missing"], "--against needs a Winnow output"),
+            (["--input", dir + "/missing.txt"], "no such input file"),
+        ]
+        for (extra, message) in cases {
+            let out = dir + "/out"
+            let r = try TestSupport.run(
+                TestSupport.winnowBinary,
+                [
+                    "run", TestSupport.packageRoot + "/pipelines/demo.json", "--input", dir + "/urls.txt", "--output",
+                    out,
+                ]
+                    + extra)
+            #expect(r.status != 0 && r.stderr.contains(message), "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out), "\(extra)")
+        }
+    }
+}
+
 /// Issue 20: `--retry transient` on a finished output fetches again what failed for a reason that may pass later,
 /// against a server that fails some URLs first and serves them later.
 @Suite struct RetryTests {

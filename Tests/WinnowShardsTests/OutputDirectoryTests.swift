@@ -133,6 +133,18 @@ import WinnowTestSupport
         #expect(try OutputDirectory.manifest(dir)?.settings == other)
     }
 
+    /// A manifest with nothing written beside it (a run refused or killed before its index existed) holds no work:
+    /// other settings take the directory afresh.
+    @Test func aManifestAloneIsNotARun() throws {
+        let dir = TestSupport.temporaryDirectory()
+        _ = try OutputDirectory.claim(dir, command: "run", settings: ["a": "1"], inputs: ["x"], overwrite: false)
+        #expect(FileManager.default.createFile(atPath: dir + "/policies.sqlite", contents: Data([1])))
+        let (d, _) = try OutputDirectory.claim(
+            dir, command: "run", settings: ["a": "2"], inputs: ["y"], overwrite: false)
+        let m = try OutputDirectory.manifest(dir)
+        #expect(!d.resuming && m?.settings == ["a": "2"])
+    }
+
     /// `winnow index merge OUT OUT/part-*`: OUT holds only Winnow output directories, and is taken.
     @Test func aDirectoryOfPartsIsWinnows() throws {
         let out = make(["part-0/winnow.json", "part-1/index.sqlite"])
