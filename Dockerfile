@@ -13,6 +13,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libcurl4 libsql
 COPY --from=build /usr/lib/swift/linux/*.so* /usr/lib/swift/linux/
 COPY --from=build /src/.build/release/winnow /usr/local/bin/winnow
 COPY --from=build /src/pipelines /opt/winnow/pipelines
+COPY --from=build /src/models /opt/winnow/models
 ENV LD_LIBRARY_PATH=/usr/lib/swift/linux
 WORKDIR /opt/winnow
 ENTRYPOINT ["winnow"]

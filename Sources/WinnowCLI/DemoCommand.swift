@@ -18,17 +18,44 @@ enum DemoCommand {
 
             Options:
               --output DIR     where to put everything (default: demo-out)
-              --pipeline FILE  pipeline config (default: pipelines/demo.json)
+              --pipeline FILE  pipeline config (default: the bundled pipelines/demo.json, found here, beside the
+                               executable or in /opt/winnow)
               --pages N        pages in the sample web (default 48)
               --seed S         seed of the sample web (default 1)
             """,
         run: run)
 
+    /// The demo's pipeline where Winnow is installed or built: `pipelines/demo.json` in this directory, else beside
+    /// the executable or a folder above it (`.build/release/winnow` in a checkout), else in `share/winnow` next to
+    /// its `bin`, else `/opt/winnow` (the Docker image). Its model path is relative to the file, so it is found too.
+    static func bundledPipeline() throws -> String {
+        let fm = FileManager.default
+        var candidates = ["pipelines/demo.json"]
+        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "winnow").resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        if let real = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            dir = URL(fileURLWithPath: real).deletingLastPathComponent()
+        }
+        for _ in 0..<5 {
+            candidates.append(dir.appendingPathComponent("pipelines/demo.json").path)
+            candidates.append(dir.appendingPathComponent("share/winnow/pipelines/demo.json").path)
+            dir = dir.deletingLastPathComponent()
+        }
+        candidates.append("/opt/winnow/pipelines/demo.json")
+        guard let found = candidates.first(where: { fm.fileExists(atPath: $0) }) else {
+            throw WinnowError(
+                .notFound,
+                "cannot find the demo's pipeline (pipelines/demo.json here, beside the winnow executable, or in /opt/winnow); pass --pipeline FILE"
+            )
+        }
+        return found
+    }
+
     static func run(_ args: [String]) throws {
         let a = try Arguments(args, command: "demo", options: ["output", "pipeline", "pages", "seed"])
         _ = try a.positionals([], command: "demo")
         let dir = a.value("output") ?? "demo-out"
-        let pipeline = a.value("pipeline") ?? "pipelines/demo.json"
+        let pipeline = try a.value("pipeline") ?? DemoCommand.bundledPipeline()
         let pages = try a.int("pages", command: "demo", min: 1) ?? 48
         let seed = try a.int("seed", command: "demo", min: 0) ?? 1
         let config = try PipelineConfig.load(path: pipeline)
@@ -45,6 +72,12 @@ enum DemoCommand {
         WinnowCLI.note("demo: serving \(manifest.sites.joined(separator: ", ")) on 127.0.0.1:\(server.port)")
         var c = config
         c.fetch.connectTo += server.connectTo(sites: manifest.sites)
+        // A registry of the demo's own (the one its printed 'optout file' command writes), never the user's.
+        let registry = (dir as NSString).appendingPathComponent("optout-demo.sqlite")
+        if a.value("pipeline") == nil || c.optOutRegistry == nil {
+            c.optOutRegistry = registry
+            c.optOutEnabled = FileManager.default.fileExists(atPath: registry)
+        }
         let inputs = manifest.watFiles.map { (web as NSString).appendingPathComponent($0) }
         let stats = try RunCommand.execute(
             config: c, inputs: inputs, output: out, part: nil, overwrite: true, humanSummary: true)
@@ -62,7 +95,7 @@ enum DemoCommand {
         if let key = example?["key"] {
             print("  \(me) query \(out) --key \(key)")
             print("  \(me) get \(out) \(key) --output /tmp/\(key).jpg")
-            if let model = config.embed.model {
+            if let model = config.embed.model.map({ URL(fileURLWithPath: $0).standardizedFileURL.path }) {
                 print("  \(me) embed --model \(model) --image /tmp/\(key).jpg --text \"\(example?["caption"] ?? "")\"")
             }
         }
@@ -75,9 +108,7 @@ enum DemoCommand {
             print("  \(me) query \(out) --similar-text \"\(caption)\" --k 5")
         }
         if let url = example?["url"], let host = URLComponents(string: url)?.host {
-            // An opt-out, as a site owner would file it, in a registry beside the demo (not the user's own).
-            let registry = ((out as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
-                "optout-demo.sqlite")
+            // An opt-out, as a site owner would file it, in the demo's own registry (not the user's).
             print(
                 "  \(me) optout file \(out) --domain \(host) --reason \"the owner opts out\" --requester \"\(host)\" --registry \(registry)"
             )

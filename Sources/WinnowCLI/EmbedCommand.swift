@@ -185,7 +185,7 @@ enum EmbedCommand {
             embedded += n
             start = end
         }
-        try index.setRun("embed_model", encoder.directory)
+        try index.setRun("embed_model", URL(fileURLWithPath: encoder.directory).standardizedFileURL.path)
         WinnowCLI.note(
             "embedded \(WinnowCLI.count(embedded, "sample")) of \(directory) into its img_emb/ and text_emb/"
                 + (failed > 0 ? " (\(failed) stored images did not decode)" : ""))

@@ -28,6 +28,9 @@ enum FetchCommand {
             throw UsageError("winnow fetch: missing INPUT (see 'winnow fetch --help')")
         }
         guard let output = a.value("output") else { throw UsageError("winnow fetch: --output DIR is required") }
+        try RunCommand.refuseIgnored(
+            a, RunCommand.imageOnlyOptions, command: "fetch",
+            why: "fetch stores images as downloaded; 'winnow run' resizes and re-encodes")
         var config = try a.value("pipeline").map { try PipelineConfig.load(path: $0) } ?? PipelineConfig()
         config.image.process = false
         config.image.minBytes = 0

@@ -36,6 +36,9 @@ enum ParseCommand {
             args, command: "parse",
             options: Set(["output", "pipeline", "threads", "per-file"]).union(RunCommand.inputOptions),
             flags: ["all", "overwrite"])
+        try RunCommand.refuseIgnored(
+            a, RunCommand.fetchOnlyOptions + RunCommand.imageOnlyOptions, command: "parse",
+            why: "parse reads inputs and writes candidates; 'winnow fetch' and 'winnow run' download")
         let inputs = a.positionals
         if inputs.isEmpty { throw UsageError("winnow parse: missing INPUT (see 'winnow parse --help')") }
         guard let output = a.value("output") else { throw UsageError("winnow parse: --output DIR|- is required") }
@@ -98,6 +101,7 @@ enum ParseCommand {
         }
         try sink.finish()
         if output != "-" { try OutputDirectory.markFinished(output) }
+        for line in reader.notes { WinnowCLI.note("winnow parse: " + line) }
         var unreadable: [String] = []
         for (path, codes) in skips.sorted(by: { $0.key < $1.key }) {
             let n = codes.values.reduce(0, +)

@@ -18,6 +18,8 @@ enum QueryCommand {
               --caption-contains TEXT  substring of the caption
               --min-similarity X  --max-similarity X    image-text cosine recorded by the embed stage
               --min-width N  --min-height N  --max-width N  --max-height N    original image size
+              --duplicate-of KEY       the samples dropped as duplicates of KEY (exact, PDQ or semantic)
+              --semantic-duplicates    the samples 'winnow dedup' found to be semantic duplicates
 
             --similar-text / --similar-image rank the kept samples by the cosine of their CLIP image embedding with
             the text's or image's embedding (an exact scan of every stored embedding), best first; the model is
@@ -32,9 +34,9 @@ enum QueryCommand {
             options: [
                 "key", "url", "domain", "caption", "caption-contains", "status", "reason", "limit", "min-similarity",
                 "max-similarity", "min-width", "min-height", "max-width", "max-height", "similar-text",
-                "similar-image", "k", "model",
+                "similar-image", "k", "model", "duplicate-of",
             ],
-            flags: ["json"])
+            flags: ["json", "semantic-duplicates"])
         let dirs = a.positionals
         if dirs.isEmpty { throw UsageError("winnow query: missing DIR (see 'winnow query --help')") }
         var q = IndexReader.Query()
@@ -48,6 +50,8 @@ enum QueryCommand {
             throw UsageError("winnow query: --status expects kept or dropped, got \(s.debugDescription)")
         }
         q.reason = a.value("reason")
+        q.duplicateOf = a.value("duplicate-of")
+        q.semanticDuplicates = a.flags.contains("semantic-duplicates")
         func number(_ name: String) throws -> Double? {
             guard let v = a.value(name) else { return nil }
             guard let d = Double(v) else { throw UsageError("winnow query: --\(name) expects a number, got \(v)") }
@@ -106,6 +110,11 @@ enum QueryCommand {
         guard let model = try a.value("model") ?? readers[0].runValue("embed_model") else {
             throw UsageError("winnow query: --similar-* needs --model DIR (\(dirs[0]) was not embedded)")
         }
+        if a.value("model") == nil && !FileManager.default.fileExists(atPath: model) {
+            throw UsageError(
+                "winnow query: \(dirs[0]) was embedded with the model \(model), which is not there from here; pass --model DIR"
+            )
+        }
         let encoder = try CLIPEncoder(directory: model)
         let vector: [Float]
         if let text = a.value("similar-text") {
@@ -142,17 +151,20 @@ enum QueryCommand {
     static func table(_ rows: [IndexRow]) -> String {
         // The similarity column appears when the run had an embed stage.
         let similarity = rows.contains { $0["similarity"] != nil }
+        // Which kept sample a duplicate duplicates, when any row is one.
+        let duplicates = rows.contains { $0["duplicate_of"] != nil || $0["semantic_duplicate_of"] != nil }
         let scored = rows.contains { $0["score"] != nil }
         let many = rows.contains { $0["directory"] != nil }
         let columns =
             (many ? ["directory"] : []) + (scored ? ["score"] : []) + ["key", "status", "reason", "size"]
-            + (similarity ? ["similarity"] : []) + ["caption", "url"]
+            + (similarity ? ["similarity"] : []) + (duplicates ? ["duplicate_of"] : []) + ["caption", "url"]
         let cells: [[String]] = rows.map { r in
             let size = r["stored_width"].map { "\($0)x\(r["stored_height"] ?? "?")" } ?? ""
             let sim = r.number("similarity").map { String(format: "%.3f", $0) } ?? ""
             let score = r.number("score").map { String(format: "%.4f", $0) } ?? ""
             return (many ? [r["directory"] ?? ""] : []) + (scored ? [score] : [])
-                + [r["key"] ?? "", r["status"] ?? "", r["reason"] ?? "", size] + (similarity ? [sim] : []) + [
+                + [r["key"] ?? "", r["status"] ?? "", r["reason"] ?? "", size] + (similarity ? [sim] : [])
+                + (duplicates ? [r["duplicate_of"] ?? r["semantic_duplicate_of"] ?? ""] : []) + [
                     clip(r["caption"] ?? "", 40), clip(r["url"] ?? "", 60),
                 ]
         }

@@ -63,6 +63,13 @@ enum RunCommand {
         try applyFetchOverrides(&config, a, command: "run")
         try applyInputOptions(&config, a, command: "run")
         config.dedup.against += a.all("against")
+        if !config.dedup.against.isEmpty && !config.dedup.exact && !config.dedup.perceptual
+            && !config.parse.dedupURLCaption
+        {
+            throw UsageError(
+                "winnow run: --against does nothing with every dedup off in \(pipeline) (dedup.exact, dedup.perceptual, parse.dedup_url_caption)"
+            )
+        }
         if let r = a.value("registry") { config.optOutRegistry = r }
         try execute(
             config: config, inputs: inputs, output: output, part: part, overwrite: a.flags.contains("overwrite"),
@@ -102,6 +109,18 @@ enum RunCommand {
             throw UsageError("winnow \(command): --shard expects I/N with 0 <= I < N, got \(t.debugDescription)")
         }
         return (i, n)
+    }
+
+    /// The stage options of `inputOptions` that only a download uses, and those that only image processing uses:
+    /// refused by the commands that do neither (`parse`) or no processing (`fetch`), never silently ignored.
+    static let fetchOnlyOptions = ["timeout", "retries", "thread-count", "user-agent"]
+    static let imageOnlyOptions = ["image-size", "resize-mode", "encode-quality", "encode-format"]
+
+    /// Refuses options among `names` that were given: they would change nothing in `command`.
+    static func refuseIgnored(_ a: Arguments, _ names: [String], command: String, why: String) throws {
+        if let given = names.first(where: { a.value($0) != nil }) {
+            throw UsageError("winnow \(command): --\(given) has no effect here (\(why))")
+        }
     }
 
     /// Options every command that reads inputs takes, and the img2dataset-named stage options.
@@ -206,6 +225,7 @@ enum RunCommand {
         let stats = try IndexReader(directory: output).stats()
         printSummary(
             stats, output: output, elapsed: Date().timeIntervalSince(start), human: humanSummary ?? (isatty(1) != 0))
+        if let line = allDroppedHint(stats) { WinnowCLI.note("winnow \(command): " + line) }
         // Inputs where nothing at all parses are an input error, not an empty success.
         if stats.candidates == 0 && stats.inputErrors > 0 {
             throw WinnowError(
@@ -214,6 +234,25 @@ enum RunCommand {
             )
         }
         return stats
+    }
+
+    /// When one reason dropped every candidate, that in plain words, with what to change.
+    static func allDroppedHint(_ s: IndexStats) -> String? {
+        guard s.kept == 0, s.candidates > 0, let (reason, n) = s.droppedByReason.max(by: { $0.value < $1.value }),
+            n == s.candidates
+        else { return nil }
+        let hints = [
+            "caption_too_short":
+                "the candidates have no captions, or short ones: name the caption column with --caption-col, or set parse.min_caption_length in the pipeline",
+            "address_refused":
+                "their hosts resolve to private or loopback addresses, which are refused: allow a range with --allow-range CIDR",
+            "robots_txt": "their sites' robots.txt disallow Winnow's tokens (fetch.robots_tokens)",
+            "dns": "their host names do not resolve (is this machine offline?)",
+            "connect": "their servers refuse connections (is this machine offline?)",
+            "duplicate_url_caption": "every (url, caption) pair was seen before (--against, or repeated input)",
+        ]
+        return "all \(WinnowCLI.count(n, "candidate")) were dropped as \(reason)"
+            + (hints[reason].map { ": " + $0 } ?? "")
     }
 
     static func printSummary(_ s: IndexStats, output: String, elapsed: Double, human: Bool) {
@@ -226,6 +265,10 @@ enum RunCommand {
                 "shard_bytes": s.shardBytes, "output": output, "index": index,
                 "circuit_breakers": s.circuitBreakers,
             ]
+            if let r = s.optOutRegistry {
+                o["optout_registry"] = r
+                o["optout_entries"] = s.optOutEntries ?? 0
+            }
             o["elapsed_s"] = (elapsed * 10).rounded() / 10
             o["peak_rss_mb"] = ProcessMemory.peakResidentBytes >> 20
             if let d = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) {

@@ -1,4 +1,5 @@
 import Foundation
+import WinnowCore
 import WinnowShards
 
 enum StatsCommand {
@@ -38,7 +39,17 @@ enum StatsCommand {
         }
         lines.append(row("input records skipped", s.inputErrors))
         lines.append(row("shards", s.shards))
-        lines.append(row("shard bytes", s.shardBytes))
+        func text(_ name: String, _ value: String) -> String {
+            "  " + name.padding(toLength: 24, withPad: " ", startingAt: 0) + value
+        }
+        let bytes: String = Words.bytes(s.shardBytes)
+        lines.append(text("shard bytes", "\(bytes) (\(Words.grouped(s.shardBytes)) bytes)"))
+        if let r = s.optOutRegistry {
+            let entries: String = s.optOutEntries.map { " (" + WinnowCLI.count($0, "entry", "entries") + ")" } ?? ""
+            lines.append(text("opt-out registry", r + entries))
+        } else {
+            lines.append(text("opt-out registry", "none consulted"))
+        }
         if !s.circuitBreakers.isEmpty {
             lines.append("  circuit breakers opened")
             lines += s.circuitBreakers.map { "    " + $0 }

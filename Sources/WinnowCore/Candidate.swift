@@ -269,6 +269,10 @@ public struct JSONObject: Sendable {
     public mutating func add(_ key: String, _ value: String) { add(key) { JSONText.appendQuoted(value, to: &$0) } }
     /// Adds an integer member.
     public mutating func add(_ key: String, _ value: Int) { add(key) { $0.append(contentsOf: String(value).utf8) } }
+    /// Adds a number member (null when not finite).
+    public mutating func add(_ key: String, _ value: Double) {
+        add(key) { $0.append(contentsOf: (value.isFinite ? String(value) : "null").utf8) }
+    }
     /// Adds an integer member.
     public mutating func add(_ key: String, _ value: Int64) { add(key) { $0.append(contentsOf: String(value).utf8) } }
     /// Adds an array of strings.

@@ -5,6 +5,9 @@ import WinnowCore
 public struct CandidateFilterSettings: Sendable, Equatable {
     /// Minimum caption length in characters (LAION: 5).
     public var minCaptionLength = 5
+    /// Whether the caption length is checked on candidates of URL lists (no page) too. Off by default: a URL list
+    /// gets img2dataset's behaviour, captions optional; a pipeline that sets `min_caption_length` turns it on.
+    public var captionLengthForLists = false
     /// Maximum URL length (LAION: 2,000).
     public var maxURLLength = 2000
     /// URL path extensions dropped (LAION dropped svg and gif).
@@ -46,7 +49,9 @@ public final class CandidateFilter {
         if c.url.utf8.count > settings.maxURLLength { return Reason("url_too_long", "\(c.url.utf8.count) characters") }
         // Characters as LAION counted them (Python's len: code points). A code point takes 1 to 4 UTF-8 bytes, so
         // the byte count settles most captions without counting.
-        if c.caption.utf8.count / 4 < settings.minCaptionLength {
+        if c.caption.utf8.count / 4 < settings.minCaptionLength
+            && (settings.captionLengthForLists || !c.pageURL.isEmpty)
+        {
             let length = c.caption.unicodeScalars.count
             if length < settings.minCaptionLength { return Reason("caption_too_short", "\(length) characters") }
         }

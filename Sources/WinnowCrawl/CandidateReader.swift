@@ -28,6 +28,7 @@ public final class CandidateReader: @unchecked Sendable {
     private let work = Mutex<[WorkItem]>([])
     private let progress = Mutex<[Int: Int64]>([:])
     private let counterTotals = Mutex(ParseCounters())
+    private let noteList = Mutex<[String]>([])
     private var batch: [CrawlEvent] = []  // from a worker, in reverse order (see Output.flush)
     /// The events of the member the calling thread read last.
     private let ownEvents = EventBuffer()
@@ -69,6 +70,10 @@ public final class CandidateReader: @unchecked Sendable {
 
     /// Links and captions skipped or repaired inside records, by reason (complete once `next()` returned nil).
     public var counters: ParseCounters { counterTotals.withLock { $0 } }
+
+    /// What the reader decided that the user should know, one line each (a URL list's caption column found by its
+    /// name).
+    public var notes: [String] { noteList.withLock { $0 } }
 
     /// The next event, or nil when every input is done. Throws when an input cannot be read at all.
     public func next() throws -> CrawlEvent? {
@@ -303,7 +308,9 @@ public final class CandidateReader: @unchecked Sendable {
                 progress.withLock { $0[id] = reader.fileBytesConsumed }
             }
         } else {
-            try URLListReader(path: path, options: listOptions).read(
+            var lists = URLListReader(path: path, options: listOptions)
+            lists.note = { [self] line in noteList.withLock { $0.append(line) } }
+            try lists.read(
                 firstByte: start.first, progress: { consumed in progress.withLock { $0[id] = consumed } }
             ) { out.add($0) }
         }
@@ -431,6 +438,56 @@ final class LineReader {
     /// A line's text; the first without a UTF-8 byte order mark (Excel's "CSV UTF-8" starts with one, which would
     /// otherwise be part of the first column's name).
     private func text(_ bytes: ArraySlice<UInt8>, at offset: Int64) -> String {
-        String(decoding: offset == 0 ? TextLines.droppingByteOrderMark(bytes) : bytes, as: UTF8.self)
+        let line = offset == 0 ? TextLines.droppingByteOrderMark(bytes) : bytes
+        if let valid = String(validating: line, as: UTF8.self) { return valid }
+        return RawBytes.decode(line)
+    }
+}
+
+/// Lines that are not valid UTF-8: each byte that is not part of a valid sequence is kept as a scalar of its own
+/// (U+10FF00 + the byte, at the end of the last private-use plane), so that a URL can percent-encode the byte itself
+/// (`%FF`: the address the list meant) and a caption can show U+FFFD, instead of every field losing it to U+FFFD.
+enum RawBytes {
+    static let base: UInt32 = 0x10FF00
+
+    static func decode(_ bytes: ArraySlice<UInt8>) -> String {
+        var out = String.UnicodeScalarView()
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var rest = bytes[...]
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded):
+                out.append(Unicode.UTF8.decode(encoded))
+                rest = rest.dropFirst(encoded.count)
+            case .error(let length):
+                for b in rest.prefix(length) { out.append(Unicode.Scalar(base + UInt32(b))!) }  // ok: in range
+                rest = rest.dropFirst(length)
+            case .emptyInput:
+                return String(out)
+            }
+        }
+    }
+
+    /// `text` with each kept byte percent-encoded (for URLs).
+    static func percentEncoded(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value >= base }) else { return text }
+        var out = ""
+        for s in text.unicodeScalars {
+            if s.value >= base && s.value <= base + 0xff {
+                out += String(format: "%%%02X", s.value - base)
+            } else {
+                out.unicodeScalars.append(s)
+            }
+        }
+        return out
+    }
+
+    /// `text` with each kept byte shown as U+FFFD (for captions).
+    static func replaced(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value >= base }) else { return text }
+        var out = String.UnicodeScalarView()
+        for s in text.unicodeScalars { out.append(s.value >= base && s.value <= base + 0xff ? "\u{FFFD}" : s) }
+        return String(out)
     }
 }

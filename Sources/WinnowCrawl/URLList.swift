@@ -21,6 +21,9 @@ public struct URLListOptions: Sendable, Equatable {
     /// The formats understood.
     public static let formats: Set<String> = ["txt", "csv", "tsv", "jsonl"]
 
+    /// Column names taken as the caption when none is given, in order (img2dataset users' usual ones).
+    public static let captionNames = ["caption", "text", "TEXT", "alt"]
+
     func format(for path: String, firstByte: UInt8?) -> String {
         if let f = format { return f }
         var name = path.lowercased()
@@ -37,6 +40,8 @@ public struct URLListOptions: Sendable, Equatable {
 struct URLListReader {
     let path: String
     let options: URLListOptions
+    /// Hears what the reader decided for the user to know (a caption column found by its name).
+    var note: (String) -> Void = { _ in }
 
     func read(firstByte: UInt8?, progress: (Int64) -> Void, _ emit: (CrawlEvent) -> Void) throws {
         let format = options.format(for: path, firstByte: firstByte)
@@ -79,6 +84,11 @@ struct URLListReader {
                                 "\(path): no column \(c.debugDescription) in the header; choose one with --caption-col")
                         }
                         captionIndex = ci
+                    } else if let name = URLListOptions.captionNames.first(where: { header?.contains($0) == true }) {
+                        captionIndex = header?.firstIndex(of: name)
+                        note(
+                            "\(path): captions from column \(name.debugDescription) (choose another with --caption-col)"
+                        )
                     }
                     continue
                 }
@@ -113,7 +123,8 @@ struct URLListReader {
     }
 
     private func candidate(url raw: String, caption: String, offset: Int64) -> CrawlEvent {
-        let url = raw.trimmingWhitespace()
+        let url = RawBytes.percentEncoded(raw.trimmingWhitespace())
+        let caption = RawBytes.replaced(caption)
         guard let resolved = URLNormalizer.resolve(url, against: nil) else {
             return .skipped(
                 RecordError(
@@ -144,7 +155,9 @@ struct URLListReader {
                     code: "bad_json", path: path, offset: offset,
                     message: "no string \(options.urlColumn.debugDescription) in the object"))
         }
-        let caption = object[options.captionColumn ?? "caption"] as? String ?? ""
+        let name =
+            options.captionColumn ?? URLListOptions.captionNames.first { object[$0] is String } ?? "caption"
+        let caption = object[name] as? String ?? ""
         return candidate(url: url, caption: caption, offset: offset)
     }
 }

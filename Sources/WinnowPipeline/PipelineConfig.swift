@@ -132,7 +132,10 @@ public struct PipelineConfig: Sendable {
                 "min_caption_length", "max_url_length", "drop_extensions", "honour_page_optouts", "dedup_url_caption",
                 "title_fallback",
             ])
-            parse.minCaptionLength = try p.int("min_caption_length", min: 0) ?? parse.minCaptionLength
+            if let n = try p.int("min_caption_length", min: 0) {
+                parse.minCaptionLength = n
+                parse.captionLengthForLists = true  // asked for: URL lists' captions are checked too
+            }
             parse.maxURLLength = try p.int("max_url_length", min: 1) ?? parse.maxURLLength
             if let e = try p.strings("drop_extensions") { parse.dropExtensions = Set(e.map { $0.lowercased() }) }
             parse.honourPageOptOuts = try p.bool("honour_page_optouts") ?? parse.honourPageOptOuts

@@ -163,7 +163,8 @@ public final class Runner: Sendable {
             }
         }
         if let encoder {
-            try writer.setRun("embed_model", encoder.directory)
+            // Absolute, so that query --similar-text finds it from any directory.
+            try writer.setRun("embed_model", URL(fileURLWithPath: encoder.directory).standardizedFileURL.path)
             if let t = config.embed.minSimilarity { try writer.setRun("min_similarity", String(t)) }
         }
         if retry == nil {
@@ -403,6 +404,7 @@ public final class Runner: Sendable {
             progress?.finish(c, elapsed: Date().timeIntervalSince(start))
             return
         }
+        for line in reader?.notes ?? [] { note?(line) }
         let parseCounts = reader?.counters.counts ?? [:]
         if !parseCounts.isEmpty,
             let d = try? JSONSerialization.data(withJSONObject: parseCounts, options: [.sortedKeys])

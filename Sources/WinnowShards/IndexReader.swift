@@ -24,10 +24,16 @@ public struct IndexStats: Sendable, Equatable, Codable {
     public var imageBytes: Int
     /// Origins whose circuit breaker opened during the run: how often, the state at the end, the last reason.
     public var circuitBreakers: [String] = []
+    /// The opt-out registry the run consulted, and how many entries it held then (nil: none was consulted).
+    public var optOutRegistry: String?
+    /// Entries of that registry.
+    public var optOutEntries: Int?
 
     enum CodingKeys: String, CodingKey {
         case candidates, fetched, kept, dropped
         case circuitBreakers = "circuit_breakers"
+        case optOutRegistry = "optout_registry"
+        case optOutEntries = "optout_entries"
         case droppedByReason = "dropped_by_reason"
         case inputErrors = "input_errors"
         case shards
@@ -145,7 +151,9 @@ public final class IndexReader {
             dropped: Int(totals.int("dropped") ?? 0), droppedByReason: reasons, inputErrors: Int(errors.int("n") ?? 0),
             shards: Int(shards.int("n") ?? 0), shardBytes: Int(shards.int("b") ?? 0),
             imageBytes: Int(totals.int("image_bytes") ?? 0),
-            circuitBreakers: (try runValue("circuit_breakers"))?.split(separator: "\n").map(String.init) ?? [])
+            circuitBreakers: (try runValue("circuit_breakers"))?.split(separator: "\n").map(String.init) ?? [],
+            optOutRegistry: try runValue("optout_registry"),
+            optOutEntries: (try runValue("optout_entries")).flatMap { Int($0) })
     }
 
     /// What to look for.
@@ -168,6 +176,10 @@ public final class IndexReader {
         public var minSimilarity: Double?, maxSimilarity: Double?
         /// Original image size range in pixels (inclusive).
         public var minWidth: Int?, minHeight: Int?, maxWidth: Int?, maxHeight: Int?
+        /// Duplicates of this key (exact or PDQ: `duplicate_of`; or semantic: `semantic_duplicate_of`).
+        public var duplicateOf: String?
+        /// Only samples `winnow dedup` found to be semantic duplicates of a kept one.
+        public var semanticDuplicates = false
         /// Most rows returned.
         public var limit = 50
 
@@ -195,6 +207,8 @@ public final class IndexReader {
         }
         if let s = query.status { conditions.append(("status = ?", s)) }
         if let r = query.reason { conditions.append(("reason = ?", r)) }
+        if let k = query.duplicateOf { conditions.append(("(duplicate_of = ? OR semantic_duplicate_of = ?)", k)) }
+        if query.semanticDuplicates { conditions.append(("semantic_duplicate_of IS NOT NULL AND 1 = ?", 1)) }
         // The domain as a URL's host is written (`Bücher.example` is `xn--bcher-kva.example`, `0x7f.1` 127.0.0.1).
         let domain = query.domain.map { (try? WebURL.parse("http://\($0)/"))?.host ?? $0.lowercased() }
         if let d = domain { conditions.append(("instr(lower(url), ?) > 0", d)) }
@@ -208,7 +222,7 @@ public final class IndexReader {
         var args: [SQLiteBindable] = []
         for c in conditions {
             args.append(c.value)
-            clauses.append(c.sql.replacingOccurrences(of: "?", with: "?\(args.count)"))
+            clauses.append(c.sql.replacingOccurrences(of: "?", with: "?\(args.count)"))  // each ? is this value
         }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         var out: [IndexRow] = []

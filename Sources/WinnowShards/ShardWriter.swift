@@ -308,6 +308,8 @@ public final class ShardWriter {
         let c = s.candidate
         var m = JSONObject()
         m.add("key", c.key)
+        m.add("hash", Int(c.laionHash))  // LAION-5B's `hash`, to join with its metadata
+        m.add("uid", c.cc2datasetUID)  // cc2dataset's `uid`
         m.add("url", c.url)
         m.add("caption", c.caption)
         m.add("page_url", c.pageURL)
@@ -333,6 +335,7 @@ public final class ShardWriter {
             if let q = i.pdqQuality { m.add("pdq_quality", q) }
             if let t = i.pdqTrimmed { m.add("pdq_trimmed", t) }
         }
+        if let sim = s.similarity { m.add("similarity", (Double(sim) * 1e6).rounded() / 1e6) }
         if let f = s.fetch {
             m.add("http_status", f.httpStatus)
             if let ct = f.contentType { m.add("content_type", ct) }

@@ -321,8 +321,10 @@ import WinnowTestSupport
         let shard0 = try Data(contentsOf: URL(fileURLWithPath: out + "/00000.tar"))
 
         // A retry must keep the run's own settings (fetch settings may change), and cannot overwrite.
+        try #"{"name": "retry-test", "parse": {"min_caption_length": 0}, "dedup": {"exact": true}}"#.write(
+            toFile: dir + "/other.json", atomically: true, encoding: .utf8)
         let other = try TestSupport.run(
-            TestSupport.winnowBinary, ["fetch", "--retry", "transient", "--image-size", "64"] + common)
+            TestSupport.winnowBinary, ["fetch", "--retry", "transient"] + common + ["--pipeline", dir + "/other.json"])
         #expect(other.status == 64 && other.stderr.contains("only fetch settings may change"), "\(other.stderr)")
         let bad = try TestSupport.run(TestSupport.winnowBinary, ["fetch", "--retry", "Timeout!"] + common)
         #expect(bad.status == 64 && bad.stderr.contains("--retry expects reason codes"), "\(bad.stderr)")
