@@ -1,4 +1,5 @@
 import Foundation
+import WinnowCore
 import WinnowPipeline
 
 /// Progress on a terminal: one line on stderr, rewritten in place.
@@ -12,18 +13,33 @@ final class TerminalProgress: ProgressSink {
     }
 
     static func line(_ c: RunCounters, elapsed: Double) -> String {
-        let t = max(elapsed, 0.001)
-        var s = String(
-            format: "parse %d (%.0f/s) | fetch ok %d fail %d (%.0f/s) | image %d | kept %d dropped %d",
-            c.parsed, Double(c.parsed) / t, c.fetchedOK, c.fetchFailed, Double(c.fetchedOK + c.fetchFailed) / t,
-            c.imaged,
-            c.kept, c.dropped)
-        if c.bytesTotal > 0 {
-            let fraction = Double(c.bytesRead) / Double(c.bytesTotal)
-            s += String(format: " | input %.0f%%", fraction * 100)
-            if fraction > 0.02 && fraction < 1 { s += String(format: " ETA %.0fs", elapsed / fraction - elapsed) }
+        // Each stage's rate over its own time: it stops falling once the stage is done.
+        func rate(_ n: Int, until end: Double?) -> String {
+            let t = max(end ?? elapsed, 0.001)
+            return String(format: "%.0f/s", Double(n) / t)
         }
-        return s
+        var parts = [
+            "parse \(Words.grouped(c.parsed))" + (c.parseDoneAt != nil ? " done" : " (\(rate(c.parsed, until: nil)))"),
+            "fetch \(Words.grouped(c.fetchedOK)) ok \(Words.grouped(c.fetchFailed)) failed (\(rate(c.fetchedOK + c.fetchFailed, until: c.fetchDoneAt)))",
+            "image \(Words.grouped(c.imaged))",
+        ]
+        if c.embedStage { parts.append("embed \(Words.grouped(c.embedded))") }
+        parts.append("kept \(Words.grouped(c.kept)) dropped \(Words.grouped(c.dropped))")
+        if let f = c.fractionDone {
+            var done = String(format: "%.0f%%", f * 100) + (c.parseDoneAt == nil ? " of about" : " of")
+            done += " \(Words.grouped(c.expectedCandidates ?? 0))"
+            if let left = c.secondsLeft(elapsed: elapsed), f < 1 { done += " ETA " + duration(left) }
+            parts.append(done)
+        }
+        return parts.joined(separator: " | ")
+    }
+
+    /// `42s`, `3m05s`, `2h07m`.
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return String(format: "%dh%02dm", s / 3600, s % 3600 / 60)
     }
 }
 
@@ -48,12 +64,16 @@ final class JSONProgress: ProgressSink, @unchecked Sendable {
             "fetched_ok": c.fetchedOK, "fetch_failed": c.fetchFailed, "imaged": c.imaged, "kept": c.kept,
             "dropped": c.dropped, "bytes_read": c.bytesRead, "bytes_total": c.bytesTotal,
         ]
+        if c.embedStage { o["embedded"] = c.embedded }
+        if c.resumed > 0 { o["resumed"] = c.resumed }
+        if let f = c.fractionDone { o["percent"] = (f * 1000).rounded() / 10 }
         // The counters without the time decide whether anything is new: the final line repeats no update.
         guard let counters = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) else { return }
         let key = String(decoding: counters, as: UTF8.self)
         if key == lastLine { return }
         lastLine = key
         o["elapsed_s"] = (elapsed * 10).rounded() / 10
+        if let left = c.secondsLeft(elapsed: elapsed), (c.fractionDone ?? 1) < 1 { o["eta_s"] = left.rounded() }
         if let d = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) {
             writeLine(String(decoding: d, as: UTF8.self))
         }

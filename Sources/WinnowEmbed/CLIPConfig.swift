@@ -160,7 +160,7 @@ extension CLIPConfig {
 func readJSONObject(_ path: String) throws(WinnowError) -> [String: Any] {
     let data: Data
     do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-        throw WinnowError(.io, "\(path): cannot read: \(error.localizedDescription)")
+        throw WinnowError(.io, "\(path): cannot read: \(SystemError.reason(error))")
     }
     let json: Any
     do { json = try JSONSerialization.jsonObject(with: data) } catch {

@@ -62,7 +62,7 @@ public struct CLIPTokenizer: Sendable {
         let mergesPath = directory + "/merges.txt"
         let text: String
         do { text = try String(contentsOfFile: mergesPath, encoding: .utf8) } catch {
-            throw WinnowError(.io, "\(mergesPath): cannot read: \(error.localizedDescription)")
+            throw WinnowError(.io, "\(mergesPath): cannot read: \(SystemError.reason(error))")
         }
         var merges: [UInt64: Merge] = [:]
         merges.reserveCapacity(vocab.count)

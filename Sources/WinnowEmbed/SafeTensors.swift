@@ -31,7 +31,7 @@ public struct SafeTensors: @unchecked Sendable {
         self.path = path
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw WinnowError(.io, "\(path): cannot read: \(error.localizedDescription)")
+            throw WinnowError(.io, "\(path): cannot read: \(SystemError.reason(error))")
         }
         guard data.count >= 8 else {
             throw WinnowError(.format, "\(path): not a safetensors file (\(data.count) bytes)")

@@ -34,6 +34,34 @@ public struct RunCounters: Sendable, Equatable {
     public var bytesTotal: Int64 = 0
     /// Outcomes a previous, stopped run of this output had committed (counted in `kept` and `dropped` too).
     public var resumed = 0
+    /// Whether the run has an embed stage, and the samples it has embedded.
+    public var embedStage = false
+    public var embedded = 0
+    /// When the parse stage and the fetch stage finished (seconds since the start), so that their rates stop there.
+    public var parseDoneAt: Double?
+    public var fetchDoneAt: Double?
+
+    /// The candidates the run will have in all: the count once the inputs are read, else an estimate from the input
+    /// bytes read so far (nil before there is one).
+    public var expectedCandidates: Int? {
+        if parseDoneAt != nil { return parsed }
+        guard bytesTotal > 0, bytesRead > 0 else { return nil }
+        return Int(Double(parsed) * Double(bytesTotal) / Double(bytesRead))
+    }
+
+    /// Outcomes written so far (kept or dropped), and the fraction of the expected candidates they are.
+    public var fractionDone: Double? {
+        guard let total = expectedCandidates, total > 0 else { return nil }
+        return min(1, Double(kept + dropped) / Double(total))
+    }
+
+    /// Seconds left at the rate outcomes have been written in this process (nil until there is a rate).
+    public func secondsLeft(elapsed: Double) -> Double? {
+        guard let total = expectedCandidates, elapsed > 0.25 else { return nil }
+        let doneHere = kept + dropped - resumed
+        guard doneHere > 0 else { return nil }
+        return Double(max(0, total - kept - dropped)) / (Double(doneHere) / elapsed)
+    }
 }
 
 /// Where a run's progress goes.
@@ -172,7 +200,10 @@ public final class Runner: Sendable {
             try writer.setRun("inputs", inputs.joined(separator: "\n"))
             try writer.setRun("started", ISO8601DateFormatter().string(from: Date()))
         }
-        counters.withLock { $0.bytesTotal = reader?.totalBytes ?? 0 }
+        counters.withLock {
+            $0.bytesTotal = reader?.totalBytes ?? 0
+            $0.embedStage = encoder != nil
+        }
         // Rows are written in input order from `first` on: after what a resumed run committed; a retry's from 0.
         let first = retry == nil ? committed.samples : 0
 
@@ -207,7 +238,10 @@ public final class Runner: Sendable {
         let parseState = Handoff((reader, filter))
         spawn(group) { [self] in
             let (reader, filter) = parseState.value
-            defer { toFetch.producerDone() }
+            defer {
+                toFetch.producerDone()
+                counters.withLock { $0.parseDoneAt = Date().timeIntervalSince(start) }
+            }
             guard let reader else {
                 // A retry: the rows, as they were read (no filter: they passed it), through the registry again.
                 for (seq, row) in retryRows.enumerated() {
@@ -276,7 +310,10 @@ public final class Runner: Sendable {
         let fetcherHandoff = Handoff(fetcherObject)
         spawn(group) { [self] in
             let fetcher = fetcherHandoff.value
-            defer { toImage.producerDone() }
+            defer {
+                toImage.producerDone()
+                counters.withLock { $0.fetchDoneAt = Date().timeIntervalSince(start) }
+            }
             fetcher.run(
                 pull: { wait in
                     if wait {
@@ -321,8 +358,12 @@ public final class Runner: Sendable {
                         guard let next else { break }
                         batch.append(next)
                     }
+                    let candidates = batch.filter(\.isKept).count
                     let dropped = stage.process(&batch)
-                    counters.withLock { $0.embedDropped += dropped }
+                    counters.withLock {
+                        $0.embedDropped += dropped
+                        $0.embedded += candidates
+                    }
                     for s in batch { toWrite.push(s) }
                 }
             }

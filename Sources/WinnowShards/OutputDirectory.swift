@@ -306,11 +306,5 @@ public struct OutputDirectory: Sendable {
     }
 
     /// The operating system's reason in an error, without Foundation's dump.
-    static func reason(_ error: Error) -> String {
-        let e = error as NSError
-        if let underlying = e.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        return e.localizedDescription
-    }
+    static func reason(_ error: Error) -> String { SystemError.reason(error) }
 }

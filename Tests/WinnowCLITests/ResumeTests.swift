@@ -437,3 +437,32 @@ import WinnowTestSupport
         #expect(over.status == 0 && overwritten == a)
     }
 }
+
+/// Issue 21: progress says how far the run is in candidates (the fetch stage's work, not the input bytes, which are
+/// read long before) and when it should end.
+@Suite struct ProgressETATests {
+    @Test func jsonProgressHasPercentAndETA() throws {
+        let server = FaultServer()
+        try server.start()
+        defer { server.stop() }
+        let dir = TestSupport.temporaryDirectory("eta")
+        // Twenty quick images, then one that never answers (until the 4 s timeout): most of the run is done early.
+        let urls = (0..<20).map { server.url("/flaky/0/\($0)") } + [server.url("/stall")]
+        try urls.joined(separator: "\n").write(toFile: dir + "/urls.txt", atomically: true, encoding: .utf8)
+        try #"{"name": "t", "dedup": {"exact": false}}"#.write(
+            toFile: dir + "/p.json", atomically: true, encoding: .utf8)
+        let r = try TestSupport.run(
+            TestSupport.winnowBinary,
+            [
+                "fetch", dir + "/urls.txt", "--output", dir + "/out", "--pipeline", dir + "/p.json", "--allow-range",
+                "127.0.0.0/8", "--timeout", "4", "--retries", "0",
+            ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let progress = lines.filter { $0["event"] as? String == "progress" }
+        #expect(progress.contains { ($0["percent"] as? Double ?? 0) > 90 && $0["eta_s"] != nil }, "\(r.stdout)")
+        #expect(progress.last?["percent"] as? Double == 100)
+    }
+}
