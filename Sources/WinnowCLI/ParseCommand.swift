@@ -7,7 +7,7 @@ import WinnowShards
 enum ParseCommand {
     static let command = WinnowCLI.Command(
         name: "parse", summary: "extract image candidates from WAT files or URL lists",
-        help: """
+        about: """
             Usage: winnow parse INPUT... --output DIR|- [--pipeline FILE] [--all]
 
             Reads Common Crawl WAT files (gzip per record, single member, or plain) and URL lists, and writes the
@@ -18,26 +18,23 @@ enum ParseCommand {
             candidates-00000.jsonl, ... (100,000 a file) that 'winnow fetch' and 'winnow run' read.
             Malformed records are skipped and reported on stderr with file and offset.
 
-            Options:
-              --pipeline FILE   take the parse settings from this pipeline config (default: LAION's filters)
-              --all             also write dropped candidates, with a "dropped" field giving the reason
-              --threads N       read with N threads (default: one per core); 1 keeps the input's order
-              --per-file N      candidates per file in DIR (default 100,000)
-              --overwrite       replace what a previous parse wrote in DIR
-
             Into a directory, a parse that was killed or stopped is resumed by the same command: the candidate files
             it finished stay as they are, and their candidates are not written again.
-            \(RunCommand.inputHelp)
             """,
+        options: [
+            .value("pipeline", "FILE", "take the parse settings from this pipeline config (default: LAION's filters)"),
+            .value("output", "DIR|-", "directory of candidate files, or - for stdout"),
+            .flag("all", "also write dropped candidates, with a \"dropped\" field giving the reason"),
+            .value("threads", "N", "read with N threads (default: one per core); 1 keeps the input's order"),
+            .value("per-file", "N", "candidates per file in DIR (default 100,000)"),
+            .flag("overwrite", "replace what a previous parse wrote in DIR"),
+        ] + RunCommand.listOptions,
         run: run)
 
     static func run(_ args: [String]) throws {
         let a = try Arguments(
-            args, command: "parse",
-            options: Set(["output", "pipeline", "threads", "per-file"]).union(RunCommand.inputOptions),
-            flags: ["all", "overwrite"])
-        try RunCommand.refuseIgnored(
-            a, RunCommand.fetchOnlyOptions + RunCommand.imageOnlyOptions, command: "parse",
+            args, command: "parse", options: command.options,
+            ignored: (RunCommand.transferOptions + RunCommand.imageOptions).map(\.name),
             why: "parse reads inputs and writes candidates; 'winnow fetch' and 'winnow run' download")
         let inputs = a.positionals
         if inputs.isEmpty { throw UsageError("winnow parse: missing INPUT (see 'winnow parse --help')") }

@@ -9,7 +9,7 @@ import WinnowShards
 enum RunCommand {
     static let command = WinnowCLI.Command(
         name: "run", summary: "run a pipeline: parse, fetch, image, dedup, write shards and index",
-        help: """
+        about: """
             Usage: winnow run PIPELINE.json --input FILE... --output DIR [options]
 
             Streams every candidate of the inputs through the pipeline's stages and writes webdataset tar shards
@@ -18,27 +18,6 @@ enum RunCommand {
             Inputs: Common Crawl WAT files (.warc.wat.gz, one gzip member per record, single member, or plain),
             candidate JSON Lines from 'winnow parse', or URL lists (one URL per line); plain or gzipped.
 
-            Options:
-              --input FILE...         input files (repeatable)
-              --output DIR            output directory (must not hold a finished run)
-              --shard I/N             run part I (0-based) of N: input file k belongs to part k mod N
-              --overwrite             replace a finished or unfinished run in DIR
-              --retry REASON,...      on a finished DIR: fetch again the samples dropped for these reasons (codes
-                                      such as timeout or http_503, http_5xx for a class, or 'transient': connect,
-                                      timeout, connection_reset, truncated, network, dns, http_429, http_5xx,
-                                      host_circuit_open, robots_unreachable); what now passes goes into new
-                                      shards and its row is updated (attempts add up); --input may be left out
-              --connect-to H:P:H2:P2  send connections for host H port P to H2:P2 (libcurl CONNECT_TO; repeatable)
-              --allow-range CIDR      also allow fetching from this address range (e.g. 127.0.0.0/8; repeatable)
-              --against DIR...        count the images of these Winnow outputs or image folders as already seen:
-                                      identical bytes, PDQ near-duplicates and (outputs) their (url, caption) keys
-                                      are dropped with the match as duplicate_of (dedup across runs, or keeping
-                                      an evaluation set out)
-              --registry FILE         the opt-out registry to consult (default: the pipeline's optout.registry,
-                                      else $WINNOW_OPTOUT_REGISTRY or ~/.local/share/winnow/optout.sqlite if it
-                                      exists): what it names is dropped as opt_out_registry, URLs before download
-            \(inputHelp)
-
             Progress goes to the terminal, or as JSON Lines to stdout when it is not a terminal; a summary ends the run.
 
             Resuming: a run that was killed or stopped is continued by running the same command again (same
@@ -46,13 +25,28 @@ enum RunCommand {
             a kill costs at most the open shard's samples. SIGINT or SIGTERM stops a run gracefully (exit 130 or 143)
             after its last commit; a second signal stops it at once, which is just as safe to resume.
             """,
+        options: [
+            inputOption,
+            .value("output", "DIR", "output directory (must not hold a finished run)"),
+            .value("shard", "I/N", "run part I (0-based) of N: input file k belongs to part k mod N"),
+            .flag("overwrite", "replace a finished or unfinished run in DIR"),
+            retryOption,
+        ] + fetchOptions + [
+            .multi(
+                "against", "DIR",
+                "count the images of these Winnow outputs or image folders as already seen: identical bytes, PDQ "
+                    + "near-duplicates and (outputs) their (url, caption) keys are dropped with the match as "
+                    + "duplicate_of (dedup across runs, or keeping an evaluation set out)"),
+            .value(
+                "registry", "FILE",
+                "the opt-out registry to consult (default: the pipeline's optout.registry, else "
+                    + "$WINNOW_OPTOUT_REGISTRY or ~/.local/share/winnow/optout.sqlite if it exists): what it names "
+                    + "is dropped as opt_out_registry, URLs before download"),
+        ] + listOptions + imageOptions + transferOptions,
         run: run)
 
     static func run(_ args: [String]) throws {
-        let a = try Arguments(
-            args, command: "run", options: Set(["output", "shard", "registry", "retry"]).union(inputOptions),
-            multi: ["input", "connect-to", "allow-range", "against"],
-            flags: ["overwrite"])
+        let a = try Arguments(args, command: "run", options: command.options)
         let pipeline = try a.positionals(["PIPELINE.json"], command: "run")[0]
         let inputs = a.all("input")
         let retry = try parseRetry(a.value("retry"), command: "run")
@@ -75,6 +69,24 @@ enum RunCommand {
             config: config, inputs: inputs, output: output, part: part, overwrite: a.flags.contains("overwrite"),
             retry: retry)
     }
+
+    /// `--input FILE...` of `run`.
+    static let inputOption = Option.multi("input", "FILE", "input files")
+
+    /// `--retry`, for `run` and `fetch`.
+    static let retryOption = Option.value(
+        "retry", "REASON,...",
+        "on a finished DIR: fetch again the samples dropped for these reasons (codes such as timeout or http_503, "
+            + "http_5xx for a class, or 'transient': connect, timeout, connection_reset, truncated, network, dns, "
+            + "http_429, http_5xx, host_circuit_open, robots_unreachable); what now passes goes into new shards and "
+            + "its row is updated (attempts add up); --input may be left out")
+
+    /// Where `run` and `fetch` may connect.
+    static let fetchOptions: [Option] = [
+        .multi(
+            "connect-to", "H:P:H2:P2", "send connections for host H port P to H2:P2 (libcurl CONNECT_TO)"),
+        .multi("allow-range", "CIDR", "also allow fetching from these address ranges (e.g. 127.0.0.0/8)"),
+    ]
 
     /// The reasons that `transient` stands for: failures that another try, later, may not have.
     static let transientReasons: Set<String> = [
@@ -111,33 +123,30 @@ enum RunCommand {
         return (i, n)
     }
 
-    /// The stage options of `inputOptions` that only a download uses, and those that only image processing uses:
-    /// refused by the commands that do neither (`parse`) or no processing (`fetch`), never silently ignored.
-    static let fetchOnlyOptions = ["timeout", "retries", "thread-count", "user-agent"]
-    static let imageOnlyOptions = ["image-size", "resize-mode", "encode-quality", "encode-format"]
-
-    /// Refuses options among `names` that were given: they would change nothing in `command`.
-    static func refuseIgnored(_ a: Arguments, _ names: [String], command: String, why: String) throws {
-        if let given = names.first(where: { a.value($0) != nil }) {
-            throw UsageError("winnow \(command): --\(given) has no effect here (\(why))")
-        }
-    }
-
-    /// Options every command that reads inputs takes, and the img2dataset-named stage options.
-    static let inputOptions: Set<String> = [
-        "input-format", "url-col", "caption-col", "image-size", "resize-mode", "encode-quality", "encode-format",
-        "timeout", "retries", "thread-count", "user-agent",
+    /// How URL lists are read: options of every command that reads inputs.
+    static let listOptions: [Option] = [
+        .value("input-format", "F", "URL lists: txt, csv, tsv or jsonl (default: by file name; .gz allowed)"),
+        .value("url-col", "NAME", "column or JSON key of the URL (default: url)"),
+        .value("caption-col", "NAME", "column or JSON key of the caption (default: none; jsonl: caption)"),
     ]
 
-    /// Help lines for `inputOptions`.
-    static let inputHelp = """
-          --input-format F        URL lists: txt, csv, tsv or jsonl (default: by file name; .gz allowed)
-          --url-col NAME          column or JSON key of the URL (default: url)
-          --caption-col NAME      column or JSON key of the caption (default: none; jsonl: caption)
-          --image-size N, --resize-mode MODE, --encode-quality Q, --encode-format jpg|png|webp,
-          --timeout S, --retries N, --thread-count N (transfers in flight), --user-agent UA
-                                  override the pipeline's settings; img2dataset's names (also with underscores)
-        """
+    /// Image stage settings under img2dataset's names (also with underscores), over the pipeline's: `run` only.
+    static let imageOptions: [Option] = [
+        .value("image-size", "N", "side of the stored images in pixels (image.image_size)"),
+        .value(
+            "resize-mode", "MODE",
+            "\(ResizeMode.allCases.map(\.rawValue).joined(separator: ", ")) (image.resize_mode)"),
+        .value("encode-quality", "Q", "JPEG and WebP quality, 1 to 100 (image.encode_quality)"),
+        .value("encode-format", "jpg|png|webp", "format of the stored images (image.encode_format)"),
+    ]
+
+    /// Download settings under img2dataset's names (also with underscores), over the pipeline's: `run` and `fetch`.
+    static let transferOptions: [Option] = [
+        .value("timeout", "S", "seconds a transfer may take (fetch.timeout)"),
+        .value("retries", "N", "how many times a sample is tried again after a failure that may pass (fetch.retries)"),
+        .value("thread-count", "N", "transfers in flight (fetch.concurrency)"),
+        .value("user-agent", "UA", "the User-Agent header (fetch.user_agent)"),
+    ]
 
     static func applyInputOptions(_ config: inout PipelineConfig, _ a: Arguments, command: String) throws {
         if let f = a.value("input-format") {
