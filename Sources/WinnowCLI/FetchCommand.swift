@@ -5,7 +5,7 @@ enum FetchCommand {
     static let command = WinnowCLI.Command(
         name: "fetch", summary: "download the images of candidates or URL lists into shards",
         about: """
-            Usage: winnow fetch INPUT... --output DIR [--pipeline FILE] [--overwrite | --retry REASON,...]
+            Usage: winnow fetch INPUT... [--pipeline FILE] --output DIR [--overwrite | --retry REASON,...]
                                 [--connect-to H:P:H2:P2]... [--allow-range CIDR]...
 
             Downloads the images of candidate files from 'winnow parse', WAT files or URL lists, with many transfers at
@@ -14,6 +14,7 @@ enum FetchCommand {
             Resuming and stopping work as for 'winnow run'.
             """,
         options: [
+            RunCommand.inputOption,
             .value(
                 "pipeline", "FILE",
                 "take the fetch and parse settings from this pipeline config (default: Winnow's defaults)"),
@@ -28,13 +29,13 @@ enum FetchCommand {
         let a = try Arguments(
             args, command: "fetch", options: command.options, ignored: RunCommand.imageOptions.map(\.name),
             why: "fetch stores images as downloaded; 'winnow run' resizes and re-encodes")
-        let inputs = a.positionals
+        let (inputs, pipeline) = RunCommand.inputsAndPipeline(a, command: "fetch")
         let retry = try RunCommand.parseRetry(a.value("retry"), command: "fetch")
         if inputs.isEmpty && retry == nil {
             throw UsageError("winnow fetch: missing INPUT (see 'winnow fetch --help')")
         }
         guard let output = a.value("output") else { throw UsageError("winnow fetch: --output DIR is required") }
-        var config = try a.value("pipeline").map { try PipelineConfig.load(path: $0) } ?? PipelineConfig()
+        var config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig()
         config.image.process = false
         config.image.minBytes = 0
         try RunCommand.applyFetchOverrides(&config, a, command: "fetch")

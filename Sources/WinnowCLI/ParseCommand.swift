@@ -8,7 +8,7 @@ enum ParseCommand {
     static let command = WinnowCLI.Command(
         name: "parse", summary: "extract image candidates from WAT files or URL lists",
         about: """
-            Usage: winnow parse INPUT... --output DIR|- [--pipeline FILE] [--all]
+            Usage: winnow parse INPUT... [--pipeline FILE] --output DIR|- [--all]
 
             Reads Common Crawl WAT files (gzip per record, single member, or plain) and URL lists, and writes the
             candidates that pass the pipeline's parse filters (caption length, URL length, extensions, page opt-outs,
@@ -22,6 +22,7 @@ enum ParseCommand {
             it finished stay as they are, and their candidates are not written again.
             """,
         options: [
+            RunCommand.inputOption,
             .value("pipeline", "FILE", "take the parse settings from this pipeline config (default: LAION's filters)"),
             .value("output", "DIR|-", "directory of candidate files, or - for stdout"),
             .flag("all", "also write dropped candidates, with a \"dropped\" field giving the reason"),
@@ -36,10 +37,10 @@ enum ParseCommand {
             args, command: "parse", options: command.options,
             ignored: (RunCommand.transferOptions + RunCommand.imageOptions).map(\.name),
             why: "parse reads inputs and writes candidates; 'winnow fetch' and 'winnow run' download")
-        let inputs = a.positionals
+        let (inputs, pipeline) = RunCommand.inputsAndPipeline(a, command: "parse")
         if inputs.isEmpty { throw UsageError("winnow parse: missing INPUT (see 'winnow parse --help')") }
         guard let output = a.value("output") else { throw UsageError("winnow parse: --output DIR|- is required") }
-        var config = try a.value("pipeline").map { try PipelineConfig.load(path: $0) } ?? PipelineConfig()
+        var config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig()
         try RunCommand.applyInputOptions(&config, a, command: "parse")
         let threads = try a.int("threads", command: "parse", min: 1) ?? ProcessInfo.processInfo.activeProcessorCount
         let reader = try CandidateReader(

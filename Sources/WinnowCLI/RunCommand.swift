@@ -10,13 +10,16 @@ enum RunCommand {
     static let command = WinnowCLI.Command(
         name: "run", summary: "run a pipeline: parse, fetch, image, dedup, write shards and index",
         about: """
-            Usage: winnow run PIPELINE.json --input FILE... --output DIR [options]
+            Usage: winnow run INPUT... [--pipeline FILE] --output DIR [options]
 
             Streams every candidate of the inputs through the pipeline's stages and writes webdataset tar shards
             (00000.tar: KEY.jpg, KEY.txt, KEY.json) and DIR/index.sqlite, one row per candidate with its outcome.
 
             Inputs: Common Crawl WAT files (.warc.wat.gz, one gzip member per record, single member, or plain),
-            candidate JSON Lines from 'winnow parse', or URL lists (one URL per line); plain or gzipped.
+            candidate JSON Lines from 'winnow parse', or URL lists (one URL per line); plain or gzipped. Without
+            --pipeline, Winnow's default settings apply (schemas/pipeline.schema.json). The older form
+            'winnow run PIPELINE.json --input FILE...' is still accepted: with --input and without --pipeline, the
+            first argument is the pipeline.
 
             Progress goes to the terminal, or as JSON Lines to stdout when it is not a terminal; a summary ends the run.
 
@@ -27,6 +30,8 @@ enum RunCommand {
             """,
         options: [
             inputOption,
+            .value(
+                "pipeline", "FILE", "the pipeline config (default: Winnow's defaults, schemas/pipeline.schema.json)"),
             .value("output", "DIR", "output directory (must not hold a finished run)"),
             .value("shard", "I/N", "run part I (0-based) of N: input file k belongs to part k mod N"),
             .flag("overwrite", "replace a finished or unfinished run in DIR"),
@@ -47,13 +52,12 @@ enum RunCommand {
 
     static func run(_ args: [String]) throws {
         let a = try Arguments(args, command: "run", options: command.options)
-        let pipeline = try a.positionals(["PIPELINE.json"], command: "run")[0]
-        let inputs = a.all("input")
+        let (inputs, pipeline) = inputsAndPipeline(a, command: "run")
         let retry = try parseRetry(a.value("retry"), command: "run")
-        if inputs.isEmpty && retry == nil { throw UsageError("winnow run: --input FILE... is required") }
+        if inputs.isEmpty && retry == nil { throw UsageError("winnow run: missing INPUT (see 'winnow run --help')") }
         guard let output = a.value("output") else { throw UsageError("winnow run: --output DIR is required") }
         let part = try parsePart(a.value("shard"), command: "run")
-        var config = try PipelineConfig.load(path: pipeline)
+        var config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig()
         try applyFetchOverrides(&config, a, command: "run")
         try applyInputOptions(&config, a, command: "run")
         config.dedup.against += a.all("against")
@@ -61,7 +65,7 @@ enum RunCommand {
             && !config.parse.dedupURLCaption
         {
             throw UsageError(
-                "winnow run: --against does nothing with every dedup off in \(pipeline) (dedup.exact, dedup.perceptual, parse.dedup_url_caption)"
+                "winnow run: --against does nothing with every dedup off in \(pipeline ?? "the default settings") (dedup.exact, dedup.perceptual, parse.dedup_url_caption)"
             )
         }
         if let r = a.value("registry") { config.optOutRegistry = r }
@@ -70,8 +74,26 @@ enum RunCommand {
             retry: retry)
     }
 
-    /// `--input FILE...` of `run`.
-    static let inputOption = Option.multi("input", "FILE", "input files")
+    /// `--input FILE...` of `run`, `fetch` and `parse`: another spelling of INPUT... (the two add up).
+    static let inputOption = Option.multi("input", "FILE", "input files, as INPUT... (the two may be combined)")
+
+    /// The inputs and the pipeline file of `run`, `fetch` and `parse`: `CMD INPUT... --pipeline FILE`, with
+    /// `--input FILE...` adding inputs. `run` also takes its older `run PIPELINE.json --input FILE...`: without
+    /// `--pipeline`, its first positional argument is the pipeline when `--input` is given, or when it is the only
+    /// one, ends in `.json` and `--retry` is given (`run PIPELINE.json --retry transient --output DIR` named no input).
+    static func inputsAndPipeline(_ a: Arguments, command: String) -> (inputs: [String], pipeline: String?) {
+        var positionals = a.positionals
+        var pipeline = a.value("pipeline")
+        if command == "run", pipeline == nil, let first = positionals.first {
+            let legacyRetry =
+                a.value("retry") != nil && a.all("input").isEmpty && positionals.count == 1 && first.hasSuffix(".json")
+            if !a.all("input").isEmpty || legacyRetry {
+                pipeline = first
+                positionals.removeFirst()
+            }
+        }
+        return (positionals + a.all("input"), pipeline)
+    }
 
     /// `--retry`, for `run` and `fetch`.
     static let retryOption = Option.value(
@@ -79,7 +101,7 @@ enum RunCommand {
         "on a finished DIR: fetch again the samples dropped for these reasons (codes such as timeout or http_503, "
             + "http_5xx for a class, or 'transient': connect, timeout, connection_reset, truncated, network, dns, "
             + "http_429, http_5xx, host_circuit_open, robots_unreachable); what now passes goes into new shards and "
-            + "its row is updated (attempts add up); --input may be left out")
+            + "its row is updated (attempts add up); INPUT may be left out")
 
     /// Where `run` and `fetch` may connect.
     static let fetchOptions: [Option] = [
