@@ -18,7 +18,7 @@ struct Option: Sendable, Equatable {
     /// The help text: one sentence or a few, wrapped by `help(_:)`.
     let help: String
 
-    init(_ name: String, _ kind: Kind, _ valueName: String = "", _ help: String) {
+    init(_ name: String, _ kind: Kind, _ valueName: String, _ help: String) {
         self.name = name
         self.kind = kind
         self.valueName = valueName
