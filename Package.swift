@@ -146,7 +146,9 @@ let package = Package(
         ),
         .testTarget(
             name: "WinnowCLITests",
-            dependencies: ["WinnowTestSupport", "WinnowShards", "WinnowSampleWeb", "WinnowSQLite", "WinnowCore"]),
+            dependencies: [
+                "WinnowTestSupport", "WinnowShards", "WinnowSampleWeb", "WinnowSQLite", "WinnowCore", "WinnowCLI",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,11 +13,12 @@ struct Arguments {
     var values: [String: [String]] = [:]
     var flags: Set<String> = []
 
-    /// Parses `args` for `command`: `options` take a value (`--o v` or `--o=v`), `multi` take one or more values
-    /// (up to the next option), `flags` take none.
-    init(_ args: [String], command: String, options: Set<String> = [], multi: Set<String> = [], flags: Set<String> = [])
-        throws
-    {
+    /// Parses `args` for `command` by its option table: a `.value` option takes one value (`--o v` or `--o=v`), a
+    /// `.multi` option one or more (up to the next option), a `.flag` none. An option that is not in the table is
+    /// refused with the unknown-option error, naming the nearest one of the table; one of `ignored` (which the
+    /// command knows but has no use for) is refused saying `why`.
+    init(_ args: [String], command: String, options: [Option], ignored: [String] = [], why: String = "") throws {
+        let table = Dictionary(options.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var i = 0
         while i < args.count {
             let a = args[i]
@@ -34,37 +35,52 @@ struct Arguments {
                 }
                 // img2dataset spells options with underscores (--image_size): both spellings are accepted.
                 name = name.replacingOccurrences(of: "_", with: "-")
-                if flags.contains(name) {
+                guard let option = table[name] else {
+                    if ignored.contains(name) {
+                        throw UsageError("winnow \(command): --\(name) has no effect here (\(why))")
+                    }
+                    throw Arguments.unknown("--\(name)", command: command, options: options)
+                }
+                switch option.kind {
+                case .flag:
                     if inline != nil { throw UsageError("winnow \(command): --\(name) takes no value") }
                     self.flags.insert(name)
-                } else if options.contains(name) {
+                case .value:
                     if let v = inline {
                         values[name, default: []].append(v)
                     } else {
                         guard i + 1 < args.count, !(args[i + 1].hasPrefix("--") && args[i + 1].count > 2) else {
-                            throw UsageError("winnow \(command): --\(name) needs a value")
+                            throw UsageError("winnow \(command): --\(name) needs a value (\(option.label))")
                         }
                         values[name, default: []].append(args[i + 1])
                         i += 1
                     }
-                } else if multi.contains(name) {
+                case .multi:
                     var got = inline.map { [$0] } ?? []
                     while i + 1 < args.count, !(args[i + 1].hasPrefix("--") && args[i + 1].count > 2) {
                         got.append(args[i + 1])
                         i += 1
                     }
-                    if got.isEmpty { throw UsageError("winnow \(command): --\(name) needs at least one value") }
+                    if got.isEmpty {
+                        throw UsageError("winnow \(command): --\(name) needs at least one value (\(option.label))")
+                    }
                     values[name, default: []].append(contentsOf: got)
-                } else {
-                    throw UsageError("winnow \(command): unknown option --\(name) (see 'winnow \(command) --help')")
                 }
             } else if a.hasPrefix("-") && a.count > 1 && a != "-" {
-                throw UsageError("winnow \(command): unknown option \(a) (see 'winnow \(command) --help')")
+                throw Arguments.unknown(a, command: command, options: options)
             } else {
                 positionals.append(a)
             }
             i += 1
         }
+    }
+
+    /// The unknown-option error: the option, the table's nearest name when it looks like a misspelling, and where
+    /// the table is listed.
+    static func unknown(_ given: String, command: String, options: [Option]) -> UsageError {
+        let name = String(given.drop { $0 == "-" }).replacingOccurrences(of: "_", with: "-")
+        let near = Option.suggestion(for: name, in: options).map { "did you mean --\($0.name)? " } ?? ""
+        return UsageError("winnow \(command): unknown option \(given) (\(near)see 'winnow \(command) --help')")
     }
 
     /// The last value of an option.

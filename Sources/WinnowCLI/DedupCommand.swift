@@ -6,7 +6,7 @@ import WinnowShards
 enum DedupCommand {
     static let command = WinnowCLI.Command(
         name: "dedup", summary: "semantic near-duplicates of a finished run (SemDeDup over its CLIP embeddings)",
-        help: """
+        about: """
             Usage: winnow dedup DIR [--epsilon E] [--clusters K] [--iterations N] [--json]
 
             SemDeDup over the image embeddings a run wrote (DIR/img_emb/*.npy, from the embed stage or
@@ -17,11 +17,16 @@ enum DedupCommand {
             semantic_similarity in DIR/index.sqlite; the shards are not changed. Identical and PDQ near-duplicate
             images are removed during the run itself (the pipeline's dedup section).
             """,
+        options: [
+            .value("epsilon", "E", "pairs with cosine at least 1 - E are duplicates (0 < E < 1, default 0.05)"),
+            .value("clusters", "K", "k-means clusters (default: the square root of the number of samples)"),
+            .value("iterations", "N", "k-means iterations (default \(SemanticDedup().iterations))"),
+            .flag("json", "print the counts as one JSON object"),
+        ],
         run: run)
 
     static func run(_ args: [String]) throws {
-        let a = try Arguments(
-            args, command: "dedup", options: ["epsilon", "clusters", "iterations"], flags: ["json"])
+        let a = try Arguments(args, command: "dedup", options: command.options)
         let dir = try a.positionals(["DIR"], command: "dedup")[0]
         var settings = SemanticDedup()
         if let e = a.value("epsilon") {

@@ -7,7 +7,7 @@ import WinnowShards
 enum DemoCommand {
     static let command = WinnowCLI.Command(
         name: "demo", summary: "generate the sample web, serve it on 127.0.0.1, and run the whole pipeline on it",
-        help: """
+        about: """
             Usage: winnow demo [--output DIR] [--pipeline FILE] [--pages N] [--seed S]
 
             1. writes the sample web to DIR/web ('winnow sample-web'),
@@ -15,14 +15,16 @@ enum DemoCommand {
                libcurl's CONNECT_TO, so the crawl's URLs stay as they are),
             3. runs the pipeline (default pipelines/demo.json) on the crawl's WAT files into DIR/out,
             4. stops the server and prints a summary and example queries.
-
-            Options:
-              --output DIR     where to put everything (default: demo-out)
-              --pipeline FILE  pipeline config (default: the bundled pipelines/demo.json, found here, beside the
-                               executable or in /opt/winnow)
-              --pages N        pages in the sample web (default 48)
-              --seed S         seed of the sample web (default 1)
             """,
+        options: [
+            .value("output", "DIR", "where to put everything (default: demo-out)"),
+            .value(
+                "pipeline", "FILE",
+                "pipeline config (default: the bundled pipelines/demo.json, found here, beside the executable or in "
+                    + "/opt/winnow)"),
+            .value("pages", "N", "pages in the sample web (default 48)"),
+            .value("seed", "S", "seed of the sample web (default 1)"),
+        ],
         run: run)
 
     /// The demo's pipeline where Winnow is installed or built: `pipelines/demo.json` in this directory, else beside
@@ -52,7 +54,7 @@ enum DemoCommand {
     }
 
     static func run(_ args: [String]) throws {
-        let a = try Arguments(args, command: "demo", options: ["output", "pipeline", "pages", "seed"])
+        let a = try Arguments(args, command: "demo", options: command.options)
         _ = try a.positionals([], command: "demo")
         let dir = a.value("output") ?? "demo-out"
         let pipeline = try a.value("pipeline") ?? DemoCommand.bundledPipeline()

@@ -7,7 +7,7 @@ import WinnowShards
 enum EmbedCommand {
     static let command = WinnowCLI.Command(
         name: "embed", summary: "CLIP embeddings of images, texts or the shards of a run, and their similarities",
-        help: """
+        about: """
             Usage: winnow embed --model DIR (--image FILE... | --text STRING... | --shards OUT) [--output -|DIR]
                                 [--dtype float16|float32] [--batch-size N] [--threads N]
 
@@ -27,12 +27,23 @@ enum EmbedCommand {
             OUT/text_emb/text_emb_NNNNN.npy per shard (float16 unless --dtype float32), and each sample's similarity and
             embedding_row in OUT/index.sqlite.
             """,
+        options: [
+            .value("model", "DIR", "the CLIP checkpoint directory (required)"),
+            .multi("image", "FILE", "embed these images"),
+            .multi("text", "STRING", "embed these texts"),
+            .value("shards", "OUT", "embed the kept samples of the finished run in OUT"),
+            .value(
+                "output", "-|DIR", "with --image or --text: - for one JSON object on stdout (default), or a directory"),
+            .value(
+                "dtype", "float16|float32",
+                "element type of the .npy files (default: float16 for --shards, else float32)"),
+            .value("batch-size", "N", "samples embedded at once with --shards (default 32)"),
+            .value("threads", "N", "threads of the model (default: one per core)"),
+        ],
         run: run)
 
     static func run(_ args: [String]) throws {
-        let a = try Arguments(
-            args, command: "embed", options: ["model", "output", "shards", "dtype", "batch-size", "threads"],
-            multi: ["image", "text"])
+        let a = try Arguments(args, command: "embed", options: command.options)
         _ = try a.positionals([], command: "embed")
         guard let model = a.value("model") else { throw UsageError("winnow embed: --model DIR is required") }
         let images = a.all("image")

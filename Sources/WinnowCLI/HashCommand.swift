@@ -5,7 +5,7 @@ import WinnowImage
 enum HashCommand {
     static let command = WinnowCLI.Command(
         name: "hash", summary: "the hashes Winnow records for image files (SHA-256, MD5, SHA-1, PDQ)",
-        help: """
+        about: """
             Usage: winnow hash FILE...
 
             Prints one JSON line per file: its SHA-256, MD5 and SHA-1 (of the bytes, as removal hash lists carry
@@ -17,7 +17,7 @@ enum HashCommand {
         run: run)
 
     static func run(_ args: [String]) throws {
-        let a = try Arguments(args, command: "hash")
+        let a = try Arguments(args, command: "hash", options: command.options)
         let files = a.positionals
         if files.isEmpty { throw UsageError("winnow hash: missing FILE...") }
         var failed = 0

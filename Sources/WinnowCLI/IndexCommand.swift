@@ -5,7 +5,7 @@ import WinnowShards
 enum IndexCommand {
     static let command = WinnowCLI.Command(
         name: "index", summary: "merge the indexes of a partitioned run into one",
-        help: """
+        about: """
             Usage: winnow index merge OUT PART... [--overwrite]
 
             Writes OUT/index.sqlite with every row of the PART output directories' indexes (the parts of a run split
@@ -13,10 +13,13 @@ enum IndexCommand {
             path relative to OUT (part-0/00000.tar), so 'winnow query', 'get' and 'stats' work on OUT as on one run.
             Opt-out removals are applied to the parts; merge again afterwards.
             """,
+        subcommands: [
+            .init(name: "merge", options: [.flag("overwrite", "replace an existing OUT/index.sqlite")])
+        ],
         run: run)
 
     static func run(_ args: [String]) throws {
-        let a = try Arguments(args, command: "index", flags: ["overwrite"])
+        let a = try Arguments(args, command: "index", options: command.options(of: "merge"))
         guard a.positionals.first == "merge" else {
             throw UsageError("winnow index: expected 'merge OUT PART...' (see 'winnow index --help')")
         }

@@ -9,21 +9,14 @@ import WinnowShards
 enum OptOutCommand {
     static let command = WinnowCLI.Command(
         name: "optout", summary: "file, list, show and apply opt-out and removal requests",
-        help: """
+        about: """
             Usage: winnow optout file DIR WHAT... --reason TEXT --requester TEXT [--registry FILE] [--dry-run] [--json]
                    winnow optout list [--registry FILE] [--json]
                    winnow optout show ID [--registry FILE] [--json]
                    winnow optout apply DIR [--registry FILE] [--dry-run]
 
-            WHAT names what is to be removed (each may repeat; one request can name several):
-              --url U              one image URL            --url-prefix P   every URL starting with P
-              --domain D           a host and its subdomains
-              --image FILE         an image: its exact bytes (SHA-256) and its look (PDQ within --pdq-threshold,
-                                   default 31); with --clip-threshold T also every sample of DIR whose CLIP image
-                                   embedding has cosine >= T with it (model: --model DIR, else the run's)
-              --md5 / --sha1 / --sha256 HEX   the hash of an image's bytes
-              --hash-list FILE     one hex MD5, SHA-1 or SHA-256 per line [--hash-of images|urls, default images]
-              --key K              one sample (its url + caption) of DIR
+            WHAT names what is to be removed: --url, --url-prefix, --domain, --image, --md5, --sha1, --sha256,
+            --hash-list or --key (each may repeat; one request can name several).
 
             'file' records the request in the registry (future runs never fetch or keep what it names) and prints its
             id and the samples of DIR it matches, with how they matched; --dry-run only prints them. 'apply' removes
@@ -34,7 +27,43 @@ enum OptOutCommand {
 
             The registry is --registry FILE, else $WINNOW_OPTOUT_REGISTRY, else ~/.local/share/winnow/optout.sqlite.
             """,
+        subcommands: [
+            .init(name: "file", options: fileOptions), .init(name: "list", options: [registryOption, jsonOption]),
+            .init(name: "show", options: [registryOption, jsonOption]),
+            .init(name: "apply", options: [registryOption, .flag("dry-run", "only print the samples that match")]),
+        ],
         run: run)
+
+    static let registryOption = Option.value("registry", "FILE", "the registry (default: see above)")
+    static let jsonOption = Option.flag("json", "print JSON Lines instead of a table")
+
+    /// The options of `optout file`: WHAT, how images match, and who asks why.
+    static let fileOptions: [Option] = [
+        .value("url", "U", "one image URL"),
+        .value("url-prefix", "P", "every URL starting with P"),
+        .value("domain", "D", "a host and its subdomains"),
+        .value(
+            "image", "FILE",
+            "an image: its exact bytes (SHA-256) and its look (PDQ within --pdq-threshold); with --clip-threshold "
+                + "also the samples of DIR whose CLIP image embedding is that similar to it"),
+        .value("md5", "HEX", "the MD5 of an image's bytes"),
+        .value("sha1", "HEX", "the SHA-1 of an image's bytes"),
+        .value("sha256", "HEX", "the SHA-256 of an image's bytes"),
+        .value("hash-list", "FILE", "one hex MD5, SHA-1 or SHA-256 per line"),
+        .value("hash-of", "images|urls", "what the hashes of --hash-list are of (default images)"),
+        .value("key", "K", "one sample (its url + caption) of DIR"),
+        .value(
+            "pdq-threshold", "N", "the PDQ distance in bits (at most 31) within which an --image matches (default 31)"),
+        .value(
+            "clip-threshold", "T",
+            "with --image: also every sample of DIR whose CLIP image embedding has cosine >= T with it"),
+        .value("model", "DIR", "the CLIP model for --clip-threshold (default: the one DIR was embedded with)"),
+        .value("reason", "TEXT", "why the owner asks (required)"),
+        .value("requester", "TEXT", "who asks (required)"),
+        registryOption,
+        .flag("dry-run", "only print the samples of DIR that the request would match; file nothing"),
+        .flag("json", "print the request and its matches as JSON Lines"),
+    ]
 
     static func run(_ args: [String]) throws {
         guard let sub = args.first else { throw UsageError("winnow optout: missing file, list, show or apply") }
@@ -57,13 +86,7 @@ enum OptOutCommand {
     ]
 
     static func file(_ args: [String]) throws {
-        let a = try Arguments(
-            args, command: "optout file",
-            options: [
-                "url", "url-prefix", "domain", "image", "md5", "sha1", "sha256", "hash-list", "hash-of", "key",
-                "reason",
-                "requester", "registry", "pdq-threshold", "clip-threshold", "model",
-            ], flags: ["dry-run", "json"])
+        let a = try Arguments(args, command: "optout file", options: command.options(of: "file"))
         let dir = try a.positionals(["DIR"], command: "optout file")[0]
         guard let reason = a.value("reason"), !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw UsageError("winnow optout file: --reason TEXT is required (why the owner asks)")
@@ -230,7 +253,7 @@ enum OptOutCommand {
     }
 
     static func list(_ args: [String]) throws {
-        let a = try Arguments(args, command: "optout list", options: ["registry"], flags: ["json"])
+        let a = try Arguments(args, command: "optout list", options: command.options(of: "list"))
         _ = try a.positionals([], command: "optout list")
         let requests = try Registry(path: registryPath(a), create: false).requests()
         if a.flags.contains("json") {
@@ -264,7 +287,7 @@ enum OptOutCommand {
     }
 
     static func show(_ args: [String]) throws {
-        let a = try Arguments(args, command: "optout show", options: ["registry"], flags: ["json"])
+        let a = try Arguments(args, command: "optout show", options: command.options(of: "show"))
         let id = try a.positionals(["ID"], command: "optout show")[0]
         let registry = try Registry(path: registryPath(a), create: false)
         let r = try registry.request(id)
@@ -297,7 +320,7 @@ enum OptOutCommand {
     }
 
     static func apply(_ args: [String]) throws {
-        let a = try Arguments(args, command: "optout apply", options: ["registry"], flags: ["dry-run"])
+        let a = try Arguments(args, command: "optout apply", options: command.options(of: "apply"))
         let dir = try a.positionals(["DIR"], command: "optout apply")[0]
         guard FileManager.default.fileExists(atPath: ShardWriter.indexPath(dir)) else {
             throw WinnowError(.usage, "\(dir): no index.sqlite here (is this a finished Winnow output?)")

@@ -7,8 +7,8 @@ import WinnowShards
 enum ParseCommand {
     static let command = WinnowCLI.Command(
         name: "parse", summary: "extract image candidates from WAT files or URL lists",
-        help: """
-            Usage: winnow parse INPUT... --output DIR|- [--pipeline FILE] [--all]
+        about: """
+            Usage: winnow parse INPUT... [--pipeline FILE] --output DIR|- [--all]
 
             Reads Common Crawl WAT files (gzip per record, single member, or plain) and URL lists, and writes the
             candidates that pass the pipeline's parse filters (caption length, URL length, extensions, page opt-outs,
@@ -18,31 +18,29 @@ enum ParseCommand {
             candidates-00000.jsonl, ... (100,000 a file) that 'winnow fetch' and 'winnow run' read.
             Malformed records are skipped and reported on stderr with file and offset.
 
-            Options:
-              --pipeline FILE   take the parse settings from this pipeline config (default: LAION's filters)
-              --all             also write dropped candidates, with a "dropped" field giving the reason
-              --threads N       read with N threads (default: one per core); 1 keeps the input's order
-              --per-file N      candidates per file in DIR (default 100,000)
-              --overwrite       replace what a previous parse wrote in DIR
-
             Into a directory, a parse that was killed or stopped is resumed by the same command: the candidate files
             it finished stay as they are, and their candidates are not written again.
-            \(RunCommand.inputHelp)
             """,
+        options: [
+            RunCommand.inputOption,
+            .value("pipeline", "FILE", "take the parse settings from this pipeline config (default: LAION's filters)"),
+            .value("output", "DIR|-", "directory of candidate files, or - for stdout"),
+            .flag("all", "also write dropped candidates, with a \"dropped\" field giving the reason"),
+            .value("threads", "N", "read with N threads (default: one per core); 1 keeps the input's order"),
+            .value("per-file", "N", "candidates per file in DIR (default 100,000)"),
+            .flag("overwrite", "replace what a previous parse wrote in DIR"),
+        ] + RunCommand.listOptions,
         run: run)
 
     static func run(_ args: [String]) throws {
         let a = try Arguments(
-            args, command: "parse",
-            options: Set(["output", "pipeline", "threads", "per-file"]).union(RunCommand.inputOptions),
-            flags: ["all", "overwrite"])
-        try RunCommand.refuseIgnored(
-            a, RunCommand.fetchOnlyOptions + RunCommand.imageOnlyOptions, command: "parse",
+            args, command: "parse", options: command.options,
+            ignored: (RunCommand.transferOptions + RunCommand.imageOptions).map(\.name),
             why: "parse reads inputs and writes candidates; 'winnow fetch' and 'winnow run' download")
-        let inputs = a.positionals
+        let (inputs, pipeline) = RunCommand.inputsAndPipeline(a, command: "parse")
         if inputs.isEmpty { throw UsageError("winnow parse: missing INPUT (see 'winnow parse --help')") }
         guard let output = a.value("output") else { throw UsageError("winnow parse: --output DIR|- is required") }
-        var config = try a.value("pipeline").map { try PipelineConfig.load(path: $0) } ?? PipelineConfig()
+        var config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig()
         try RunCommand.applyInputOptions(&config, a, command: "parse")
         let threads = try a.int("threads", command: "parse", min: 1) ?? ProcessInfo.processInfo.activeProcessorCount
         let reader = try CandidateReader(

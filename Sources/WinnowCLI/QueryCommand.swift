@@ -8,35 +8,45 @@ import WinnowShards
 enum QueryCommand {
     static let command = WinnowCLI.Command(
         name: "query", summary: "find samples in output directories' indexes, by field, caption text or CLIP",
-        help: """
+        about: """
             Usage: winnow query DIR... [CONDITIONS] [--limit N] [--json]
                    winnow query DIR... (--similar-text TEXT | --similar-image FILE) [--k N] [--model DIR] [CONDITIONS]
 
-            Conditions (all must hold):
-              --key K  --url U  --domain D (and its subdomains)  --status kept|dropped  --reason CODE
-              --caption QUERY          full-text search of captions (SQLite FTS5: words, "phrases", AND/OR/NOT, pre*)
-              --caption-contains TEXT  substring of the caption
-              --min-similarity X  --max-similarity X    image-text cosine recorded by the embed stage
-              --min-width N  --min-height N  --max-width N  --max-height N    original image size
-              --duplicate-of KEY       the samples dropped as duplicates of KEY (exact, PDQ or semantic)
-              --semantic-duplicates    the samples 'winnow dedup' found to be semantic duplicates
+            CONDITIONS are the options from --key to --semantic-duplicates below; a sample must meet them all.
 
             --similar-text / --similar-image rank the kept samples by the cosine of their CLIP image embedding with
             the text's or image's embedding (an exact scan of every stored embedding), best first; the model is
             --model DIR, else the one the run used. Several DIRs are searched as one (parts of a partitioned run).
             Prints a table, or one JSON object per line with --json.
             """,
+        options: [
+            .value("key", "K", "the sample with this key"),
+            .value("url", "U", "samples of this image URL"),
+            .value("domain", "D", "samples whose image URL's host is D or one of its subdomains"),
+            .value("status", "kept|dropped", "samples with this outcome"),
+            .value("reason", "CODE", "samples dropped for this reason (see 'winnow stats')"),
+            .value(
+                "caption", "QUERY", "full-text search of captions (SQLite FTS5: words, \"phrases\", AND/OR/NOT, pre*)"),
+            .value("caption-contains", "TEXT", "substring of the caption"),
+            .value("min-similarity", "X", "samples whose image-text cosine (from the embed stage) is at least X"),
+            .value("max-similarity", "X", "samples whose image-text cosine (from the embed stage) is at most X"),
+            .value("min-width", "N", "original image width at least N"),
+            .value("min-height", "N", "original image height at least N"),
+            .value("max-width", "N", "original image width at most N"),
+            .value("max-height", "N", "original image height at most N"),
+            .value("duplicate-of", "KEY", "the samples dropped as duplicates of KEY (exact, PDQ or semantic)"),
+            .flag("semantic-duplicates", "the samples 'winnow dedup' found to be semantic duplicates"),
+            .value("limit", "N", "print at most N samples (default 50)"),
+            .flag("json", "one JSON object per line instead of a table"),
+            .value("similar-text", "TEXT", "rank the kept samples by CLIP similarity to this text"),
+            .value("similar-image", "FILE", "rank the kept samples by CLIP similarity to this image"),
+            .value("k", "N", "with --similar-*: how many samples (default 10)"),
+            .value("model", "DIR", "with --similar-*: the CLIP model (default: the one the run used)"),
+        ],
         run: run)
 
     static func run(_ args: [String]) throws {
-        let a = try Arguments(
-            args, command: "query",
-            options: [
-                "key", "url", "domain", "caption", "caption-contains", "status", "reason", "limit", "min-similarity",
-                "max-similarity", "min-width", "min-height", "max-width", "max-height", "similar-text",
-                "similar-image", "k", "model", "duplicate-of",
-            ],
-            flags: ["json", "semantic-duplicates"])
+        let a = try Arguments(args, command: "query", options: command.options)
         let dirs = a.positionals
         if dirs.isEmpty { throw UsageError("winnow query: missing DIR (see 'winnow query --help')") }
         var q = IndexReader.Query()

@@ -9,35 +9,17 @@ import WinnowShards
 enum RunCommand {
     static let command = WinnowCLI.Command(
         name: "run", summary: "run a pipeline: parse, fetch, image, dedup, write shards and index",
-        help: """
-            Usage: winnow run PIPELINE.json --input FILE... --output DIR [options]
+        about: """
+            Usage: winnow run INPUT... [--pipeline FILE] --output DIR [options]
 
             Streams every candidate of the inputs through the pipeline's stages and writes webdataset tar shards
             (00000.tar: KEY.jpg, KEY.txt, KEY.json) and DIR/index.sqlite, one row per candidate with its outcome.
 
             Inputs: Common Crawl WAT files (.warc.wat.gz, one gzip member per record, single member, or plain),
-            candidate JSON Lines from 'winnow parse', or URL lists (one URL per line); plain or gzipped.
-
-            Options:
-              --input FILE...         input files (repeatable)
-              --output DIR            output directory (must not hold a finished run)
-              --shard I/N             run part I (0-based) of N: input file k belongs to part k mod N
-              --overwrite             replace a finished or unfinished run in DIR
-              --retry REASON,...      on a finished DIR: fetch again the samples dropped for these reasons (codes
-                                      such as timeout or http_503, http_5xx for a class, or 'transient': connect,
-                                      timeout, connection_reset, truncated, network, dns, http_429, http_5xx,
-                                      host_circuit_open, robots_unreachable); what now passes goes into new
-                                      shards and its row is updated (attempts add up); --input may be left out
-              --connect-to H:P:H2:P2  send connections for host H port P to H2:P2 (libcurl CONNECT_TO; repeatable)
-              --allow-range CIDR      also allow fetching from this address range (e.g. 127.0.0.0/8; repeatable)
-              --against DIR...        count the images of these Winnow outputs or image folders as already seen:
-                                      identical bytes, PDQ near-duplicates and (outputs) their (url, caption) keys
-                                      are dropped with the match as duplicate_of (dedup across runs, or keeping
-                                      an evaluation set out)
-              --registry FILE         the opt-out registry to consult (default: the pipeline's optout.registry,
-                                      else $WINNOW_OPTOUT_REGISTRY or ~/.local/share/winnow/optout.sqlite if it
-                                      exists): what it names is dropped as opt_out_registry, URLs before download
-            \(inputHelp)
+            candidate JSON Lines from 'winnow parse', or URL lists (one URL per line); plain or gzipped. Without
+            --pipeline, Winnow's default settings apply (schemas/pipeline.schema.json). The older form
+            'winnow run PIPELINE.json --input FILE...' is still accepted: with --input and without --pipeline, the
+            first argument is the pipeline.
 
             Progress goes to the terminal, or as JSON Lines to stdout when it is not a terminal; a summary ends the run.
 
@@ -46,20 +28,36 @@ enum RunCommand {
             a kill costs at most the open shard's samples. SIGINT or SIGTERM stops a run gracefully (exit 130 or 143)
             after its last commit; a second signal stops it at once, which is just as safe to resume.
             """,
+        options: [
+            inputOption,
+            .value(
+                "pipeline", "FILE", "the pipeline config (default: Winnow's defaults, schemas/pipeline.schema.json)"),
+            .value("output", "DIR", "output directory (must not hold a finished run)"),
+            .value("shard", "I/N", "run part I (0-based) of N: input file k belongs to part k mod N"),
+            .flag("overwrite", "replace a finished or unfinished run in DIR"),
+            retryOption,
+        ] + fetchOptions + [
+            .multi(
+                "against", "DIR",
+                "count the images of these Winnow outputs or image folders as already seen: identical bytes, PDQ "
+                    + "near-duplicates and (outputs) their (url, caption) keys are dropped with the match as "
+                    + "duplicate_of (dedup across runs, or keeping an evaluation set out)"),
+            .value(
+                "registry", "FILE",
+                "the opt-out registry to consult (default: the pipeline's optout.registry, else "
+                    + "$WINNOW_OPTOUT_REGISTRY or ~/.local/share/winnow/optout.sqlite if it exists): what it names "
+                    + "is dropped as opt_out_registry, URLs before download"),
+        ] + listOptions + imageOptions + transferOptions,
         run: run)
 
     static func run(_ args: [String]) throws {
-        let a = try Arguments(
-            args, command: "run", options: Set(["output", "shard", "registry", "retry"]).union(inputOptions),
-            multi: ["input", "connect-to", "allow-range", "against"],
-            flags: ["overwrite"])
-        let pipeline = try a.positionals(["PIPELINE.json"], command: "run")[0]
-        let inputs = a.all("input")
+        let a = try Arguments(args, command: "run", options: command.options)
+        let (inputs, pipeline) = inputsAndPipeline(a, command: "run")
         let retry = try parseRetry(a.value("retry"), command: "run")
-        if inputs.isEmpty && retry == nil { throw UsageError("winnow run: --input FILE... is required") }
+        if inputs.isEmpty && retry == nil { throw UsageError("winnow run: missing INPUT (see 'winnow run --help')") }
         guard let output = a.value("output") else { throw UsageError("winnow run: --output DIR is required") }
         let part = try parsePart(a.value("shard"), command: "run")
-        var config = try PipelineConfig.load(path: pipeline)
+        var config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig()
         try applyFetchOverrides(&config, a, command: "run")
         try applyInputOptions(&config, a, command: "run")
         config.dedup.against += a.all("against")
@@ -67,7 +65,7 @@ enum RunCommand {
             && !config.parse.dedupURLCaption
         {
             throw UsageError(
-                "winnow run: --against does nothing with every dedup off in \(pipeline) (dedup.exact, dedup.perceptual, parse.dedup_url_caption)"
+                "winnow run: --against does nothing with every dedup off in \(pipeline ?? "the default settings") (dedup.exact, dedup.perceptual, parse.dedup_url_caption)"
             )
         }
         if let r = a.value("registry") { config.optOutRegistry = r }
@@ -75,6 +73,42 @@ enum RunCommand {
             config: config, inputs: inputs, output: output, part: part, overwrite: a.flags.contains("overwrite"),
             retry: retry)
     }
+
+    /// `--input FILE...` of `run`, `fetch` and `parse`: another spelling of INPUT... (the two add up).
+    static let inputOption = Option.multi("input", "FILE", "input files, as INPUT... (the two may be combined)")
+
+    /// The inputs and the pipeline file of `run`, `fetch` and `parse`: `CMD INPUT... --pipeline FILE`, with
+    /// `--input FILE...` adding inputs. `run` also takes its older `run PIPELINE.json --input FILE...`: without
+    /// `--pipeline`, its first positional argument is the pipeline when `--input` is given, or when it is the only
+    /// one, ends in `.json` and `--retry` is given (`run PIPELINE.json --retry transient --output DIR` named no input).
+    static func inputsAndPipeline(_ a: Arguments, command: String) -> (inputs: [String], pipeline: String?) {
+        var positionals = a.positionals
+        var pipeline = a.value("pipeline")
+        if command == "run", pipeline == nil, let first = positionals.first {
+            let legacyRetry =
+                a.value("retry") != nil && a.all("input").isEmpty && positionals.count == 1 && first.hasSuffix(".json")
+            if !a.all("input").isEmpty || legacyRetry {
+                pipeline = first
+                positionals.removeFirst()
+            }
+        }
+        return (positionals + a.all("input"), pipeline)
+    }
+
+    /// `--retry`, for `run` and `fetch`.
+    static let retryOption = Option.value(
+        "retry", "REASON,...",
+        "on a finished DIR: fetch again the samples dropped for these reasons (codes such as timeout or http_503, "
+            + "http_5xx for a class, or 'transient': connect, timeout, connection_reset, truncated, network, dns, "
+            + "http_429, http_5xx, host_circuit_open, robots_unreachable); what now passes goes into new shards and "
+            + "its row is updated (attempts add up); INPUT may be left out")
+
+    /// Where `run` and `fetch` may connect.
+    static let fetchOptions: [Option] = [
+        .multi(
+            "connect-to", "H:P:H2:P2", "send connections for host H port P to H2:P2 (libcurl CONNECT_TO)"),
+        .multi("allow-range", "CIDR", "also allow fetching from these address ranges (e.g. 127.0.0.0/8)"),
+    ]
 
     /// The reasons that `transient` stands for: failures that another try, later, may not have.
     static let transientReasons: Set<String> = [
@@ -111,33 +145,30 @@ enum RunCommand {
         return (i, n)
     }
 
-    /// The stage options of `inputOptions` that only a download uses, and those that only image processing uses:
-    /// refused by the commands that do neither (`parse`) or no processing (`fetch`), never silently ignored.
-    static let fetchOnlyOptions = ["timeout", "retries", "thread-count", "user-agent"]
-    static let imageOnlyOptions = ["image-size", "resize-mode", "encode-quality", "encode-format"]
-
-    /// Refuses options among `names` that were given: they would change nothing in `command`.
-    static func refuseIgnored(_ a: Arguments, _ names: [String], command: String, why: String) throws {
-        if let given = names.first(where: { a.value($0) != nil }) {
-            throw UsageError("winnow \(command): --\(given) has no effect here (\(why))")
-        }
-    }
-
-    /// Options every command that reads inputs takes, and the img2dataset-named stage options.
-    static let inputOptions: Set<String> = [
-        "input-format", "url-col", "caption-col", "image-size", "resize-mode", "encode-quality", "encode-format",
-        "timeout", "retries", "thread-count", "user-agent",
+    /// How URL lists are read: options of every command that reads inputs.
+    static let listOptions: [Option] = [
+        .value("input-format", "F", "URL lists: txt, csv, tsv or jsonl (default: by file name; .gz allowed)"),
+        .value("url-col", "NAME", "column or JSON key of the URL (default: url)"),
+        .value("caption-col", "NAME", "column or JSON key of the caption (default: none; jsonl: caption)"),
     ]
 
-    /// Help lines for `inputOptions`.
-    static let inputHelp = """
-          --input-format F        URL lists: txt, csv, tsv or jsonl (default: by file name; .gz allowed)
-          --url-col NAME          column or JSON key of the URL (default: url)
-          --caption-col NAME      column or JSON key of the caption (default: none; jsonl: caption)
-          --image-size N, --resize-mode MODE, --encode-quality Q, --encode-format jpg|png|webp,
-          --timeout S, --retries N, --thread-count N (transfers in flight), --user-agent UA
-                                  override the pipeline's settings; img2dataset's names (also with underscores)
-        """
+    /// Image stage settings under img2dataset's names (also with underscores), over the pipeline's: `run` only.
+    static let imageOptions: [Option] = [
+        .value("image-size", "N", "side of the stored images in pixels (image.image_size)"),
+        .value(
+            "resize-mode", "MODE",
+            "\(ResizeMode.allCases.map(\.rawValue).joined(separator: ", ")) (image.resize_mode)"),
+        .value("encode-quality", "Q", "JPEG and WebP quality, 1 to 100 (image.encode_quality)"),
+        .value("encode-format", "jpg|png|webp", "format of the stored images (image.encode_format)"),
+    ]
+
+    /// Download settings under img2dataset's names (also with underscores), over the pipeline's: `run` and `fetch`.
+    static let transferOptions: [Option] = [
+        .value("timeout", "S", "seconds a transfer may take (fetch.timeout)"),
+        .value("retries", "N", "how many times a sample is tried again after a failure that may pass (fetch.retries)"),
+        .value("thread-count", "N", "transfers in flight (fetch.concurrency)"),
+        .value("user-agent", "UA", "the User-Agent header (fetch.user_agent)"),
+    ]
 
     static func applyInputOptions(_ config: inout PipelineConfig, _ a: Arguments, command: String) throws {
         if let f = a.value("input-format") {

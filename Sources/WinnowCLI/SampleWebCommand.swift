@@ -4,7 +4,7 @@ import WinnowSampleWeb
 enum SampleWebCommand {
     static let command = WinnowCLI.Command(
         name: "sample-web", summary: "generate the bundled sample web (pages, images, and its crawl as WAT files)",
-        help: """
+        about: """
             Usage: winnow sample-web --output DIR [--pages N] [--seed S]
 
             Writes a deterministic small web: HTML pages on several sites (under the reserved .test domain),
@@ -13,10 +13,15 @@ enum SampleWebCommand {
             images, alt texts that do not describe the image, duplicate images under several URLs, tiny images,
             and a page that opts out with <meta name="robots" content="noai">. DIR/manifest.json counts each.
             """,
+        options: [
+            .value("output", "DIR", "where to write the sample web (required)"),
+            .value("pages", "N", "pages in the sample web (default 48)"),
+            .value("seed", "S", "seed of the sample web (default 1)"),
+        ],
         run: run)
 
     static func run(_ args: [String]) throws {
-        let a = try Arguments(args, command: "sample-web", options: ["output", "pages", "seed"])
+        let a = try Arguments(args, command: "sample-web", options: command.options)
         _ = try a.positionals([], command: "sample-web")
         guard let output = a.value("output") else { throw UsageError("winnow sample-web: --output DIR is required") }
         let pages = try a.int("pages", command: "sample-web", min: 1) ?? 48

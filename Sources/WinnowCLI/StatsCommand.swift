@@ -5,15 +5,16 @@ import WinnowShards
 enum StatsCommand {
     static let command = WinnowCLI.Command(
         name: "stats", summary: "counts by outcome and reason, shards and bytes of an output directory",
-        help: """
+        about: """
             Usage: winnow stats DIR [--json]
 
             Reads DIR/index.sqlite: candidates, fetched, kept, dropped by reason, input records skipped, shards, bytes.
             """,
+        options: [.flag("json", "print the counts as one JSON object")],
         run: run)
 
     static func run(_ args: [String]) throws {
-        let a = try Arguments(args, command: "stats", flags: ["json"])
+        let a = try Arguments(args, command: "stats", options: command.options)
         let dir = try a.positionals(["DIR"], command: "stats")[0]
         let s = try IndexReader(directory: dir).stats()
         if a.flags.contains("json") {

@@ -6,8 +6,68 @@ public enum WinnowCLI {
     struct Command: Sendable {
         let name: String
         let summary: String
-        let help: String
+        /// The usage line(s) and the paragraphs that describe the command, written by hand.
+        let about: String
+        /// The options of a command without subcommands.
+        let options: [Option]
+        /// The subcommands (`optout file`), each with its options.
+        let subcommands: [Subcommand]
         let run: @Sendable ([String]) throws -> Void
+
+        init(
+            name: String, summary: String, about: String, options: [Option] = [], subcommands: [Subcommand] = [],
+            run: @escaping @Sendable ([String]) throws -> Void
+        ) {
+            self.name = name
+            self.summary = summary
+            self.about = about
+            self.options = options
+            self.subcommands = subcommands
+            self.run = run
+        }
+
+        /// The options of the subcommand `name`.
+        func options(of name: String) -> [Option] {
+            guard let s = subcommands.first(where: { $0.name == name }) else {
+                preconditionFailure("winnow \(self.name) has no subcommand \(name)")
+            }
+            return s.options
+        }
+
+        /// `--help`: `about`, then the options generated from the tables; subcommands with the same options share
+        /// a section.
+        var help: String {
+            var sections: [(names: [String], options: [Option])] = []
+            if subcommands.isEmpty {
+                if !options.isEmpty { sections.append(([], options)) }
+            } else {
+                for s in subcommands where !s.options.isEmpty {
+                    if let last = sections.last, last.options == s.options {
+                        sections[sections.count - 1].names.append(s.name)
+                    } else {
+                        sections.append(([s.name], s.options))
+                    }
+                }
+            }
+            var text = about
+            for (names, options) in sections {
+                let of = names.map { "'\(name) \($0)'" }
+                let title =
+                    of.isEmpty
+                    ? "Options:"
+                    : "Options of "
+                        + (of.count == 1 ? of[0] : of.dropLast().joined(separator: ", ") + " and " + of[of.count - 1])
+                        + ":"
+                text += "\n\n" + title + "\n" + Option.help(options)
+            }
+            return text
+        }
+    }
+
+    /// A subcommand's name and options.
+    struct Subcommand: Sendable {
+        let name: String
+        let options: [Option]
     }
 
     static let commands: [Command] = [

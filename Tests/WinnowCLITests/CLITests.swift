@@ -31,7 +31,7 @@ let winnow = TestSupport.winnowBinary
     }
 
     @Test(arguments: [
-        ([String](), "Usage: winnow COMMAND"), (["frobnicate"], "unknown command"), (["run"], "missing PIPELINE.json"),
+        ([String](), "Usage: winnow COMMAND"), (["frobnicate"], "unknown command"), (["run"], "missing INPUT"),
         (["run", "p.json", "--bogus"], "unknown option --bogus"), (["query"], "missing DIR"),
         (["run", "p.json", "--input", "x", "--output", "o", "--shard", "3/2"], "--shard expects I/N"),
         (["sample-web", "--output", "o", "--pages", "many"], "--pages expects a whole number"),
