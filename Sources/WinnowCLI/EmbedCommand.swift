@@ -116,7 +116,7 @@ enum EmbedCommand {
             .joined(separator: ",")
             json += "]"
         } else {
-            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            try OutputDirectory.makeDirectory(output)
             if !images.isEmpty {
                 try ShardWriter.writeAtomically(
                     NPY.encode(imageRows, shape: [images.count, d], dtype: dtype), to: output + "/images.npy")

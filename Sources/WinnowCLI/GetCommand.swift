@@ -39,7 +39,7 @@ enum GetCommand {
             do {
                 try Data(file.bytes).write(to: URL(fileURLWithPath: output), options: .atomic)
             } catch {
-                throw WinnowError(.io, "\(output): cannot write: \(error.localizedDescription)")
+                throw WinnowError(.io, "\(output): cannot write: \(SystemError.reason(error))")
             }
             WinnowCLI.note("wrote \(file.name) (\(file.bytes.count) bytes) to \(output)")
         }

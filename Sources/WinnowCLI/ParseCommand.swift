@@ -164,7 +164,7 @@ final class CandidateSink {
         do {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         } catch {
-            throw WinnowError(.io, "\(output): cannot create directory: \(error.localizedDescription)")
+            throw WinnowError(.io, "\(output): cannot create the directory: \(SystemError.reason(error))")
         }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []).sorted()
         for n in names where n.hasSuffix(".partial") && OutputDirectory.candidateFileNumber(n) != nil {

@@ -127,7 +127,8 @@ public enum WinnowCLI {
         } catch let e as WinnowError {
             fail(e.code == .usage ? 64 : 1, "winnow \(command.name): \(e.message)")
         } catch {
-            fail(1, "winnow \(command.name): \(error)")
+            // A Foundation or system error: the path and the OS reason, in one line.
+            fail(1, "winnow \(command.name): \(SystemError.describe(error))")
         }
     }
 

@@ -11,7 +11,20 @@ public enum SystemError {
         let path =
             (ns.userInfo[NSFilePathErrorKey] as? String)
             ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path
-        return path.map { "\($0): \(reason(error))" } ?? reason(error)
+        guard let path else { return reason(error) }
+        // Foundation's "unknown write error" for a path under a file: say which file is in the way.
+        if ns.domain == NSCocoaErrorDomain && ns.code == 512 {
+            var parent = (path as NSString).deletingLastPathComponent
+            while !parent.isEmpty && parent != "/" {
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) {
+                    if !isDirectory.boolValue { return "\(path): cannot create: \(parent) is a file, not a directory" }
+                    break
+                }
+                parent = (parent as NSString).deletingLastPathComponent
+            }
+        }
+        return "\(path): \(reason(error))"
     }
 
     /// The operating system's reason in an error (`No such file or directory`), without the path.

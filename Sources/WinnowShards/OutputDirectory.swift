@@ -292,7 +292,7 @@ public struct OutputDirectory: Sendable {
 
     /// Creates `path` and its missing parents with mkdir(2), so that a failure names the folder and the system's
     /// reason in one line (Foundation's error says "error 512" for a parent that is a file).
-    static func makeDirectory(_ path: String) throws {
+    public static func makeDirectory(_ path: String) throws {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
             if isDir.boolValue { return }

@@ -151,4 +151,27 @@ import WinnowTestSupport
             ["run", dir + "/nodedup.json", "--input", dir + "/urls.txt", "--output", dir + "/r", "--against", dir])
         #expect(against.status == 64 && against.stderr.contains("--against does nothing"), "\(against.stderr)")
     }
+
+    /// Outputs that cannot be created (under a file, under /proc) give one line with the path and the system's
+    /// reason, never Foundation's dump.
+    @Test func unwritableOutputsAreOneLine() throws {
+        let dir = TestSupport.temporaryDirectory("unwritable")
+        #expect(FileManager.default.createFile(atPath: dir + "/file", contents: Data([1])))
+        try "http://127.0.0.1:9/a.jpg\n".write(toFile: dir + "/urls.txt", atomically: true, encoding: .utf8)
+        let model = TestSupport.packageRoot + "/models/sample-web-clip"
+        let cases: [[String]] = [
+            ["sample-web", "--output", dir + "/file/web"],
+            ["demo", "--output", "/proc/winnow-demo", "--pages", "2"],
+            ["embed", "--model", model, "--text", "a circle", "--output", dir + "/file/emb"],
+            ["parse", dir + "/urls.txt", "--output", dir + "/file/candidates"],
+            ["fetch", dir + "/urls.txt", "--output", "/proc/winnow-out"],
+        ]
+        for args in cases {
+            let r = try TestSupport.run(TestSupport.winnowBinary, args)
+            let lines = r.stderr.split(separator: "\n")
+            #expect(r.status == 1 && lines.count == 1, "\(args): \(r.stderr)")
+            #expect(!r.stderr.contains("Error Domain") && !r.stderr.contains("NSCocoaErrorDomain"), "\(r.stderr)")
+            #expect(r.stderr.contains("/file") || r.stderr.contains("/proc/"), "\(r.stderr)")
+        }
+    }
 }
