@@ -41,6 +41,9 @@ public struct RunCounters: Sendable, Equatable {
     public var parseDoneAt: Double?
     public var fetchDoneAt: Double?
 
+    /// Counters at zero.
+    public init() {}
+
     /// The candidates the run will have in all: the count once the inputs are read, else an estimate from the input
     /// bytes read so far (nil before there is one).
     public var expectedCandidates: Int? {

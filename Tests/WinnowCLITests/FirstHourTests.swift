@@ -66,6 +66,8 @@ import WinnowTestSupport
         // The summary: sizes for people, and which registry was consulted.
         #expect(demo.stdout.contains(" KB (") || demo.stdout.contains(" MB ("), "\(demo.stdout)")
         #expect(demo.stdout.contains("opt-out registry"), "\(demo.stdout)")
+        // Progress (JSON here: stdout is a pipe) shows the embed stage and the share done.
+        #expect(demo.stdout.contains(#""embedded":"#) && demo.stdout.contains(#""percent":"#), "\(demo.stdout)")
         // The user's default registry opts a demo site out: the demo does not consult it.
         let userRegistry = cwd + "/user-registry.sqlite"
         let site = "shapes-gallery.test"
