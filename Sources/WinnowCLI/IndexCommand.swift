@@ -1,5 +1,6 @@
 import Foundation
 import WinnowCore
+import WinnowPipeline
 import WinnowShards
 
 enum IndexCommand {
@@ -12,6 +13,11 @@ enum IndexCommand {
             with --shard I/N, or any Winnow outputs). Shards stay where they are: the merged index names them by their
             path relative to OUT (part-0/00000.tar), so 'winnow query', 'get' and 'stats' work on OUT as on one run.
             Opt-out removals are applied to the parts; merge again afterwards.
+
+            Each part removed the duplicates it saw; the merge decides those across parts as one run over all the
+            inputs would (repeated url + caption, identical bytes, PDQ near-duplicates, in the order of the sorted
+            inputs, with the parts' own dedup settings): the later copies are marked dropped in OUT's index with
+            duplicate_of, so that query, get and stats on OUT see each sample kept once. The parts are not changed.
             """,
         subcommands: [
             .init(name: "merge", options: [.flag("overwrite", "replace an existing OUT/index.sqlite")])
@@ -26,9 +32,12 @@ enum IndexCommand {
         guard a.positionals.count >= 3 else { throw UsageError("winnow index merge: needs OUT and at least one PART") }
         let out = a.positionals[1]
         let parts = Array(a.positionals[2...])
-        let n = try merge(output: out, parts: parts, overwrite: a.flags.contains("overwrite"))
+        let (n, duplicates) = try merge(output: out, parts: parts, overwrite: a.flags.contains("overwrite"))
         print(
             "merged \(WinnowCLI.count(parts.count, "index", "indexes")) (\(WinnowCLI.count(n, "sample"))) into \(ShardWriter.indexPath(out))"
+                + (duplicates.total > 0
+                    ? "; \(WinnowCLI.count(duplicates.total, "duplicate")) across parts marked (\(duplicates.urlCaption) url + caption, \(duplicates.exact) identical bytes, \(duplicates.perceptual) PDQ)"
+                    : "")
         )
     }
 
@@ -46,7 +55,7 @@ enum IndexCommand {
         return (up + p[common...]).joined(separator: "/")
     }
 
-    static func merge(output: String, parts: [String], overwrite: Bool) throws -> Int {
+    static func merge(output: String, parts: [String], overwrite: Bool) throws -> (Int, PartDuplicates.Counts) {
         let final = ShardWriter.indexPath(output)
         if FileManager.default.fileExists(atPath: final) && !overwrite {
             throw WinnowError(.usage, "\(final): exists; pass --overwrite to replace it")
@@ -65,6 +74,12 @@ enum IndexCommand {
             let prefix = relative(p, to: output)
             return (p, prefix.isEmpty || prefix == "." ? "" : prefix + "/")
         }
-        return try ShardIndex.merge(into: output, parts: parts)
+        // The parts' dedup settings, as the first part's manifest records them (an older part has none: defaults).
+        let settings = (try OutputDirectory.manifest(parts[0].directory))?.settings ?? [:]
+        var duplicates = PartDuplicates.Counts()
+        let n = try ShardIndex.merge(into: output, parts: parts) { index in
+            duplicates = try PartDuplicates.resolve(index, settings: settings)
+        }
+        return (n, duplicates)
     }
 }

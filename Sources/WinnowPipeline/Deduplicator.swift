@@ -28,39 +28,44 @@ final class Deduplicator {
     /// Marks `s` as a duplicate if it is one; otherwise remembers it.
     func apply(_ s: inout Sample) {
         guard s.isKept else { return }
-        if settings.exact, let sha = s.sha256 {
-            if let first = firstBySHA[sha] {
-                s.duplicateOf = first
-                s.drop("duplicate_sha256", "same bytes as \(first)")
-                return
-            }
+        if let d = decide(
+            key: s.candidate.key, sha256: s.sha256, pdq: s.image?.pdq, pdqTrimmed: s.image?.pdqTrimmed,
+            pdqMirrored: s.image?.pdqMirrored, quality: s.image?.pdqQuality ?? 0)
+        {
+            s.duplicateOf = d.of
+            s.drop(d.code, d.detail)
+        }
+    }
+
+    /// Whether a kept sample with these hashes duplicates one seen before: the reason code, its detail and the key
+    /// (label) of the one it duplicates; when it does not, the sample is remembered.
+    func decide(
+        key: String, sha256: String?, pdq: String?, pdqTrimmed: String?, pdqMirrored: String?, quality: Int
+    ) -> (code: String, detail: String, of: String)? {
+        if settings.exact, let sha = sha256, let first = firstBySHA[sha] {
+            return ("duplicate_sha256", "same bytes as \(first)", first)
         }
         // The whole image's PDQ, and the PDQ inside its border when it has one.
         var hashes: [Hash256] = []
-        if settings.perceptual, (s.image?.pdqQuality ?? 0) >= settings.pdqMinQuality {
-            hashes = [s.image?.pdq, s.image?.pdqTrimmed].compactMap { $0.flatMap { PDQ(hex: $0) } }.map {
-                Hash256(words: $0.words)
-            }
+        if settings.perceptual, quality >= settings.pdqMinQuality {
+            hashes = [pdq, pdqTrimmed].compactMap { $0.flatMap { PDQ(hex: $0) } }.map { Hash256(words: $0.words) }
             // A mirrored copy matches through the mirror image's hash (queried, not stored).
-            let queries =
-                hashes
-                + (settings.matchMirrored
-                    ? [s.image?.pdqMirrored].compactMap { $0.flatMap { PDQ(hex: $0) } }.map { Hash256(words: $0.words) }
-                    : [])
-            let best = queries.compactMap { pdq.nearest($0, radius: settings.pdqThreshold) }.min {
+            let mirrored =
+                settings.matchMirrored
+                ? [pdqMirrored].compactMap { $0.flatMap { PDQ(hex: $0) } }.map { Hash256(words: $0.words) } : []
+            let best = (hashes + mirrored).compactMap { self.pdq.nearest($0, radius: settings.pdqThreshold) }.min {
                 $0.distance < $1.distance || ($0.distance == $1.distance && $0.id < $1.id)
             }
             if let m = best {
-                s.duplicateOf = labels[m.id]
-                s.drop("near_duplicate_pdq", "PDQ distance \(m.distance) to \(labels[m.id])")
-                return
+                return ("near_duplicate_pdq", "PDQ distance \(m.distance) to \(labels[m.id])", labels[m.id])
             }
         }
-        if settings.exact, let sha = s.sha256 { firstBySHA[sha] = s.candidate.key }
+        if settings.exact, let sha = sha256 { firstBySHA[sha] = key }
         for h in hashes {
-            pdq.insert(h)
-            labels.append(s.candidate.key)
+            self.pdq.insert(h)
+            labels.append(key)
         }
+        return nil
     }
 
     /// Remembers kept samples (in the order they were kept), labelled by `label(key)`: those of an `--against`

@@ -6,7 +6,11 @@ extension ShardIndex {
     /// Writes `DIR/index.sqlite` over the finished outputs `parts` (`winnow index merge`): their rows, shards (named
     /// `prefix` + name, the part's path relative to DIR), input errors and run properties (as the first part
     /// recorded them), built as `index.sqlite.partial` and renamed into place. Returns the number of rows.
-    public static func merge(into directory: String, parts: [(directory: String, prefix: String)]) throws -> Int {
+    /// `beforeCommit` sees the merged index before it is renamed into place (to resolve duplicates across parts).
+    public static func merge(
+        into directory: String, parts: [(directory: String, prefix: String)],
+        beforeCommit: (ShardIndex) throws -> Void = { _ in }
+    ) throws -> Int {
         let partial = ShardWriter.indexPath(directory) + ".partial"
         for suffix in ["", "-journal", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: partial + suffix) }
         let index = try ShardIndex(path: partial)
@@ -46,6 +50,7 @@ extension ShardIndex {
                 try index.setRun("finished", ISO8601DateFormatter().string(from: Date()))
                 try db.execute("INSERT INTO samples_fts (samples_fts) VALUES ('rebuild')")
             }
+            try beforeCommit(index)
             let n = Int(try db.query("SELECT count(*) AS n FROM samples")[0].int("n") ?? 0)
             db.close()
             try ShardWriter.commitPartialIndex(directory)
@@ -53,5 +58,39 @@ extension ShardIndex {
         } catch let e as SQLiteError {
             throw WinnowError(.database, "\(partial): \(e)")
         }
+    }
+
+    /// What the duplicate decisions across parts need of a row.
+    public struct DedupRow: Sendable {
+        public var id: Int
+        public var key: String
+        public var kept: Bool
+        public var reason: String?
+        public var sha256: String?
+        public var pdq: String?
+        public var pdqQuality: Int
+        public var pdqTrimmed: String?
+        public var inputFile: String
+    }
+
+    /// Every row, in row order, with what duplicate decisions need.
+    public func dedupRows() throws -> [DedupRow] {
+        try db.query(
+            "SELECT id, key, status, reason, sha256, pdq, pdq_quality, pdq_trimmed, input_file FROM samples ORDER BY id"
+        ).map {
+            DedupRow(
+                id: Int($0.int("id") ?? 0), key: $0.string("key") ?? "", kept: $0.string("status") == "kept",
+                reason: $0.string("reason"), sha256: $0.string("sha256"), pdq: $0.string("pdq"),
+                pdqQuality: Int($0.int("pdq_quality") ?? 0), pdqTrimmed: $0.string("pdq_trimmed"),
+                inputFile: $0.string("input_file") ?? "")
+        }
+    }
+
+    /// Marks row `id` a duplicate (of `of`, when known): dropped with `code` and `detail`. Its files stay where they
+    /// are; what reads the index as kept no longer sees it.
+    public func markDuplicate(id: Int, code: String, detail: String, of: String?) throws {
+        try db.run(
+            "UPDATE samples SET status = 'dropped', reason = ?1, reason_detail = ?2, duplicate_of = coalesce(?3, duplicate_of) WHERE id = ?4",
+            [code, detail, of, id])
     }
 }
