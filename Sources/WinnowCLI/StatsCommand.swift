@@ -20,9 +20,30 @@ enum StatsCommand {
         if a.flags.contains("json") {
             let e = JSONEncoder()
             e.outputFormatting = [.sortedKeys]
-            print(String(decoding: try e.encode(s), as: UTF8.self))
+            // The same counts grouped by stage, beside the index's own fields.
+            var o = try JSONSerialization.jsonObject(with: try e.encode(s)) as? [String: Any] ?? [:]
+            o["dropped_by_stage"] = Dictionary(
+                uniqueKeysWithValues: byStage(s.droppedByReason).map {
+                    ($0.stage, $0.reasons.reduce(0) { $0 + $1.count })
+                })
+            o["shard_bytes_human"] = Words.bytes(s.shardBytes)
+            let d = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
+            print(String(decoding: d, as: UTF8.self))
         } else {
             print(render(s, title: "Winnow output \(dir)"))
+        }
+    }
+
+    /// Dropped counts grouped by the stage that recorded them (`ReasonCode.Stage`; a code this version does not know
+    /// goes under "other").
+    static func byStage(_ reasons: [String: Int]) -> [(stage: String, reasons: [(code: String, count: Int)])] {
+        var groups: [String: [(code: String, count: Int)]] = [:]
+        for (code, n) in reasons {
+            groups[ReasonCode.lookup(code)?.stage.rawValue ?? "other", default: []].append((code, n))
+        }
+        let order = ReasonCode.Stage.allCases.map(\.rawValue) + ["other"]
+        return order.compactMap { stage in
+            groups[stage].map { (stage, $0.sorted { ($0.count, $1.code) > ($1.count, $0.code) }) }
         }
     }
 
@@ -35,8 +56,10 @@ enum StatsCommand {
             title, row("candidates", s.candidates), row("fetched", s.fetched), row("kept", s.kept),
             row("dropped", s.dropped),
         ]
-        for (reason, n) in s.droppedByReason.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
-            lines.append(row(reason, n, indent: 4))
+        // By stage, in pipeline order, then by reason within it (most first).
+        for (stage, reasons) in byStage(s.droppedByReason) {
+            lines.append(row(stage, reasons.reduce(0) { $0 + $1.count }, indent: 4))
+            for r in reasons { lines.append(row(r.code, r.count, indent: 6)) }
         }
         lines.append(row("input records skipped", s.inputErrors))
         lines.append(row("shards", s.shards))

@@ -1,15 +1,25 @@
 /// Why a sample was dropped: a stable machine-readable code and a human detail.
 public struct Reason: Sendable, Hashable, Codable, CustomStringConvertible {
-    /// Stable code, e.g. `http_404`, `caption_too_short`, `duplicate_sha256`.
-    public var code: String
+    /// Stable code, e.g. `http_404`, `caption_too_short`, `duplicate_sha256`: one of `ReasonCode`'s.
+    public private(set) var code: String
     /// Human-readable detail (the URL, the error text...).
     public var detail: String
 
-    /// Creates a reason.
-    public init(_ code: String, _ detail: String = "") {
-        self.code = code
+    /// Creates a reason from the closed vocabulary.
+    public init(_ code: ReasonCode, _ detail: String = "") {
+        self.code = code.rawValue
         self.detail = detail
     }
+
+    /// The same reason with another detail.
+    public func with(detail: String) -> Reason {
+        var r = self
+        r.detail = detail
+        return r
+    }
+
+    /// The vocabulary's entry for the code (nil for a code stored by another version).
+    public var kind: ReasonCode? { ReasonCode.lookup(code) }
 
     public var description: String { detail.isEmpty ? code : "\(code): \(detail)" }
 }
@@ -144,9 +154,12 @@ public struct Sample: Sendable {
     public var isKept: Bool { outcome == .kept }
 
     /// Drops the sample with a reason (the first drop wins).
-    public mutating func drop(_ code: String, _ detail: String = "") {
+    public mutating func drop(_ code: ReasonCode, _ detail: String = "") { drop(Reason(code, detail)) }
+
+    /// Drops the sample with a reason (the first drop wins).
+    public mutating func drop(_ reason: Reason) {
         if isKept {
-            outcome = .dropped(Reason(code, detail))
+            outcome = .dropped(reason)
             original = nil
             stored = nil
             imageEmbedding = nil

@@ -44,21 +44,21 @@ public final class CandidateFilter {
     /// Why the candidate is dropped, or nil if it passes.
     public func check(_ c: Candidate) -> Reason? {
         if settings.honourPageOptOuts, let s = c.optOutSignals.first(where: { settings.optOutSignals.contains($0) }) {
-            return Reason("page_optout", s)
+            return Reason(.pageOptout, s)
         }
-        if c.url.utf8.count > settings.maxURLLength { return Reason("url_too_long", "\(c.url.utf8.count) characters") }
+        if c.url.utf8.count > settings.maxURLLength { return Reason(.urlTooLong, "\(c.url.utf8.count) characters") }
         // Characters as LAION counted them (Python's len: code points). A code point takes 1 to 4 UTF-8 bytes, so
         // the byte count settles most captions without counting.
         if c.caption.utf8.count / 4 < settings.minCaptionLength
             && (settings.captionLengthForLists || !c.pageURL.isEmpty)
         {
             let length = c.caption.unicodeScalars.count
-            if length < settings.minCaptionLength { return Reason("caption_too_short", "\(length) characters") }
+            if length < settings.minCaptionLength { return Reason(.captionTooShort, "\(length) characters") }
         }
         let ext = URLExtension.of(c.url)
-        if !ext.isEmpty && settings.dropExtensions.contains(ext) { return Reason("extension_dropped", ext) }
+        if !ext.isEmpty && settings.dropExtensions.contains(ext) { return Reason(.extensionDropped, ext) }
         if settings.dedupURLCaption {
-            if !seen.insert(c.hash64).inserted { return Reason("duplicate_url_caption", c.key) }
+            if !seen.insert(c.hash64).inserted { return Reason(.duplicateURLCaption, c.key) }
         }
         return nil
     }

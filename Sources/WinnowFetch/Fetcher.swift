@@ -195,7 +195,7 @@ public final class Fetcher {
         guard let multi = curl_multi_init() else {
             // Without a multi handle nothing can be fetched: every sample gets that reason.
             while case .sample(var s) = pull(true) {
-                s.drop("fetch_setup", "curl_multi_init failed")
+                s.drop(.fetchSetup, "curl_multi_init failed")
                 emit(s)
             }
             return
@@ -223,7 +223,7 @@ public final class Fetcher {
 
         func start(_ t: Transfer) {
             guard let easy = curl_easy_init() else {
-                t.sample.drop("fetch_setup", "curl_easy_init failed")
+                t.sample.drop(.fetchSetup, "curl_easy_init failed")
                 emit(t.sample)
                 return
             }
@@ -314,7 +314,7 @@ public final class Fetcher {
                     delayed.append((Date().addingTimeInterval(0.1), t))
                     return
                 case .refuse(let why):
-                    t.sample.drop("host_circuit_open", "\(t.origin): \(why)")
+                    t.sample.drop(.hostCircuitOpen, "\(t.origin): \(why)")
                     emit(t.sample)
                     return
                 }
@@ -335,7 +335,7 @@ public final class Fetcher {
         /// Applies an origin's opt-outs to a transfer: schedules it, or drops its sample with the rule that says no.
         func apply(_ o: OriginState, _ t: Transfer) {
             if let f = o.failure {
-                t.sample.drop(f.code, f.detail)
+                t.sample.drop(f)
                 emit(t.sample)
                 return
             }
@@ -348,14 +348,14 @@ public final class Fetcher {
             if !d.allowed {
                 let rule = d.rule.map { "\($0.allow ? "Allow" : "Disallow"): \($0.pattern)" } ?? "disallowed"
                 t.sample.drop(
-                    "robots_txt", "\(hop)\(o.origin)/robots.txt: \(rule) (user-agent \(d.token ?? "*"))\(age)")
+                    .robotsTxt, "\(hop)\(o.origin)/robots.txt: \(rule) (user-agent \(d.token ?? "*"))\(age)")
                 emit(t.sample)
                 return
             }
             if let rule = o.tdm.first(where: { $0.matches(path) }), rule.reservation {
                 let policy = rule.policy.map { ", tdm-policy \($0)" } ?? ""
                 t.sample.drop(
-                    "tdmrep",
+                    .tdmrep,
                     "\(hop)\(o.origin)\(PolicyDocument.tdmrep.path): location \(rule.location), tdm-reservation 1\(policy)\(age)"
                 )
                 emit(t.sample)
@@ -365,7 +365,7 @@ public final class Fetcher {
                 let a = ai.decision(path: path, tokens: tokens)
                 if !a.allowed {
                     t.sample.drop(
-                        "ai_txt",
+                        .aiTxt,
                         "\(hop)\(o.origin)/ai.txt: Disallow: \(a.rule?.pattern ?? "") (user-agent \(a.token ?? "*"))\(age)"
                     )
                     emit(t.sample)
@@ -392,7 +392,7 @@ public final class Fetcher {
             // guard see (`0x7f.1` is 127.0.0.1 to all of them).
             guard let url = try? WebURL.parse(s.candidate.url) else {
                 var d = s
-                d.drop("url_invalid", s.candidate.url)
+                d.drop(.urlInvalid, s.candidate.url)
                 emit(d)
                 return
             }
@@ -411,7 +411,7 @@ public final class Fetcher {
             if let literal = CIDR.parseAddress(host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host),
                 let why = guardian.refusal(for: literal)
             {
-                t.sample.drop("address_refused", t.hops > 0 ? "redirect hop \(t.hops) to \(t.url): \(why)" : why)
+                t.sample.drop(.addressRefused, t.hops > 0 ? "redirect hop \(t.hops) to \(t.url): \(why)" : why)
                 emit(t.sample)
                 return
             }
@@ -472,7 +472,7 @@ public final class Fetcher {
         func documentDone(_ t: Transfer, origin: String, doc: PolicyDocument, status: Int, code: CURLcode) {
             guard let o = origins[origin] else { return }
             if let refused = t.refused {
-                record(o, doc, status: 0, failure: Reason("address_refused", refused), body: [])
+                record(o, doc, status: 0, failure: Reason(.addressRefused, refused), body: [])
                 return
             }
             let ok = code == CURLE_OK || t.tooLarge
@@ -501,10 +501,11 @@ public final class Fetcher {
                 if let f = failure {
                     // The server could not be reached at all: complete disallow, with the network reason.
                     o.failure =
-                        f.code == "address_refused"
+                        f.code == ReasonCode.addressRefused.rawValue
                         ? f
-                        : Reason(
-                            f.code, "\(source): \(f.detail) (asked again after \(Int(settings.policyRetrySeconds)) s)")
+                        : f.with(
+                            detail:
+                                "\(source): \(f.detail) (asked again after \(Int(settings.policyRetrySeconds)) s)")
                 } else {
                     switch status {
                     case 200..<300: o.robots = RobotsTxt(parsing: body)
@@ -512,7 +513,7 @@ public final class Fetcher {
                     case 400..<500 where status != 429: o.robots = .allowAll
                     default:
                         o.failure = Reason(
-                            "robots_unreachable",
+                            .robotsUnreachable,
                             "\(source) answered \(status): complete disallow (RFC 9309 2.3.1.4; asked again after \(Int(settings.policyRetrySeconds)) s)"
                         )
                     }
@@ -570,23 +571,23 @@ public final class Fetcher {
             if let o = t.optOut {
                 reason = o
             } else if let refused = t.refused {
-                reason = Reason("address_refused", refused)
+                reason = Reason(.addressRefused, refused)
             } else if t.tooLarge || code == CURLE_FILESIZE_EXCEEDED {
-                reason = Reason("too_large", "body exceeds \(settings.maxBytes) bytes")
+                reason = Reason(.tooLarge, "body exceeds \(settings.maxBytes) bytes")
             } else if code != CURLE_OK {
                 let (kind, again) = Fetcher.classify(code, headersTooLarge: t.headersTooLarge)
                 let detail =
-                    kind == "headers_too_large"
+                    kind == .headersTooLarge
                     ? "response headers over \(settings.maxHeaderBytes) bytes or 1,000 lines"
                     : String(cString: curl_easy_strerror(code))
                 reason = Reason(kind, detail)
                 retryable = again
             } else if status != 200 {
-                reason = Reason("http_\(status)", t.url)
+                reason = Reason(.http(status), t.url)
                 retryable = status == 429 || status >= 500
             } else if let type = t.sample.fetch?.contentType?.lowercased(), Fetcher.isNotImage(contentType: type) {
                 // The server says it is not an image (an HTML error page served with 200, say).
-                reason = Reason("content_type", type)
+                reason = Reason(.contentType, type)
             }
             if var r = reason {
                 // Exponential backoff with jitter; a Retry-After on 429/503 is honoured for the whole host.
@@ -614,7 +615,7 @@ public final class Fetcher {
                         waiting[t.host] = keep.isEmpty ? nil : keep
                         waitingCount -= drop.count
                         for w in drop {
-                            w.sample.drop("host_circuit_open", "\(t.origin): \(why)")
+                            w.sample.drop(.hostCircuitOpen, "\(t.origin): \(why)")
                             emit(w.sample)
                         }
                     }
@@ -629,7 +630,7 @@ public final class Fetcher {
                 if retryable && !probe && t.attempts <= settings.retries && !breakers.isOpen(t.origin) {
                     delayed.append((Date().addingTimeInterval(wait), t))
                 } else {
-                    t.sample.drop(r.code, r.detail)
+                    t.sample.drop(r)
                     emit(t.sample)
                 }
             } else {
@@ -645,12 +646,12 @@ public final class Fetcher {
         /// A redirect answered: the next hop goes through its own origin's opt-outs before it is requested.
         func follow(_ t: Transfer, to target: String) {
             guard t.hops < settings.maxRedirects else {
-                t.sample.drop("too_many_redirects", "more than \(settings.maxRedirects), the next to \(target)")
+                t.sample.drop(.tooManyRedirects, "more than \(settings.maxRedirects), the next to \(target)")
                 emit(t.sample)
                 return
             }
             guard let next = try? WebURL.parse(target) else {
-                t.sample.drop("redirect_invalid", "redirect hop \(t.hops + 1) to \(target)")
+                t.sample.drop(.redirectInvalid, "redirect hop \(t.hops + 1) to \(target)")
                 emit(t.sample)
                 return
             }
@@ -729,21 +730,21 @@ public final class Fetcher {
 
 extension Fetcher {
     /// The reason code of a libcurl failure, and whether another attempt may pass.
-    static func classify(_ code: CURLcode, headersTooLarge: Bool = false) -> (String, Bool) {
+    static func classify(_ code: CURLcode, headersTooLarge: Bool = false) -> (ReasonCode, Bool) {
         // Headers past our limit (the header callback stopped the transfer), or past libcurl's own: a single line
         // over its 100 KB buffer ends as "out of memory", which the input merely being too big must not be called.
-        if headersTooLarge || code == CURLE_OUT_OF_MEMORY { return ("headers_too_large", false) }
+        if headersTooLarge || code == CURLE_OUT_OF_MEMORY { return (.headersTooLarge, false) }
         switch code {
-        case CURLE_COULDNT_RESOLVE_HOST: return ("dns", false)
-        case CURLE_COULDNT_CONNECT: return ("connect", true)
-        case CURLE_OPERATION_TIMEDOUT: return ("timeout", true)
-        case CURLE_TOO_MANY_REDIRECTS: return ("too_many_redirects", false)
-        case CURLE_UNSUPPORTED_PROTOCOL: return ("bad_scheme", false)
-        case CURLE_PARTIAL_FILE: return ("truncated", true)
-        case CURLE_RECV_ERROR, CURLE_SEND_ERROR: return ("connection_reset", true)
+        case CURLE_COULDNT_RESOLVE_HOST: return (.dns, false)
+        case CURLE_COULDNT_CONNECT: return (.connect, true)
+        case CURLE_OPERATION_TIMEDOUT: return (.timeout, true)
+        case CURLE_TOO_MANY_REDIRECTS: return (.tooManyRedirects, false)
+        case CURLE_UNSUPPORTED_PROTOCOL: return (.badScheme, false)
+        case CURLE_PARTIAL_FILE: return (.truncated, true)
+        case CURLE_RECV_ERROR, CURLE_SEND_ERROR: return (.connectionReset, true)
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CACERT_BADFILE:
-            return ("tls", false)
-        default: return ("network", true)
+            return (.tls, false)
+        default: return (.network, true)
         }
     }
 
@@ -813,13 +814,13 @@ extension Fetcher {
                 }
                 for token in values.split(whereSeparator: { $0 == "," || $0 == " " })
                 where xRobotsTagValues.contains(String(token)) {
-                    return Reason("x_robots_tag", "X-Robots-Tag: \(value)")
+                    return Reason(.xRobotsTag, "X-Robots-Tag: \(value)")
                 }
             } else if n == "tdm-reservation" && v == "1" {
-                return Reason("tdm_reservation", "tdm-reservation: 1")
+                return Reason(.tdmReservation, "tdm-reservation: 1")
             } else if n == "content-usage" {
                 let compact = v.replacingOccurrences(of: " ", with: "")
-                if compact.contains("train-ai=n") { return Reason("content_usage", "Content-Usage: \(value)") }
+                if compact.contains("train-ai=n") { return Reason(.contentUsage, "Content-Usage: \(value)") }
             }
         }
         return nil

@@ -27,7 +27,7 @@ final class AVIFDecoder {
     /// container says; nil, to read the header alone, sets no limit.
     /// The corresponding C functions are `avifDecoderSetIOMemory` and `avifDecoderParse`.
     init(_ bytes: UnsafeBufferPointer<UInt8>, maxPixels: Int?) throws(ImageError) {
-        guard let d = avifDecoderCreate() else { throw ImageError("decode_error", "AVIF: avifDecoderCreate failed") }
+        guard let d = avifDecoderCreate() else { throw ImageError(.decodeError, "AVIF: avifDecoderCreate failed") }
         decoder = d
         d.pointee.maxThreads = 1  // a worker per core already
         d.pointee.ignoreExif = 1  // HEIF displays by irot/imir; Exif orientation must not be applied again
@@ -131,13 +131,13 @@ final class AVIFDecoder {
         if !diagnostic.isEmpty { message += " (\(diagnostic))" }
         // libavif 0.11 refuses a size over its limit as a parse failure; the reason is the size.
         if result == AVIF_RESULT_BMFF_PARSE_FAILED && diagnostic.contains("dimensions are too large") {
-            throw ImageError("too_many_pixels", message)
+            throw ImageError(.tooManyPixels, message)
         }
         switch result {
-        case AVIF_RESULT_TRUNCATED_DATA: throw ImageError("truncated_image", message)
+        case AVIF_RESULT_TRUNCATED_DATA: throw ImageError(.truncatedImage, message)
         case AVIF_RESULT_UNSUPPORTED_DEPTH, AVIF_RESULT_NOT_IMPLEMENTED, AVIF_RESULT_NO_CODEC_AVAILABLE:
-            throw ImageError("unsupported_format", message)
-        default: throw ImageError("decode_error", message)
+            throw ImageError(.unsupportedFormat, message)
+        default: throw ImageError(.decodeError, message)
         }
     }
 }
@@ -159,15 +159,15 @@ extension Codec {
             let d = try AVIFDecoder(b, maxPixels: maxPixels)
             let header = d.header
             let (w, h) = (header.width, header.height)
-            guard w > 0, h > 0 else { throw ImageError("decode_error", "AVIF: header says \(w)x\(h)") }
+            guard w > 0, h > 0 else { throw ImageError(.decodeError, "AVIF: header says \(w)x\(h)") }
             guard w.multipliedReportingOverflow(by: h).partialValue <= maxPixels, w <= 65536, h <= 65536 else {
-                throw ImageError("too_many_pixels", "\(w)x\(h) is over \(maxPixels) pixels")
+                throw ImageError(.tooManyPixels, "\(w)x\(h) is over \(maxPixels) pixels")
             }
             try d.decodeFirst()
             let image = d.image
             guard Int(image.width) == w, Int(image.height) == h else {
                 throw ImageError(
-                    "decode_error", "AVIF: the container says \(w)x\(h), the AV1 data \(image.width)x\(image.height)")
+                    .decodeError, "AVIF: the container says \(w)x\(h), the AV1 data \(image.width)x\(image.height)")
             }
             let alpha = image.alphaPlane != nil
             var rgb = avifRGBImage()
@@ -183,7 +183,7 @@ extension Codec {
             }
             guard let pixels else {
                 try d.check(result)
-                throw ImageError("decode_error", "AVIF: YUV to RGB failed")
+                throw ImageError(.decodeError, "AVIF: YUV to RGB failed")
             }
             if !alpha { return RGBImage(width: w, height: h, pixels: pixels) }
             return pixels.withUnsafeBufferPointer { overWhite($0.baseAddress!, width: w, height: h) }

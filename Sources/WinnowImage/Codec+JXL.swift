@@ -24,7 +24,7 @@ final class JXLDecoder {
     /// full frame too. Orientation is left to the caller (`JxlDecoderSetKeepOrientation`), as for the other formats.
     init(_ bytes: UnsafeBufferPointer<UInt8>, pixels: Bool) throws(ImageError) {
         guard let d = JxlDecoderCreate(nil) else {
-            throw ImageError("decode_error", "JPEG XL: JxlDecoderCreate failed")
+            throw ImageError(.decodeError, "JPEG XL: JxlDecoderCreate failed")
         }
         decoder = d
         try check(winnow_jxl_subscribe(d, pixels ? 1 : 0), "subscribing")
@@ -61,9 +61,9 @@ final class JXLDecoder {
     /// `decode_error` for a malformed file.
     func check(_ status: JxlDecoderStatus, _ what: String) throws(ImageError) {
         if status == JXL_DEC_NEED_MORE_INPUT {
-            throw ImageError("truncated_image", "JPEG XL: the file ends before the image does (\(what))")
+            throw ImageError(.truncatedImage, "JPEG XL: the file ends before the image does (\(what))")
         }
-        if status == JXL_DEC_ERROR { throw ImageError("decode_error", "JPEG XL: malformed (\(what))") }
+        if status == JXL_DEC_ERROR { throw ImageError(.decodeError, "JPEG XL: malformed (\(what))") }
     }
 }
 
@@ -89,7 +89,7 @@ extension Codec {
         try bytes.withUnsafeBufferPointer { b throws(ImageError) in
             let d = try JXLDecoder(b, pixels: false)
             guard try d.next() == JXL_DEC_BASIC_INFO else {
-                throw ImageError("decode_error", "JPEG XL: no basic info")
+                throw ImageError(.decodeError, "JPEG XL: no basic info")
             }
             return try d.basicInfo()
         }
@@ -113,7 +113,7 @@ extension Codec {
                     header = try d.basicInfo()
                     let (w, h) = (header.width, header.height)
                     guard w > 0, h > 0, w.multipliedReportingOverflow(by: h).partialValue <= maxPixels else {
-                        throw ImageError("too_many_pixels", "\(w)x\(h) is over \(maxPixels) pixels")
+                        throw ImageError(.tooManyPixels, "\(w)x\(h) is over \(maxPixels) pixels")
                     }
                     var info = JxlBasicInfo()
                     _ = JxlDecoderGetBasicInfo(d.decoder, &info)
@@ -126,17 +126,17 @@ extension Codec {
                 } else if status == JXL_DEC_NEED_IMAGE_OUT_BUFFER {
                     ready = true
                 } else if status == JXL_DEC_SUCCESS || status == JXL_DEC_FULL_IMAGE {
-                    throw ImageError("decode_error", "JPEG XL: no image")
+                    throw ImageError(.decodeError, "JPEG XL: no image")
                 }
             }
-            guard ready else { throw ImageError("decode_error", "JPEG XL: no image") }
+            guard ready else { throw ImageError(.decodeError, "JPEG XL: no image") }
             let (w, h) = (header.width, header.height)
             let channels = header.hasAlpha ? 4 : 3
             var format = winnow_jxl_format_u8(UInt32(channels))
             var size = 0
             try d.check(JxlDecoderImageOutBufferSize(d.decoder, &format, &size), "output size")
             guard size == w * h * channels else {
-                throw ImageError("decode_error", "JPEG XL: an output of \(size) bytes for \(w)x\(h)")
+                throw ImageError(.decodeError, "JPEG XL: an output of \(size) bytes for \(w)x\(h)")
             }
             var failure: ImageError?
             let pixels = filled(size) { out in
@@ -147,13 +147,13 @@ extension Codec {
                     for _ in 0..<16 {
                         if try d.next() == JXL_DEC_FULL_IMAGE { return true }
                     }
-                    throw ImageError("decode_error", "JPEG XL: the first frame does not end")
+                    throw ImageError(.decodeError, "JPEG XL: the first frame does not end")
                 } catch {
                     failure = error
                     return false
                 }
             }
-            guard let pixels else { throw failure ?? ImageError("decode_error", "JPEG XL: cannot decode") }
+            guard let pixels else { throw failure ?? ImageError(.decodeError, "JPEG XL: cannot decode") }
             if !header.hasAlpha { return RGBImage(width: w, height: h, pixels: pixels) }
             return pixels.withUnsafeBufferPointer { overWhite($0.baseAddress!, width: w, height: h) }
         }

@@ -11,9 +11,9 @@ public enum Codec {
     {
         guard let format = ImageFormat.sniff(bytes) else {
             if let brand = ImageFormat.otherHEIFBrand(bytes) {
-                throw ImageError("unsupported_format", "HEIF (\(brand)) that is not AVIF")
+                throw ImageError(.unsupportedFormat, "HEIF (\(brand)) that is not AVIF")
             }
-            throw ImageError("not_image", "bytes are not a JPEG, PNG, WebP, GIF, AVIF or JPEG XL image")
+            throw ImageError(.notImage, "bytes are not a JPEG, PNG, WebP, GIF, AVIF or JPEG XL image")
         }
         switch format {
         case .jpeg:
@@ -24,20 +24,20 @@ public enum Codec {
             let rc = bytes.withUnsafeBufferPointer { b in
                 winnow_jpeg_read_header(b.baseAddress, b.count, &w, &h, &n, &err, err.count)
             }
-            if rc != 0 { throw ImageError("decode_error", "JPEG header: \(text(err))") }
+            if rc != 0 { throw ImageError(.decodeError, "JPEG header: \(text(err))") }
             return (.jpeg, Int(w), Int(h))
         case .png:
-            guard let (w, h) = pngSize(bytes) else { throw ImageError("decode_error", "PNG without an IHDR chunk") }
+            guard let (w, h) = pngSize(bytes) else { throw ImageError(.decodeError, "PNG without an IHDR chunk") }
             return (.png, w, h)
         case .webp:
             var w: Int32 = 0
             var h: Int32 = 0
             let ok = bytes.withUnsafeBufferPointer { WebPGetInfo($0.baseAddress, $0.count, &w, &h) }
-            guard ok != 0 else { throw ImageError("decode_error", "WebP: bad header") }
+            guard ok != 0 else { throw ImageError(.decodeError, "WebP: bad header") }
             return (.webp, Int(w), Int(h))
         case .gif:
             // The logical screen size, little-endian after "GIF87a"/"GIF89a".
-            guard bytes.count >= 10 else { throw ImageError("decode_error", "GIF: no logical screen descriptor") }
+            guard bytes.count >= 10 else { throw ImageError(.decodeError, "GIF: no logical screen descriptor") }
             return (.gif, Int(bytes[6]) | Int(bytes[7]) << 8, Int(bytes[8]) | Int(bytes[9]) << 8)
         case .avif:
             let header = try avifHeader(bytes)
@@ -53,11 +53,11 @@ public enum Codec {
     public static func decode(_ bytes: [UInt8], maxPixels: Int = 89_478_484) throws(ImageError) -> RGBImage {
         let header = try dimensions(bytes)
         guard header.width > 0, header.height > 0 else {
-            throw ImageError("decode_error", "header says \(header.width)x\(header.height)")
+            throw ImageError(.decodeError, "header says \(header.width)x\(header.height)")
         }
         let (pixels, overflow) = header.width.multipliedReportingOverflow(by: header.height)
         guard !overflow && pixels <= maxPixels else {
-            throw ImageError("too_many_pixels", "\(header.width)x\(header.height) is over \(maxPixels) pixels")
+            throw ImageError(.tooManyPixels, "\(header.width)x\(header.height) is over \(maxPixels) pixels")
         }
         switch header.format {
         case .jpeg: return try decodeJPEG(bytes)
@@ -105,7 +105,7 @@ public enum Codec {
             }
             count = rc == 0 ? Int(w) * Int(h) * 3 : 0
         }
-        guard rc == 0 else { throw ImageError("decode_error", "JPEG: \(text(err))") }
+        guard rc == 0 else { throw ImageError(.decodeError, "JPEG: \(text(err))") }
         return (RGBImage(width: Int(w), height: Int(h), pixels: pixels), Int(warnings))
     }
 
@@ -143,7 +143,7 @@ public enum Codec {
             // 16-bit samples with no gAMA, sRGB, iCCP or cHRM: libpng's simplified API would take them as linear
             // light and brighten them on the way to 8-bit sRGB; browsers and Pillow read them as sRGB-encoded.
             // Each row goes to 8-bit RGB as it is read: the image never exists at 16 bits.
-            guard let (w, h) = pngSize(bytes) else { throw ImageError("decode_error", "PNG without an IHDR chunk") }
+            guard let (w, h) = pngSize(bytes) else { throw ImageError(.decodeError, "PNG without an IHDR chunk") }
             var err = [CChar](repeating: 0, count: 256)
             var rc: Int32 = -1
             let rgb = filled(w * h * 3) { out in
@@ -153,12 +153,12 @@ public enum Codec {
                 return rc == 0
             }
             if let rgb { return RGBImage(width: w, height: h, pixels: rgb) }
-            if rc != -2 { throw ImageError("decode_error", "PNG: \(text(err))") }
+            if rc != -2 { throw ImageError(.decodeError, "PNG: \(text(err))") }
             // -2: IHDR byte 24 was not the bit depth after all (a chunk out of place); libpng's simplified API decides.
         }
         var image = winnow_png_image_new()
         let ok = bytes.withUnsafeBufferPointer { b in png_image_begin_read_from_memory(&image, b.baseAddress, b.count) }
-        guard ok != 0 else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
+        guard ok != 0 else { throw ImageError(.decodeError, "PNG: \(pngMessage(&image))") }
         defer { png_image_free(&image) }
         let w = Int(image.width)
         let h = Int(image.height)
@@ -166,7 +166,7 @@ public enum Codec {
             // No alpha channel and no tRNS: libpng writes RGB straight into the result.
             image.format = winnow_png_format_rgb()
             let rgb = filled(w * h * 3) { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) != 0 }
-            guard let rgb else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
+            guard let rgb else { throw ImageError(.decodeError, "PNG: \(pngMessage(&image))") }
             return RGBImage(width: w, height: h, pixels: rgb)
         }
         // RGBA, composited over white in place (each RGB pixel lands at or before its RGBA one).
@@ -178,7 +178,7 @@ public enum Codec {
             if done != 0 { overWhiteInPlace(buffer.baseAddress!, pixels: w * h) }
             initialized = done != 0 ? w * h * 3 : 0
         }
-        guard done != 0 else { throw ImageError("decode_error", "PNG: \(pngMessage(&image))") }
+        guard done != 0 else { throw ImageError(.decodeError, "PNG: \(pngMessage(&image))") }
         return RGBImage(width: w, height: h, pixels: trimmed(rgb))
     }
 
@@ -270,7 +270,7 @@ public enum Codec {
         var features = WebPBitstreamFeatures()
         let status = bytes.withUnsafeBufferPointer { WebPGetFeatures($0.baseAddress, $0.count, &features) }
         guard status == VP8_STATUS_OK, features.width > 0, features.height > 0 else {
-            throw ImageError("decode_error", "WebP: bad header")
+            throw ImageError(.decodeError, "WebP: bad header")
         }
         if features.has_animation != 0 { return try decodeWebPFirstFrame(bytes) }
         let (w, h) = (Int(features.width), Int(features.height))
@@ -281,13 +281,13 @@ public enum Codec {
                     WebPDecodeRGBInto($0.baseAddress, $0.count, out.baseAddress, out.count, Int32(w * 3))
                 } != nil
             }
-            guard let rgb else { throw ImageError("decode_error", "WebP: cannot decode (corrupt data)") }
+            guard let rgb else { throw ImageError(.decodeError, "WebP: cannot decode (corrupt data)") }
             return RGBImage(width: w, height: h, pixels: rgb)
         }
         var pw: Int32 = 0
         var ph: Int32 = 0
         guard let p = bytes.withUnsafeBufferPointer({ WebPDecodeRGBA($0.baseAddress, $0.count, &pw, &ph) }) else {
-            throw ImageError("decode_error", "WebP: cannot decode (corrupt data)")
+            throw ImageError(.decodeError, "WebP: cannot decode (corrupt data)")
         }
         defer { WebPFree(p) }
         return overWhite(p, width: Int(pw), height: Int(ph))
@@ -298,7 +298,7 @@ public enum Codec {
     static func decodeWebPFirstFrame(_ bytes: [UInt8]) throws(ImageError) -> RGBImage {
         var options = WebPAnimDecoderOptions()
         guard WebPAnimDecoderOptionsInit(&options) != 0 else {
-            throw ImageError("decode_error", "WebP: libwebpdemux version mismatch")
+            throw ImageError(.decodeError, "WebP: libwebpdemux version mismatch")
         }
         options.color_mode = MODE_RGBA
         options.use_threads = 0
@@ -314,7 +314,7 @@ public enum Codec {
             else { return nil }
             return overWhite(frame, width: Int(info.canvas_width), height: Int(info.canvas_height))
         }
-        guard let image else { throw ImageError("decode_error", "WebP: cannot decode the animation's first frame") }
+        guard let image else { throw ImageError(.decodeError, "WebP: cannot decode the animation's first frame") }
         return image
     }
 
@@ -328,7 +328,7 @@ public enum Codec {
             winnow_gif_decode_first_frame($0.baseAddress, $0.count, maxPixels, &out, &w, &h)
         }
         guard rc == 0, let p = out else {
-            throw ImageError("decode_error", "GIF: \(String(cString: winnow_gif_error(rc)))")
+            throw ImageError(.decodeError, "GIF: \(String(cString: winnow_gif_error(rc)))")
         }
         defer { free(p) }
         return RGBImage(
@@ -342,7 +342,7 @@ public enum Codec {
             WebPEncodeRGB(
                 $0.baseAddress, Int32(image.width), Int32(image.height), Int32(image.width * 3), Float(quality), &out)
         }
-        guard size > 0, let p = out else { throw ImageError("encode_error", "WebP: encoding failed") }
+        guard size > 0, let p = out else { throw ImageError(.encodeError, "WebP: encoding failed") }
         defer { WebPFree(p) }
         return Array(UnsafeBufferPointer(start: p, count: size))
     }
@@ -356,7 +356,7 @@ public enum Codec {
             winnow_jpeg_encode(
                 p.baseAddress, Int32(image.width), Int32(image.height), Int32(quality), &out, &size, &err, err.count)
         }
-        guard rc == 0, let p = out else { throw ImageError("encode_error", "JPEG: \(text(err))") }
+        guard rc == 0, let p = out else { throw ImageError(.encodeError, "JPEG: \(text(err))") }
         defer { winnow_jpeg_free(p) }
         return Array(UnsafeBufferPointer(start: p, count: size))
     }
@@ -371,14 +371,14 @@ public enum Codec {
         var ok = image.pixels.withUnsafeBytes { p in
             png_image_write_to_memory(&png, nil, &size, 0, p.baseAddress, 0, nil)
         }
-        guard ok != 0 else { throw ImageError("encode_error", "PNG: \(pngMessage(&png))") }
+        guard ok != 0 else { throw ImageError(.encodeError, "PNG: \(pngMessage(&png))") }
         var out = [UInt8](repeating: 0, count: size)
         ok = out.withUnsafeMutableBytes { o in
             image.pixels.withUnsafeBytes { p in
                 png_image_write_to_memory(&png, o.baseAddress, &size, 0, p.baseAddress, 0, nil)
             }
         }
-        guard ok != 0 else { throw ImageError("encode_error", "PNG: \(pngMessage(&png))") }
+        guard ok != 0 else { throw ImageError(.encodeError, "PNG: \(pngMessage(&png))") }
         return Array(out[0..<size])
     }
 }

@@ -89,7 +89,7 @@ public struct ImageProcessor: Sendable {
         }
         sample.originalSize = bytes.count
         if bytes.count < settings.minBytes {
-            sample.drop("file_too_small", "\(bytes.count) bytes < \(settings.minBytes)")
+            sample.drop(.fileTooSmall, "\(bytes.count) bytes < \(settings.minBytes)")
             return
         }
         let header: (format: ImageFormat, width: Int, height: Int)
@@ -100,31 +100,31 @@ public struct ImageProcessor: Sendable {
             return
         }
         if header.format == .gif && !settings.decodeGIF {
-            sample.drop("unsupported_format", "gif (LAION dropped GIF; decode_gif keeps its first frame)")
+            sample.drop(.unsupportedFormat, "gif (LAION dropped GIF; decode_gif keeps its first frame)")
             return
         }
         let (w, h) = (header.width, header.height)
         if w <= 0 || h <= 0 {
-            sample.drop("decode_error", "image header says \(w)x\(h)")
+            sample.drop(.decodeError, "image header says \(w)x\(h)")
             return
         }
         // A PNG header can say 2^32 - 1 on both sides: the product must not trap.
         let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
         if overflow || pixels > settings.maxPixels {
-            sample.drop("too_many_pixels", "\(w)x\(h) > \(settings.maxPixels) pixels")
+            sample.drop(.tooManyPixels, "\(w)x\(h) > \(settings.maxPixels) pixels")
             return
         }
         if Double(max(w, h)) / Double(min(w, h)) > settings.maxAspectRatio {
-            sample.drop("aspect_ratio", "\(w)x\(h)")
+            sample.drop(.aspectRatio, "\(w)x\(h)")
             return
         }
         if min(w, h) < settings.minSide {
-            sample.drop("image_too_small", "\(w)x\(h), minimum side \(settings.minSide)")
+            sample.drop(.imageTooSmall, "\(w)x\(h), minimum side \(settings.minSide)")
             return
         }
         let meta = ImageMetadata.scan(bytes, format: header.format)
         if settings.honourDataMining && meta.dataMiningProhibited {
-            sample.drop("xmp_data_mining", "XMP plus:DataMining \(meta.dataMining ?? "")")
+            sample.drop(.xmpDataMining, "XMP plus:DataMining \(meta.dataMining ?? "")")
             return
         }
         func info(storedWidth: Int, storedHeight: Int) -> ImageInfo {
@@ -162,7 +162,7 @@ public struct ImageProcessor: Sendable {
         }
         guard budget.reserve(needed) else {
             sample.drop(
-                "too_many_pixels_for_budget",
+                .tooManyPixelsForBudget,
                 "\(w)x\(h) \(header.format.rawValue) needs \(needed >> 20) MiB to decode and process; "
                     + "image.decode_memory_mb is \(budget.capacity >> 20)")
             return
@@ -175,7 +175,7 @@ public struct ImageProcessor: Sendable {
                 let (decoded, warnings) = try Codec.decodeJPEGCountingWarnings(
                     bytes, scaleDenominator: jpegScale, size: (w, h))
                 if warnings > 0 && !settings.allowTruncated {
-                    sample.drop("truncated_image", "JPEG with corrupt or missing data (\(warnings) libjpeg warnings)")
+                    sample.drop(.truncatedImage, "JPEG with corrupt or missing data (\(warnings) libjpeg warnings)")
                     return
                 }
                 image = decoded

@@ -1,3 +1,5 @@
+import WinnowCore
+
 /// An 8-bit RGB image, rows top to bottom, 3 bytes a pixel.
 public struct RGBImage: Sendable, Equatable {
     /// Width in pixels.
@@ -87,12 +89,12 @@ public enum ImageFormat: String, Sendable {
 /// A decode or encode failure, with a reason code for the sample's outcome.
 public struct ImageError: Error, Sendable, CustomStringConvertible {
     /// Reason code (`decode_error`, `unsupported_format`...).
-    public var code: String
+    public var code: ReasonCode
     /// What the codec said.
     public var message: String
 
     /// Creates an error.
-    public init(_ code: String, _ message: String) {
+    public init(_ code: ReasonCode, _ message: String) {
         self.code = code
         self.message = message
     }

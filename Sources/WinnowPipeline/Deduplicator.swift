@@ -41,9 +41,9 @@ final class Deduplicator {
     /// (label) of the one it duplicates; when it does not, the sample is remembered.
     func decide(
         key: String, sha256: String?, pdq: String?, pdqTrimmed: String?, pdqMirrored: String?, quality: Int
-    ) -> (code: String, detail: String, of: String)? {
+    ) -> (code: ReasonCode, detail: String, of: String)? {
         if settings.exact, let sha = sha256, let first = firstBySHA[sha] {
-            return ("duplicate_sha256", "same bytes as \(first)", first)
+            return (.duplicateSHA256, "same bytes as \(first)", first)
         }
         // The whole image's PDQ, and the PDQ inside its border when it has one.
         var hashes: [Hash256] = []
@@ -57,7 +57,7 @@ final class Deduplicator {
                 $0.distance < $1.distance || ($0.distance == $1.distance && $0.id < $1.id)
             }
             if let m = best {
-                return ("near_duplicate_pdq", "PDQ distance \(m.distance) to \(labels[m.id])", labels[m.id])
+                return (.nearDuplicatePDQ, "PDQ distance \(m.distance) to \(labels[m.id])", labels[m.id])
             }
         }
         if settings.exact, let sha = sha256 { firstBySHA[sha] = key }

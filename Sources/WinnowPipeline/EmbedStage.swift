@@ -22,7 +22,7 @@ struct EmbedStage: Sendable {
                 images.append((image.pixels, image.width, image.height))
                 indices.append(i)
             } catch {
-                batch[i].drop("embed_error", "the stored image does not decode: \(error)")
+                batch[i].drop(.embedError, "the stored image does not decode: \(error)")
                 dropped += 1
             }
         }
@@ -37,7 +37,7 @@ struct EmbedStage: Sendable {
             for j in 0..<d { cosine += image[j] * text[j] }
             batch[i].similarity = cosine
             if let threshold = settings.minSimilarity, Double(cosine) < threshold {
-                batch[i].drop("low_similarity", String(format: "image-caption cosine %.4f < %.4f", cosine, threshold))
+                batch[i].drop(.lowSimilarity, String(format: "image-caption cosine %.4f < %.4f", cosine, threshold))
                 dropped += 1
             } else {
                 batch[i].imageEmbedding = image

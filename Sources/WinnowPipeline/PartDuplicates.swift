@@ -45,7 +45,8 @@ public enum PartDuplicates {
                 var kept = row.kept
                 if urlCaption && !PartDuplicates.beforeKeyCheck.contains(row.reason ?? "") {
                     if row.reason != "duplicate_url_caption" && !seen.insert(row.key).inserted {
-                        try index.markDuplicate(id: row.id, code: "duplicate_url_caption", detail: row.key, of: nil)
+                        try index.markDuplicate(
+                            id: row.id, code: ReasonCode.duplicateURLCaption.rawValue, detail: row.key, of: nil)
                         counts.urlCaption += 1
                         kept = false
                     }
@@ -55,8 +56,9 @@ public enum PartDuplicates {
                     key: row.key, sha256: row.sha256, pdq: row.pdq, pdqTrimmed: row.pdqTrimmed, pdqMirrored: nil,
                     quality: row.pdqQuality)
                 {
-                    try index.markDuplicate(id: row.id, code: d.code, detail: d.detail + " (in another part)", of: d.of)
-                    if d.code == "duplicate_sha256" { counts.exact += 1 } else { counts.perceptual += 1 }
+                    try index.markDuplicate(
+                        id: row.id, code: d.code.rawValue, detail: d.detail + " (in another part)", of: d.of)
+                    if d.code == .duplicateSHA256 { counts.exact += 1 } else { counts.perceptual += 1 }
                 }
             }
             if counts.total > 0 {

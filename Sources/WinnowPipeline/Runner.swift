@@ -251,7 +251,7 @@ public final class Runner: Sendable {
                     guard !stop.isRaised, window.admit(seq) else { break }
                     var s = Sample(candidate: row.candidate, seq: seq)
                     if let hit = gate?.check(candidate: row.candidate) {
-                        s.drop("opt_out_registry", hit.detail)
+                        s.drop(.optOutRegistry, hit.detail)
                         counters.withLock { $0.parseDropped += 1 }
                     }
                     counters.withLock { $0.parsed += 1 }
@@ -280,10 +280,10 @@ public final class Runner: Sendable {
                         guard window.admit(seq) else { break reading }
                         var s = Sample(candidate: c, seq: seq)
                         if let r = filter.check(c) {
-                            s.drop(r.code, r.detail)
+                            s.drop(r)
                             counters.withLock { $0.parseDropped += 1 }
                         } else if let hit = gate?.check(candidate: c) {
-                            s.drop("opt_out_registry", hit.detail)
+                            s.drop(.optOutRegistry, hit.detail)
                             counters.withLock { $0.parseDropped += 1 }
                         }
                         counters.withLock {
@@ -398,7 +398,7 @@ public final class Runner: Sendable {
                 pendingBytes -= s.stored?.count ?? 0
                 next += 1
                 if s.isKept, let (hit, how) = gate?.check(sample: s) {
-                    s.drop("opt_out_registry", "\(hit.requestID) \(how) \(hit.value)")
+                    s.drop(.optOutRegistry, "\(hit.requestID) \(how) \(hit.value)")
                 }
                 deduplicator.apply(&s)
                 do {

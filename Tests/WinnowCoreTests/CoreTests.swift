@@ -63,9 +63,9 @@ import WinnowCore
                 url: "http://a.test/x.jpg", caption: "c", pageURL: "",
                 provenance: Provenance(inputFile: "f", recordOffset: 0)))
         s.original = [1, 2, 3]
-        s.drop("http_404", "gone")
-        s.drop("timeout")
-        #expect(s.outcome == .dropped(Reason("http_404", "gone")))
+        s.drop(.http(404), "gone")
+        s.drop(.timeout)
+        #expect(s.outcome == .dropped(Reason(.http(404), "gone")))
         #expect(s.original == nil)
         #expect(s.outcome.status == "dropped")
     }

@@ -83,7 +83,7 @@ func sample(_ bytes: [UInt8]) -> Sample {
         let error = #expect(throws: ImageError.self) {
             try Codec.decodeJPEGCountingWarnings(jpeg, size: (100, 50))
         }
-        #expect(error?.code == "decode_error")
+        #expect(error?.code.rawValue == "decode_error")
     }
 
     @Test func pngRoundTripIsExact() throws {
@@ -102,7 +102,7 @@ func sample(_ bytes: [UInt8]) -> Sample {
         let png = try Codec.encodePNG(gradient(64, 64))
         #expect(throws: ImageError.self) { try Codec.decodePNG(Array(png.prefix(60))) }
         let error = #expect(throws: ImageError.self) { try Codec.dimensions(Array("<html>".utf8)) }
-        #expect(error?.code == "not_image")
+        #expect(error?.code.rawValue == "not_image")
     }
 }
 
@@ -450,7 +450,7 @@ func fixture(_ name: String) throws -> [UInt8] {
 
     @Test func truncatedGIFIsAnErrorNotACrash() throws {
         let error = #expect(throws: ImageError.self) { try Codec.decodeGIF(try fixture("gif_truncated_half.gif")) }
-        #expect(error?.code == "decode_error")
+        #expect(error?.code.rawValue == "decode_error")
         #expect(throws: ImageError.self) { try Codec.decodeGIF(Array("GIF89a".utf8)) }
     }
 }

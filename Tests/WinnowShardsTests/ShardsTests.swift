@@ -61,7 +61,7 @@ func keptSample(_ n: Int) -> Sample {
         let w = try ShardWriter(directory: dir, samplesPerShard: 2)
         for n in 0..<5 { try w.write(keptSample(n)) }
         var dropped = keptSample(9)
-        dropped.drop("http_404", "gone")
+        dropped.drop(.http(404), "gone")
         try w.write(dropped)
         #expect(!FileManager.default.fileExists(atPath: dir + "/index.sqlite"))
         try w.finish()
