@@ -181,13 +181,20 @@ final class CandidateSink {
                     throw WinnowError(.format, "\(path): a line is not a candidate (written by another program?)")
                 }
                 written[CandidateSink.identity(c), default: 0] += 1
-                committedKeys.append(c.hash64)
+                // A line --all wrote for a candidate dropped before the (url, caption) check: its key was never
+                // remembered by the filter, so it is not now.
+                let dropped = (try? JSONSerialization.jsonObject(with: line) as? [String: Any])?["dropped"] as? String
+                let code = dropped.map { String($0.prefix { $0 != ":" }) }
+                if code.map({ !CandidateSink.beforeKeyCheck.contains($0) }) ?? true { committedKeys.append(c.hash64) }
                 committedCount += 1
             }
             committedFiles += 1
             fileNumber = max(fileNumber, (OutputDirectory.candidateFileNumber(n) ?? 0) + 1)
         }
     }
+
+    /// Parse drops that come before the (url, caption) check.
+    static let beforeKeyCheck: Set<String> = ["page_optout", "url_too_long", "caption_too_short", "extension_dropped"]
 
     /// A candidate's identity: its input file, record offset and key.
     static func identity(_ c: Candidate) -> UInt64 {

@@ -36,6 +36,7 @@ public enum StopSignal {
     /// threads it starts): a parent may have started this process with them blocked, which would hold them back
     /// until the run ends.
     public static func install() {
+        _ = flag  // created here, never first inside the handler (a lazy global's first use allocates)
         signal(SIGINT, stopHandler)
         signal(SIGTERM, stopHandler)
         var set = sigset_t()

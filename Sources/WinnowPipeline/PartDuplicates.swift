@@ -62,6 +62,7 @@ public enum PartDuplicates {
                 }
             }
             if counts.total > 0 {
+                try index.repointDuplicates()
                 try index.setRun(
                     "merge_duplicates",
                     "\(counts.urlCaption) duplicate_url_caption, \(counts.exact) duplicate_sha256, \(counts.perceptual) near_duplicate_pdq"

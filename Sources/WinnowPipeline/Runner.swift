@@ -89,7 +89,7 @@ public final class Runner: Sendable {
     public let stop: StopFlag
     /// How far past the oldest unwritten candidate the parse stage may read: the writer holds what arrives out of
     /// order until the gap before it is filled, so that it writes (and decides duplicates) in input order.
-    public static let reorderWindow = 8192
+    public static let reorderWindow = 65536
     /// How many bytes of stored images the writer may hold out of order before the parse stage waits.
     public static let reorderBytes = 256 << 20
 
@@ -144,7 +144,7 @@ public final class Runner: Sendable {
     }
 
     /// Runs the pipeline to the end. Throws only when the whole run cannot go on (unreadable input, disk errors), or
-    /// with `.interrupted` when `stop` was raised: the open shard is then abandoned and what was committed stays.
+    /// with `.interrupted` when `stop` was raised: everything written is then committed, the open shard closed short.
     /// With `resume`, continues the unfinished run in `output` (claimed as resuming): committed shards and outcomes
     /// are kept as they are, their candidates skipped, and the rest processed; `note` hears what was found.
     /// With `retry` (reason codes, `http_4xx`/`http_5xx`), fetches again the samples of the finished run in `output`
@@ -418,7 +418,8 @@ public final class Runner: Sendable {
             // their own (the fetcher's transfers end within its timeout) without waiting for them.
             window.cancel()
             for q in [toFetch, toImage, fromImage, toWrite] { q.cancel() }
-            writer.abandon()
+            // What was written (every candidate before `next`, in order) is committed, the open shard closed short.
+            do { try writer.stopCommitting() } catch { writer.abandon() }
             done.withLock { $0 = true }
             throw WinnowError(
                 .interrupted,

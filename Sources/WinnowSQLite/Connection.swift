@@ -104,6 +104,9 @@ public final class Connection {
         while try stmt.step() != nil {}
     }
 
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    public var changes: Int { Int(sqlite3_changes(db)) }
+
     /// `PRAGMA user_version`: the schema version.
     public var userVersion: Int {
         get throws(SQLiteError) {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import WinnowCore
 
 /// The one gate to an output directory: before a run writes anything, it claims the directory here. A directory is
@@ -67,9 +68,11 @@ public struct OutputDirectory: Sendable {
             let shown = names.prefix(4).joined(separator: ", ") + (names.count > 4 ? ", ..." : "")
             throw WinnowError(
                 .usage,
-                "\(path): not a Winnow output directory (no \(manifestName); holds \(names.count) \(names.count == 1 ? "entry" : "entries"): \(shown)); Winnow writes only into an empty or new directory, and removes nothing it did not write"
+                "\(path): not a Winnow output directory (no Winnow \(manifestName); holds \(names.count) \(names.count == 1 ? "entry" : "entries"): \(shown)); Winnow writes only into an empty or new directory, and removes nothing it did not write"
             )
         }
+        // No two processes at once: the lock is taken before anything is read or removed.
+        if fm.fileExists(atPath: path) { try lock(path) }
         let existing = (try? manifest(path)) ?? nil
         let finished = names.contains("index.sqlite") || existing?.finished != nil
         if finished && !overwrite {
@@ -91,6 +94,7 @@ public struct OutputDirectory: Sendable {
                     "\(path): holds an unfinished run \(difference); rerun it as it was to resume, or pass --overwrite to start over"
                 )
             }
+            try lock(path)
             return (OutputDirectory(path: path, resuming: true), nil)
         }
         // The files of a previous run: a finished one replaced (with its policy cache, so the new run asks the
@@ -102,6 +106,7 @@ public struct OutputDirectory: Sendable {
         }
         removed += try removeEmbeddingFiles(path) { _ in true }
         try makeDirectory(path)
+        try lock(path)
         let manifest = Manifest(
             formatVersion: formatVersion, command: command, settingsDigest: digest, inputs: inputs,
             created: ISO8601DateFormatter().string(from: Date()), settings: settings)
@@ -162,6 +167,7 @@ public struct OutputDirectory: Sendable {
                 )
             }
         }
+        try lock(path)
         return OutputDirectory(path: path, resuming: false)
     }
 
@@ -238,10 +244,45 @@ public struct OutputDirectory: Sendable {
     }
 
     /// Whether `path` is a directory Winnow wrote: it holds the manifest, or an index (finished or partial).
+    /// A `winnow.json` counts only when it is Winnow's manifest (another program's file of that name does not make
+    /// a directory Winnow's).
     public static func isWinnowOutput(_ path: String) -> Bool {
         let fm = FileManager.default
-        return [manifestName, "index.sqlite", "index.sqlite.partial"].contains {
+        if ["index.sqlite", "index.sqlite.partial"].contains(where: {
             fm.fileExists(atPath: (path as NSString).appendingPathComponent($0))
+        }) {
+            return true
+        }
+        return ((try? manifest(path)) ?? nil) != nil
+    }
+
+    /// Directories this process holds the lock of (claimed once, held until the process ends).
+    private static let locks = Mutex<[String: Int32]>([:])
+
+    /// Takes the directory's lock (flock on the directory itself), so that two Winnow processes never write one
+    /// output at once (a user rerunning a command, a replacement pod started while the old one is stopping, a job
+    /// requeued while the first copy still runs). Held until the process exits; taken again by this process at once.
+    static func lock(_ path: String) throws {
+        let key = URL(fileURLWithPath: path).standardizedFileURL.path
+        try locks.withLock { held in
+            if held[key] != nil { return }
+            let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw WinnowError(.io, "\(path): cannot open to lock it: \(String(cString: strerror(errno)))")
+            }
+            if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                let busy = errno == EWOULDBLOCK
+                close(fd)
+                if busy {
+                    throw WinnowError(
+                        .usage,
+                        "\(path): another winnow process is writing this directory (wait for it, or stop it: a rerun then resumes)"
+                    )
+                }
+                // A filesystem without locks (some network mounts): go on unlocked rather than refuse.
+                return
+            }
+            held[key] = fd
         }
     }
 

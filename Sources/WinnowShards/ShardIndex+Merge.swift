@@ -86,6 +86,23 @@ extension ShardIndex {
         }
     }
 
+    /// Points each duplicate at a kept sample: a `duplicate_of` naming a sample that is itself a duplicate (its
+    /// part kept it; the merge dropped it) follows that one's `duplicate_of`, a few steps at most.
+    public func repointDuplicates() throws {
+        for _ in 0..<8 {
+            try db.execute(
+                """
+                UPDATE samples SET duplicate_of = (SELECT d.duplicate_of FROM samples d WHERE d.key = samples.duplicate_of
+                    AND d.status = 'dropped' AND d.duplicate_of IS NOT NULL LIMIT 1)
+                WHERE duplicate_of IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM samples k WHERE k.key = samples.duplicate_of AND k.status = 'kept')
+                    AND EXISTS (SELECT 1 FROM samples d WHERE d.key = samples.duplicate_of AND d.status = 'dropped'
+                        AND d.duplicate_of IS NOT NULL AND d.duplicate_of != samples.duplicate_of)
+                """)
+            if db.changes == 0 { return }
+        }
+    }
+
     /// Marks row `id` a duplicate (of `of`, when known): dropped with `code` and `detail`. Its files stay where they
     /// are; what reads the index as kept no longer sees it.
     public func markDuplicate(id: Int, code: String, detail: String, of: String?) throws {

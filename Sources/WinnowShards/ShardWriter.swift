@@ -118,6 +118,15 @@ public final class ShardWriter {
         try index.droppedRows(reasons: reasons)
     }
 
+    /// Stops early, keeping everything written so far: the open shard is finished as it is (fewer samples) and
+    /// committed with its rows, so that a stop always makes progress (a run whose shards fill more slowly than its
+    /// time limit would otherwise lose its open shard at every stop). The index stays partial: a rerun resumes.
+    public func stopCommitting() throws {
+        if tar != nil { try closeShard() } else { try commit() }
+        try index.db.execute("COMMIT")
+        index.db.close()
+    }
+
     /// Stops without finishing: the open shard's partial file is removed and whatever is not committed is rolled
     /// back, so that the directory holds exactly the last commit (for a graceful stop; a rerun resumes from there).
     public func abandon() {

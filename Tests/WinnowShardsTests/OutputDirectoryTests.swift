@@ -133,6 +133,21 @@ import WinnowTestSupport
         #expect(try OutputDirectory.manifest(dir)?.settings == other)
     }
 
+    /// A `winnow.json` that is not Winnow's manifest (a user's file of that name) does not make a directory Winnow's:
+    /// refused, nothing removed.
+    @Test func anotherProgramsWinnowJSONIsNotAManifest() throws {
+        let dir = make(["00000.tar", "00001.tar", "README"])
+        try Data(#"{"name": "my pipeline"}"#.utf8).write(to: URL(fileURLWithPath: dir + "/winnow.json"))
+        let before = contents(dir)
+        #expect(throws: WinnowError.self) {
+            try OutputDirectory.claim(dir, command: "run", settings: [:], inputs: [], overwrite: false)
+        }
+        #expect(throws: WinnowError.self) {
+            try OutputDirectory.claim(dir, command: "run", settings: [:], inputs: [], overwrite: true)
+        }
+        #expect(contents(dir) == before)
+    }
+
     /// A manifest with nothing written beside it (a run refused or killed before its index existed) holds no work:
     /// other settings take the directory afresh.
     @Test func aManifestAloneIsNotARun() throws {
@@ -147,10 +162,11 @@ import WinnowTestSupport
 
     /// `winnow index merge OUT OUT/part-*`: OUT holds only Winnow output directories, and is taken.
     @Test func aDirectoryOfPartsIsWinnows() throws {
-        let out = make(["part-0/winnow.json", "part-1/index.sqlite"])
+        let out = make(["part-1/index.sqlite"])
+        _ = try OutputDirectory.claim(out + "/part-0", command: "run", settings: [:], inputs: [], overwrite: false)
         _ = try OutputDirectory.claim(out, command: "index merge", settings: [:], inputs: [], overwrite: false)
         #expect(contents(out) == ["part-0", "part-1", "winnow.json"])
-        let mixed = make(["part-0/winnow.json", "other/file.txt"])
+        let mixed = make(["part-0/index.sqlite", "other/file.txt"])
         #expect(throws: WinnowError.self) {
             try OutputDirectory.claim(mixed, command: "index merge", settings: [:], inputs: [], overwrite: false)
         }
