@@ -332,6 +332,8 @@ enum OptOutCommand {
                 "\(dir): a merged index; apply to each part (\(parts.split(separator: "\n").joined(separator: ", "))) and merge again"
             )
         }
+        // One writer at a time: a run, a retry or another apply on the same directory is refused while this holds it.
+        if !a.flags.contains("dry-run") { try OutputDirectory.lockForWriting(dir) }
         // An interrupted apply is finished first: the index cannot be read until it is.
         if !a.flags.contains("dry-run"), let message = try Removal.recover(directory: dir) { WinnowCLI.note(message) }
         let path = registryPath(a)

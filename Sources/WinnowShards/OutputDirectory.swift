@@ -262,6 +262,9 @@ public struct OutputDirectory: Sendable {
     /// Takes the directory's lock (flock on the directory itself), so that two Winnow processes never write one
     /// output at once (a user rerunning a command, a replacement pod started while the old one is stopping, a job
     /// requeued while the first copy still runs). Held until the process exits; taken again by this process at once.
+    /// Takes the directory's lock for a command that edits a finished output in place (`winnow optout apply`).
+    public static func lockForWriting(_ path: String) throws { try lock(path) }
+
     static func lock(_ path: String) throws {
         let key = URL(fileURLWithPath: path).standardizedFileURL.path
         try locks.withLock { held in

@@ -534,3 +534,27 @@ import WinnowTestSupport
         #expect(FileManager.default.fileExists(atPath: dir + "/out/00000.tar"))
     }
 }
+
+/// `winnow optout apply` takes the same lock as a run: refused while another process writes the directory.
+@Suite struct ApplyLockTests {
+    @Test func applyIsRefusedWhileARunWritesTheDirectory() throws {
+        let server = FaultServer()
+        try server.start()
+        defer { server.stop() }
+        let dir = TestSupport.temporaryDirectory("apply-lock")
+        let args = try OutputLockTests.stallingRun(dir, server: server)
+        let first = try ResumeTests.launch(args, log: dir + "/first.log")
+        defer {
+            if first.isRunning { kill(first.processIdentifier, SIGKILL) }
+            first.waitUntilExit()
+        }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: dir + "/out/index.sqlite.partial") {
+            usleep(50_000)
+        }
+        // An index under its final name, so that apply gets as far as the lock (the run's own is still partial).
+        try FileManager.default.copyItem(atPath: dir + "/out/index.sqlite.partial", toPath: dir + "/out/index.sqlite")
+        let apply = try TestSupport.run(
+            TestSupport.winnowBinary, ["optout", "apply", dir + "/out", "--registry", dir + "/none.sqlite"])
+        #expect(apply.status == 64 && apply.stderr.contains("another winnow process is writing"), "\(apply.stderr)")
+    }
+}
