@@ -183,18 +183,20 @@ final class CandidateSink {
                 written[CandidateSink.identity(c), default: 0] += 1
                 // A line --all wrote for a candidate dropped before the (url, caption) check: its key was never
                 // remembered by the filter, so it is not now.
-                let dropped = (try? JSONSerialization.jsonObject(with: line) as? [String: Any])?["dropped"] as? String
+                // (Read a second time only for the lines that have the field.)
+                let dropped =
+                    line.firstRange(of: Array(#""dropped""#.utf8)) == nil
+                    ? nil : (try? JSONSerialization.jsonObject(with: line) as? [String: Any])?["dropped"] as? String
                 let code = dropped.map { String($0.prefix { $0 != ":" }) }
-                if code.map({ !CandidateSink.beforeKeyCheck.contains($0) }) ?? true { committedKeys.append(c.hash64) }
+                if code.map({ !CandidateFilter.dropsBeforeKeyCheck.contains($0) }) ?? true {
+                    committedKeys.append(c.hash64)
+                }
                 committedCount += 1
             }
             committedFiles += 1
             fileNumber = max(fileNumber, (OutputDirectory.candidateFileNumber(n) ?? 0) + 1)
         }
     }
-
-    /// Parse drops that come before the (url, caption) check.
-    static let beforeKeyCheck: Set<String> = ["page_optout", "url_too_long", "caption_too_short", "extension_dropped"]
 
     /// A candidate's identity: its input file, record offset and key.
     static func identity(_ c: Candidate) -> UInt64 {

@@ -138,9 +138,7 @@ public enum WinnowCLI {
     }
 
     /// `n` and the noun, singular for one ("1 entry", "2 entries", "0 samples").
-    static func count(_ n: Int, _ noun: String, _ plural: String? = nil) -> String {
-        "\(n) \(n == 1 ? noun : plural ?? noun + "s")"
-    }
+    static func count(_ n: Int, _ noun: String, _ plural: String? = nil) -> String { Words.count(n, noun, plural) }
 
     /// Writes a line to standard error.
     static func note(_ message: String) {

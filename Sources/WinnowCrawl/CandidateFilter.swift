@@ -38,6 +38,11 @@ public final class CandidateFilter {
         self.settings = settings
     }
 
+    /// The drops `check` makes before the `(url, caption)` key check: a candidate dropped for one of these never had
+    /// its key remembered (what a resumed parse and a merge of parts must replay).
+    public static let dropsBeforeKeyCheck: Set<String> = Set(
+        [ReasonCode.pageOptout, .urlTooLong, .captionTooShort, .extensionDropped].map(\.rawValue))
+
     /// Counts the `(url, caption)` key `hash64` as seen (a sample of another output, for `--against`).
     public func remember(_ hash64: UInt64) { seen.insert(hash64) }
 

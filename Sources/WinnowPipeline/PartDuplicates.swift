@@ -1,5 +1,6 @@
 import Foundation
 import WinnowCore
+import WinnowCrawl
 import WinnowShards
 
 /// Duplicates across the parts of a partitioned run (`--shard I/N`, then `winnow index merge`): each part decided
@@ -18,9 +19,6 @@ public enum PartDuplicates {
         /// None yet.
         public init() {}
     }
-
-    /// Parse-stage drops that come before the (url, caption) check: their keys were never remembered.
-    static let beforeKeyCheck: Set<String> = ["page_optout", "url_too_long", "caption_too_short", "extension_dropped"]
 
     /// Resolves the duplicates of `index` (a merged index) with the run's settings as its manifest records them.
     public static func resolve(_ index: ShardIndex, settings: [String: String]) throws -> Counts {
@@ -43,7 +41,7 @@ public enum PartDuplicates {
         try index.db.transaction {
             for row in ordered {
                 var kept = row.kept
-                if urlCaption && !PartDuplicates.beforeKeyCheck.contains(row.reason ?? "") {
+                if urlCaption && !CandidateFilter.dropsBeforeKeyCheck.contains(row.reason ?? "") {
                     if row.reason != "duplicate_url_caption" && !seen.insert(row.key).inserted {
                         try index.markDuplicate(
                             id: row.id, code: ReasonCode.duplicateURLCaption.rawValue, detail: row.key, of: nil)

@@ -239,7 +239,7 @@ public struct OutputDirectory: Sendable {
         do {
             return try JSONDecoder().decode(Manifest.self, from: data)
         } catch {
-            throw WinnowError(.format, "\(file): not a Winnow manifest (\(OutputDirectory.reason(error)))")
+            throw WinnowError(.format, "\(file): not a Winnow manifest (\(SystemError.reason(error)))")
         }
     }
 
@@ -299,25 +299,24 @@ public struct OutputDirectory: Sendable {
         return shardNumber(name) != nil || candidateFileNumber(name) != nil
     }
 
+    /// The number of a shard file (`00012.tar` or `00012.tar.partial`: 12), or nil for any other name.
+    public static func shardNumber(_ name: String) -> Int? { number(name, prefix: "", suffix: ".tar") }
+
     /// The number of a candidate file of `winnow parse --output DIR` (`candidates-00003.jsonl`, or its partial
     /// file: 3), or nil for any other name.
     public static func candidateFileNumber(_ name: String) -> Int? {
-        var base = Substring(name)
-        if base.hasSuffix(".partial") { base = base.dropLast(".partial".count) }
-        guard base.hasPrefix("candidates-"), base.hasSuffix(".jsonl") else { return nil }
-        let number = base.dropFirst("candidates-".count).dropLast(".jsonl".count)
-        guard number.count >= 5 && number.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return Int(number)
+        number(name, prefix: "candidates-", suffix: ".jsonl")
     }
 
-    /// The number of a shard file (`00012.tar` or `00012.tar.partial`: 12), or nil for any other name.
-    public static func shardNumber(_ name: String) -> Int? {
+    /// The number of `PREFIX` + at least five digits + `SUFFIX`, with or without `.partial`: the names of the
+    /// numbered files Winnow writes.
+    static func number(_ name: String, prefix: String, suffix: String) -> Int? {
         var base = Substring(name)
         if base.hasSuffix(".partial") { base = base.dropLast(".partial".count) }
-        guard base.hasSuffix(".tar") else { return nil }
-        let number = base.dropLast(4)
-        guard number.count >= 5 && number.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return Int(number)
+        guard base.hasPrefix(prefix), base.hasSuffix(suffix) else { return nil }
+        let digits = base.dropFirst(prefix.count).dropLast(suffix.count)
+        guard digits.count >= 5 && digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(digits)
     }
 
     static func isPolicyCache(_ name: String) -> Bool {
@@ -326,12 +325,7 @@ public struct OutputDirectory: Sendable {
 
     /// The shard number of `img_emb_NNNNN.npy` in `img_emb` (and the same in `text_emb`), or of its partial file.
     static func embeddingFileNumber(_ name: String, folder: String) -> Int? {
-        var base = Substring(name)
-        if base.hasSuffix(".partial") { base = base.dropLast(".partial".count) }
-        guard base.hasPrefix(folder + "_"), base.hasSuffix(".npy") else { return nil }
-        let number = base.dropFirst(folder.count + 1).dropLast(4)
-        guard number.count >= 5 && number.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return Int(number)
+        number(name, prefix: folder + "_", suffix: ".npy")
     }
 
     /// Creates `path` and its missing parents with mkdir(2), so that a failure names the folder and the system's
@@ -349,6 +343,4 @@ public struct OutputDirectory: Sendable {
         }
     }
 
-    /// The operating system's reason in an error, without Foundation's dump.
-    static func reason(_ error: Error) -> String { SystemError.reason(error) }
 }

@@ -218,11 +218,22 @@ public final class ShardIndex {
     /// The rows dropped for one of `reasons` (a reason code, or a pattern such as `http_5xx`), in row order, as
     /// candidates to fetch again, with their row ids and the attempts made so far.
     public func droppedRows(reasons: Set<String>) throws -> [(id: Int, candidate: Candidate, attempts: Int)] {
-        try db.query(
+        // Only the rows asked for are read (a finished crawl has millions of dropped rows): the codes themselves,
+        // and an HTTP class as the statuses it covers.
+        let codes = reasons.filter { !$0.hasSuffix("xx") }.sorted()
+        let classes = reasons.filter { $0.hasPrefix("http_") && $0.hasSuffix("xx") }.map { String($0.dropLast(2)) }
+        var conditions =
+            codes.isEmpty ? [] : ["reason IN (\(codes.indices.map { "?\($0 + 1)" }.joined(separator: ", ")))"]
+        let args: [SQLiteBindable] = codes + classes
+        for k in classes.indices {
+            conditions.append("(reason LIKE ?\(codes.count + k + 1) || '__' AND length(reason) = 8)")
+        }
+        guard !conditions.isEmpty else { return [] }
+        return try db.query(
             """
             SELECT id, reason, url, caption, page_url, input_file, record_offset, record_id, page_date, opt_out_signals,
-            attempts FROM samples WHERE status = 'dropped' ORDER BY id
-            """
+            attempts FROM samples WHERE status = 'dropped' AND (\(conditions.joined(separator: " OR "))) ORDER BY id
+            """, args
         ).compactMap { row in
             guard let reason = row.string("reason"), ShardIndex.matches(reason, reasons) else { return nil }
             let c = Candidate(

@@ -492,7 +492,8 @@ import WinnowTestSupport
         ]
     }
 
-    /// A second process on a directory another one is writing is refused, and changes nothing.
+    /// A second process on a directory another one is writing is refused, and changes nothing; so is an
+    /// `optout apply` (which edits a finished output in place).
     @Test func aSecondProcessIsRefused() throws {
         let server = FaultServer()
         try server.start()
@@ -507,9 +508,16 @@ import WinnowTestSupport
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: dir + "/out/index.sqlite.partial") {
             usleep(50_000)
         }
+        let manifest = try Data(contentsOf: URL(fileURLWithPath: dir + "/out/winnow.json"))
         let second = try TestSupport.run(TestSupport.winnowBinary, args)
         #expect(second.status == 64 && second.stderr.contains("another winnow process is writing"), "\(second.stderr)")
         #expect(first.isRunning)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/out/winnow.json")) == manifest)
+        // An index under its final name, so that apply gets as far as the lock (the run's own is still partial).
+        try FileManager.default.copyItem(atPath: dir + "/out/index.sqlite.partial", toPath: dir + "/out/index.sqlite")
+        let apply = try TestSupport.run(
+            TestSupport.winnowBinary, ["optout", "apply", dir + "/out", "--registry", dir + "/none.sqlite"])
+        #expect(apply.status == 64 && apply.stderr.contains("another winnow process is writing"), "\(apply.stderr)")
     }
 
     /// SIGTERM before the open shard is full still commits what was written: the next run starts after it.
@@ -532,29 +540,5 @@ import WinnowTestSupport
         #expect(p.terminationStatus == 143, "\(log)")
         #expect(log.contains("keeps its last commit (1 shard and 30 outcomes)"), "\(log)")
         #expect(FileManager.default.fileExists(atPath: dir + "/out/00000.tar"))
-    }
-}
-
-/// `winnow optout apply` takes the same lock as a run: refused while another process writes the directory.
-@Suite struct ApplyLockTests {
-    @Test func applyIsRefusedWhileARunWritesTheDirectory() throws {
-        let server = FaultServer()
-        try server.start()
-        defer { server.stop() }
-        let dir = TestSupport.temporaryDirectory("apply-lock")
-        let args = try OutputLockTests.stallingRun(dir, server: server)
-        let first = try ResumeTests.launch(args, log: dir + "/first.log")
-        defer {
-            if first.isRunning { kill(first.processIdentifier, SIGKILL) }
-            first.waitUntilExit()
-        }
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: dir + "/out/index.sqlite.partial") {
-            usleep(50_000)
-        }
-        // An index under its final name, so that apply gets as far as the lock (the run's own is still partial).
-        try FileManager.default.copyItem(atPath: dir + "/out/index.sqlite.partial", toPath: dir + "/out/index.sqlite")
-        let apply = try TestSupport.run(
-            TestSupport.winnowBinary, ["optout", "apply", dir + "/out", "--registry", dir + "/none.sqlite"])
-        #expect(apply.status == 64 && apply.stderr.contains("another winnow process is writing"), "\(apply.stderr)")
     }
 }
