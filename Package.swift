@@ -28,6 +28,13 @@ let package = Package(
         .systemLibrary(
             name: "CTurboJPEG", pkgConfig: "libturbojpeg",
             providers: [.apt(["libturbojpeg0-dev"])]),
+        // Parquet's codecs (WinnowParquet; GZIP pages go through CZlib).
+        .systemLibrary(
+            name: "CSnappy", pkgConfig: "snappy",
+            providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(
             name: "CDeflate", pkgConfig: "libdeflate",
             providers: [.apt(["libdeflate-dev"])]),
@@ -87,6 +94,7 @@ let package = Package(
         .target(name: "WinnowTensor", dependencies: ["CBLAS", "CKernels"], exclude: readme),
         .target(name: "WinnowEmbed", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),
         .target(name: "WinnowDedup", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),
+        .target(name: "WinnowParquet", dependencies: ["CSnappy", "CZstd", "CZlib"], exclude: readme),
         .target(name: "WinnowShards", dependencies: ["WinnowCore", "WinnowSQLite"], exclude: readme),
         .target(name: "WinnowOptOut", dependencies: ["WinnowCore", "WinnowSQLite"], exclude: readme),
         .target(
@@ -121,6 +129,7 @@ let package = Package(
         // Tests.
         .testTarget(name: "WinnowCoreTests", dependencies: ["WinnowCore"]),
         .testTarget(name: "WinnowSQLiteTests", dependencies: ["WinnowSQLite"]),
+        .testTarget(name: "WinnowParquetTests", dependencies: ["WinnowParquet"], exclude: ["Fixtures"]),
         .testTarget(
             name: "WinnowCrawlTests", dependencies: ["WinnowCrawl", "WinnowTestSupport"]),
         .testTarget(
