@@ -32,10 +32,12 @@ $(VENV)/.ready: scripts/requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-dev.txt
 	touch $@
 
-# Validates pipelines/*.json against the schema, and reads shards written by winnow with Python's tarfile and the webdataset package, and decodes every image.
+# Validates pipelines/*.json against the schema, and reads shards written by winnow with Python's tarfile and the webdataset package, and decodes every image;
+# reads the shards' Parquet files and `winnow export`'s with pyarrow and DuckDB and checks them against the index.
 interop: $(VENV)/.ready
 	$(SWIFT) build
 	$(VENV)/bin/python scripts/check_shards.py --winnow .build/debug/winnow
+	$(VENV)/bin/python scripts/check_parquet.py --winnow .build/debug/winnow
 	$(VENV)/bin/python scripts/validate_schema.py
 
 lint:
@@ -55,7 +57,8 @@ bench-fetch: setup
 	bash scripts/bench_fetch_memory.sh
 
 # The image decoders under libFuzzer with ASan + UBSan (fuzz/image_fuzz.c; AVIF and JPEG XL in fuzz/avif_fuzz.c and
-# fuzz/jxl_fuzz.c), seeded with the test images, for FUZZ_SECONDS each. Anything it finds is written to fuzz/crashes/ (kept in git: each becomes a regression fixture).
+# fuzz/jxl_fuzz.c), seeded with the test images, and the Parquet reader (fuzz/parquet_fuzz.swift, ASan), for
+# FUZZ_SECONDS each. Anything it finds is written to fuzz/crashes/ (kept in git: each becomes a regression fixture).
 FUZZ_SECONDS ?= 60
 fuzz: setup
 	mkdir -p .build/fuzz/corpus fuzz/crashes
@@ -68,6 +71,13 @@ fuzz: setup
 		-artifact_prefix=fuzz/crashes/ .build/fuzz/corpus fuzz/crashes
 	# AVIF and JPEG XL as WinnowImage calls libavif and libjxl (fuzz/avif_fuzz.c, fuzz/jxl_fuzz.c), FUZZ_SECONDS
 	# each, seeded with the fixtures of their format.
+	# The Parquet reader (Swift, fuzz/parquet_fuzz.swift), seeded with the pyarrow and DuckDB fixtures.
+	mkdir -p .build/fuzz/parquet-corpus && cp Tests/WinnowParquetTests/Fixtures/*.parquet .build/fuzz/parquet-corpus/
+	$(SWIFT)c -sanitize=fuzzer,address -parse-as-library -O -module-name WinnowParquetFuzz \
+		-ISources/CSnappy -ISources/CZstd -ISources/CZlib Sources/WinnowParquet/*.swift fuzz/parquet_fuzz.swift \
+		-lsnappy -lzstd -lz -o .build/fuzz/parquet_fuzz
+	.build/fuzz/parquet_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=131072 -rss_limit_mb=2048 \
+		-malloc_limit_mb=1024 -artifact_prefix=fuzz/crashes/parquet- .build/fuzz/parquet-corpus
 	for f in avif jxl; do \
 		mkdir -p .build/fuzz/$$f-corpus && cp Tests/WinnowImageTests/Fixtures/*.$$f .build/fuzz/$$f-corpus/ && \
 		clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined fuzz/$${f}_fuzz.c \

@@ -83,7 +83,9 @@ let package = Package(
         // Swift modules.
         .target(name: "WinnowCore", dependencies: ["CCrypto"], exclude: readme),
         .target(name: "WinnowSQLite", dependencies: ["CSQLite"], exclude: readme),
-        .target(name: "WinnowCrawl", dependencies: ["WinnowCore", "CZlib", "CDeflate", "CScan"], exclude: readme),
+        .target(
+            name: "WinnowCrawl", dependencies: ["WinnowCore", "WinnowParquet", "CZlib", "CDeflate", "CScan"],
+            exclude: readme),
         .target(name: "WinnowFetch", dependencies: ["WinnowCore", "WinnowSQLite", "CCurl"], exclude: readme),
         .target(
             name: "WinnowImage",
@@ -95,7 +97,7 @@ let package = Package(
         .target(name: "WinnowEmbed", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),
         .target(name: "WinnowDedup", dependencies: ["WinnowCore", "WinnowTensor"], exclude: readme),
         .target(name: "WinnowParquet", dependencies: ["CSnappy", "CZstd", "CZlib"], exclude: readme),
-        .target(name: "WinnowShards", dependencies: ["WinnowCore", "WinnowSQLite"], exclude: readme),
+        .target(name: "WinnowShards", dependencies: ["WinnowCore", "WinnowSQLite", "WinnowParquet"], exclude: readme),
         .target(name: "WinnowOptOut", dependencies: ["WinnowCore", "WinnowSQLite"], exclude: readme),
         .target(
             name: "WinnowSampleWeb", dependencies: ["WinnowCore", "WinnowCrawl", "WinnowImage"], exclude: readme),
@@ -157,6 +159,7 @@ let package = Package(
             name: "WinnowCLITests",
             dependencies: [
                 "WinnowTestSupport", "WinnowShards", "WinnowSampleWeb", "WinnowSQLite", "WinnowCore", "WinnowCLI",
+                "WinnowParquet",
             ]),
     ],
     swiftLanguageModes: [.v6]

@@ -90,3 +90,6 @@ CREATE TABLE pending_renames (partial TEXT PRIMARY KEY, final TEXT NOT NULL);
 CREATE TABLE pending_audit (id INTEGER PRIMARY KEY, apply_id TEXT NOT NULL, entry TEXT NOT NULL);
 CREATE VIRTUAL TABLE samples_fts USING fts5(caption, content='samples', content_rowid='id', tokenize='porter unicode61');
 INSERT INTO samples_fts (samples_fts) VALUES ('rebuild');
+-- Version 10: the input columns a run saved with each sample (--save-additional-columns), as a JSON object
+-- by output name; their names and types are in the run property saved_columns.
+ALTER TABLE samples ADD COLUMN saved_columns TEXT;

@@ -147,9 +147,18 @@ enum RunCommand {
 
     /// How URL lists are read: options of every command that reads inputs.
     static let listOptions: [Option] = [
-        .value("input-format", "F", "URL lists: txt, csv, tsv or jsonl (default: by file name; .gz allowed)"),
-        .value("url-col", "NAME", "column or JSON key of the URL (default: url)"),
-        .value("caption-col", "NAME", "column or JSON key of the caption (default: none; jsonl: caption)"),
+        .value(
+            "input-format", "F",
+            "txt, csv, tsv, jsonl or parquet (default: Parquet by its magic bytes, the others by file name; .gz allowed)"
+        ),
+        .value("url-col", "NAME", "column or JSON key of the URL (default: url; Parquet: also URL)"),
+        .value(
+            "caption-col", "NAME",
+            "column or JSON key of the caption (default: the first of caption, text, TEXT, alt that is present)"),
+        .value(
+            "save-additional-columns", "COL,...",
+            "input columns carried into each sample's .json, the index and the shards' Parquet (a name Winnow uses itself becomes source_NAME)"
+        ),
     ]
 
     /// Image stage settings under img2dataset's names (also with underscores), over the pipeline's: `run` only.
@@ -174,12 +183,17 @@ enum RunCommand {
         if let f = a.value("input-format") {
             guard URLListOptions.formats.contains(f) else {
                 throw UsageError(
-                    "winnow \(command): --input-format expects txt, csv, tsv or jsonl, got \(f.debugDescription)")
+                    "winnow \(command): --input-format expects txt, csv, tsv, jsonl or parquet, got \(f.debugDescription)"
+                )
             }
             config.lists.format = f
         }
         if let u = a.value("url-col") { config.lists.urlColumn = u }
         if let c = a.value("caption-col") { config.lists.captionColumn = c }
+        if let s = a.value("save-additional-columns") {
+            config.lists.saveColumns = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
+        }
         if let n = try a.int("image-size", command: command, min: 1) { config.image.imageSize = n }
         if let m = a.value("resize-mode") {
             guard let mode = ResizeMode(rawValue: m) else {

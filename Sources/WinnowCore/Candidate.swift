@@ -45,6 +45,9 @@ public struct Candidate: Sendable, Codable, Hashable {
     private var page: Page
     /// The attribute the URL came from: `src`, or a lazy-loading one (`data-src`, `srcset`...).
     public var urlAttribute: String = "src"
+    /// Input columns carried to the output (`--save-additional-columns`), by output name (see
+    /// `ColumnValue.outputName`); empty unless asked for.
+    public var columns: [String: ColumnValue] = [:]
 
     /// The fields a page's candidates share: one reference to count instead of five, and a smaller value to move
     /// (a reader makes hundreds of thousands of candidates a second). Immutable: a change makes a new one.
@@ -139,6 +142,7 @@ public struct Candidate: Sendable, Codable, Hashable {
         case urlAttribute = "url_attribute"
         case laionHash = "laion_hash"
         case uid
+        case columns
     }
 
     // The JSON form is flat (provenance fields beside the link's), as JSON Lines readers expect.
@@ -153,6 +157,7 @@ public struct Candidate: Sendable, Codable, Hashable {
             provenance: try Provenance(from: decoder),
             optOutSignals: try c.decodeIfPresent([String].self, forKey: .optOutSignals) ?? [])
         urlAttribute = try c.decodeIfPresent(String.self, forKey: .urlAttribute) ?? "src"
+        columns = try c.decodeIfPresent([String: ColumnValue].self, forKey: .columns) ?? [:]
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -165,6 +170,7 @@ public struct Candidate: Sendable, Codable, Hashable {
         try c.encode(urlAttribute, forKey: .urlAttribute)
         try c.encode(laionHash, forKey: .laionHash)
         try c.encode(cc2datasetUID, forKey: .uid)
+        if !columns.isEmpty { try c.encode(columns, forKey: .columns) }
         try provenance.encode(to: encoder)
     }
 }
@@ -202,6 +208,7 @@ extension Candidate {
         m.add("url_attribute", urlAttribute)
         if let d = provenance.pageDate { m.add("page_date", d) }
         if let r = provenance.recordID { m.add("record_id", r) }
+        if !columns.isEmpty { m.add(json: "columns", ColumnValue.jsonObject(columns)) }
         for (k, v) in extra { m.add(k, v) }
         return m.utf8()
     }
@@ -264,6 +271,9 @@ public struct JSONObject: Sendable {
         write(&values)
         fields.append((key, start..<values.count))
     }
+
+    /// Adds a member whose value is JSON text already.
+    public mutating func add(json key: String, _ text: String) { add(key) { $0.append(contentsOf: text.utf8) } }
 
     /// Adds a string member.
     public mutating func add(_ key: String, _ value: String) { add(key) { JSONText.appendQuoted(value, to: &$0) } }

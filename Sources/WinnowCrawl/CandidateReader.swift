@@ -24,6 +24,11 @@ public final class CandidateReader: @unchecked Sendable {
     private let listOptions: URLListOptions
     /// Total size of the input files in bytes (for progress and ETA).
     public let totalBytes: Int64
+    /// The input columns carried to the output (`URLListOptions.saveColumns`), with their output names and types,
+    /// when the inputs declare types (Parquet); empty otherwise.
+    public let savedColumns: [SavedColumn]
+    /// The inputs that are Parquet files.
+    private let parquetPaths: Set<String>
     private let queue: BoundedQueue<EventBatch>
     private let work = Mutex<[WorkItem]>([])
     private let progress = Mutex<[Int: Int64]>([:])
@@ -45,13 +50,17 @@ public final class CandidateReader: @unchecked Sendable {
         lists: URLListOptions = URLListOptions()
     ) throws {
         if let f = lists.format, !URLListOptions.formats.contains(f) {
-            throw WinnowError(.usage, "unknown input format \(f.debugDescription) (known: txt, csv, tsv, jsonl)")
+            throw WinnowError(
+                .usage, "unknown input format \(f.debugDescription) (known: txt, csv, tsv, jsonl, parquet)")
         }
         self.listOptions = lists
         self.paths = paths
         self.extractor = extractor
         self.threads = max(1, threads)
         var total: Int64 = 0
+        var parquet: Set<String> = []
+        var saved: [SavedColumn]?
+        var notes: [String] = []
         for p in paths {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else {
@@ -60,9 +69,21 @@ public final class CandidateReader: @unchecked Sendable {
             if isDir.boolValue { throw WinnowError(.io, "\(p): is a directory, expected a WAT file or URL list") }
             guard FileManager.default.isReadableFile(atPath: p) else { throw WinnowError(.io, "\(p): not readable") }
             total += fileSize(atPath: p)
+            // A Parquet input's columns are checked now, before anything is written.
+            if ParquetInput.isParquet(path: p, format: lists.format) {
+                let input = try ParquetInput(path: p, options: lists)
+                parquet.insert(p)
+                notes += input.notes
+                if saved == nil { saved = input.savedColumns }
+            }
         }
         totalBytes = total
+        parquetPaths = parquet
+        // Text inputs' column types are learnt from their values by the writer.
+        savedColumns = saved ?? []
+
         queue = BoundedQueue<EventBatch>(capacity: 8 * self.threads, producers: self.threads - 1)
+        noteList.withLock { $0 = notes }
     }
 
     /// Input bytes read so far.
@@ -90,7 +111,7 @@ public final class CandidateReader: @unchecked Sendable {
         var items: [WorkItem] = []
         for p in paths {
             let id = items.count
-            if try MemberReader.isMemberPerRecord(path: p) {
+            if !parquetPaths.contains(p), try MemberReader.isMemberPerRecord(path: p) {
                 // Four parts a thread, taken in turn by whichever thread is free: the caller's thread also takes
                 // the workers' events, so equal halves would leave a worker idle at the end.
                 let ranges = threads > 1 ? try MemberReader.split(path: p, parts: 4 * threads) : [0..<Int64.max]
@@ -275,6 +296,13 @@ public final class CandidateReader: @unchecked Sendable {
     }
 
     private func readStream(_ path: String, _ id: Int, _ out: inout Output, _ counters: inout ParseCounters) throws {
+        if parquetPaths.contains(path) {
+            try ParquetInput(path: path, options: listOptions).read(
+                progress: { consumed in progress.withLock { $0[id] = consumed } }
+            ) { out.add($0) }
+            progress.withLock { $0[id] = fileSize(atPath: path) }
+            return
+        }
         let sniff = try DecompressingReader(path: path)
         var head: [UInt8] = []
         while head.count < 16 {

@@ -10,16 +10,22 @@ public struct URLListOptions: Sendable, Equatable {
     public var urlColumn = "url"
     /// Column (or JSON key) holding the caption; nil for none (JSON Lines fall back to `caption`).
     public var captionColumn: String?
+    /// Input columns carried into each sample's `.json`, the index and the output Parquet (img2dataset's
+    /// `save_additional_columns`), as their input names.
+    public var saveColumns: [String] = []
 
     /// img2dataset's defaults.
-    public init(format: String? = nil, urlColumn: String = "url", captionColumn: String? = nil) {
+    public init(
+        format: String? = nil, urlColumn: String = "url", captionColumn: String? = nil, saveColumns: [String] = []
+    ) {
         self.format = format
         self.urlColumn = urlColumn
         self.captionColumn = captionColumn
+        self.saveColumns = saveColumns
     }
 
-    /// The formats understood.
-    public static let formats: Set<String> = ["txt", "csv", "tsv", "jsonl"]
+    /// The formats understood (Parquet is also found by its magic bytes, whatever the name).
+    public static let formats: Set<String> = ["txt", "csv", "tsv", "jsonl", "parquet"]
 
     /// Column names taken as the caption when none is given, in order (img2dataset users' usual ones).
     public static let captionNames = ["caption", "text", "TEXT", "alt"]
@@ -49,6 +55,7 @@ struct URLListReader {
         var header: [String]?
         var urlIndex = 0
         var captionIndex: Int?
+        var savedIndices: [(name: String, index: Int)] = []
         var pending = ""
         var pendingOffset: Int64 = 0
         while let (line, offset) = try lines.next() {
@@ -77,6 +84,15 @@ struct URLListReader {
                         )
                     }
                     urlIndex = u
+                    for name in options.saveColumns {
+                        guard let k = header!.firstIndex(of: name) else {  // ok: set above
+                            throw WinnowError(
+                                .format,
+                                "\(path): no column \(name.debugDescription) in the header (\(row.joined(separator: ", "))); check --save-additional-columns"
+                            )
+                        }
+                        savedIndices.append((ColumnValue.outputName(name), k))
+                    }
                     if let c = options.captionColumn {
                         guard let ci = header!.firstIndex(of: c) else {  // ok: set above
                             throw WinnowError(
@@ -101,10 +117,14 @@ struct URLListReader {
                                 message: "row has \(row.count) fields, the URL column is number \(urlIndex + 1)")))
                     continue
                 }
-                emit(
-                    candidate(
-                        url: row[urlIndex], caption: captionIndex.flatMap { $0 < row.count ? row[$0] : nil } ?? "",
-                        offset: pendingOffset))
+                var event = candidate(
+                    url: row[urlIndex], caption: captionIndex.flatMap { $0 < row.count ? row[$0] : nil } ?? "",
+                    offset: pendingOffset)
+                if !savedIndices.isEmpty, case .candidate(var c) = event {
+                    for (name, k) in savedIndices { c.columns[name] = k < row.count ? .string(row[k]) : .null }
+                    event = .candidate(c)
+                }
+                emit(event)
             default:
                 let text = line.trimmingWhitespace()
                 if text.isEmpty || text.hasPrefix("#") { continue }
@@ -123,6 +143,11 @@ struct URLListReader {
     }
 
     private func candidate(url raw: String, caption: String, offset: Int64) -> CrawlEvent {
+        URLListReader.candidate(url: raw, caption: caption, path: path, offset: offset)
+    }
+
+    /// The candidate of a row's URL and caption, or the skipped record of a URL that is not http(s).
+    static func candidate(url raw: String, caption: String, path: String, offset: Int64) -> CrawlEvent {
         let url = RawBytes.percentEncoded(raw.trimmingWhitespace())
         let caption = RawBytes.replaced(caption)
         guard let resolved = URLNormalizer.resolve(url, against: nil) else {
@@ -158,7 +183,12 @@ struct URLListReader {
         let name =
             options.captionColumn ?? URLListOptions.captionNames.first { object[$0] is String } ?? "caption"
         let caption = object[name] as? String ?? ""
-        return candidate(url: url, caption: caption, offset: offset)
+        let event = candidate(url: url, caption: caption, offset: offset)
+        guard !options.saveColumns.isEmpty, case .candidate(var c) = event else { return event }
+        // Typed as JSON types them (JSONSerialization's numbers do not say whether they were booleans).
+        let values = (try? JSONDecoder().decode([String: ColumnValue].self, from: Data(text.utf8))) ?? [:]
+        for name in options.saveColumns { c.columns[ColumnValue.outputName(name)] = values[name] ?? .null }
+        return .candidate(c)
     }
 }
 

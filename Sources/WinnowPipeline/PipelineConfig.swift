@@ -22,6 +22,8 @@ public struct PipelineConfig: Sendable {
     public var dedup = DedupSettings()
     /// Samples per tar shard.
     public var samplesPerShard = 1000
+    /// Whether each shard gets its `NNNNN.parquet` of sample metadata.
+    public var writeParquet = true
     /// Image worker threads (0: one per core).
     public var imageWorkers = 0
     /// Embed stage settings (off unless a model is named).
@@ -116,16 +118,18 @@ public struct PipelineConfig: Sendable {
         ])
         name = try r.string("name") ?? name
         if let i = try r.section("input") {
-            try i.allow(["format", "url_col", "caption_col"])
+            try i.allow(["format", "url_col", "caption_col", "save_additional_columns"])
             if let f = try i.string("format") {
                 guard URLListOptions.formats.contains(f) else {
                     throw WinnowError(
-                        .config, "\(file): input.format: \(f.debugDescription) is not one of txt, csv, tsv, jsonl")
+                        .config,
+                        "\(file): input.format: \(f.debugDescription) is not one of txt, csv, tsv, jsonl, parquet")
                 }
                 lists.format = f
             }
             lists.urlColumn = try i.string("url_col") ?? lists.urlColumn
             lists.captionColumn = try i.string("caption_col") ?? lists.captionColumn
+            lists.saveColumns = try i.strings("save_additional_columns") ?? lists.saveColumns
         }
         if let p = try r.section("parse") {
             try p.allow([
@@ -279,8 +283,9 @@ public struct PipelineConfig: Sendable {
             optOutEnabled = try o.bool("enabled") ?? optOutEnabled
         }
         if let w = try r.section("write") {
-            try w.allow(["samples_per_shard"])
+            try w.allow(["samples_per_shard", "parquet"])
             samplesPerShard = try w.int("samples_per_shard", min: 1) ?? samplesPerShard
+            writeParquet = try w.bool("parquet") ?? writeParquet
         }
     }
 }

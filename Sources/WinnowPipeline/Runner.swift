@@ -171,6 +171,8 @@ public final class Runner: Sendable {
             ? try ShardWriter(retrying: output, samplesPerShard: config.samplesPerShard)
             : try ShardWriter(directory: output, samplesPerShard: config.samplesPerShard, resume: resume)
         writer.embeddingType = config.embed.dtype
+        writer.writesParquet = config.writeParquet
+        if let reader { try writer.setSavedColumns(reader.savedColumns) }
         let committed = writer.committed
         // A retry's work: the dropped rows to fetch again, in row order.
         let retryRows = try retry.map { try writer.droppedRows(reasons: $0) } ?? []

@@ -296,7 +296,12 @@ public struct OutputDirectory: Sendable {
             return ["", ".partial", "-journal", "-wal", "-shm", ".partial-journal", ".partial-wal", ".partial-shm"]
                 .contains(String(rest))
         }
-        return shardNumber(name) != nil || candidateFileNumber(name) != nil
+        return shardFileNumber(name) != nil || candidateFileNumber(name) != nil
+    }
+
+    /// The shard number of a shard's file: its tar or its Parquet metadata (`00012.parquet`, or partial: 12).
+    static func shardFileNumber(_ name: String) -> Int? {
+        shardNumber(name) ?? number(name, prefix: "", suffix: ".parquet")
     }
 
     /// The number of a shard file (`00012.tar` or `00012.tar.partial`: 12), or nil for any other name.

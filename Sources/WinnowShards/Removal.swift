@@ -267,6 +267,13 @@ public enum Removal {
                     "UPDATE shards SET samples = ?1, bytes = ?2, sha256 = ?3 WHERE name = ?4",
                     [c.samplesAfter, c.bytesAfter, c.sha256After, c.shard])
             }
+            // A shard's Parquet metadata is written again from the updated rows: removed samples leave it too.
+            for c in changes
+            where FileManager.default.fileExists(atPath: SampleTable.parquetPath(directory, shard: c.shard)) {
+                try SampleTable.writeShard(index, directory: directory, shard: c.shard, renaming: false)
+                let name = (c.shard as NSString).deletingPathExtension + ".parquet"
+                renames.append((name + ".partial", name))
+            }
             for r in renames {
                 try db.run("INSERT INTO pending_renames (partial, final) VALUES (?1, ?2)", [r.partial, r.final])
             }

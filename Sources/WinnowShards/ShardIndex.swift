@@ -117,6 +117,11 @@ public final class ShardIndex {
         CREATE VIRTUAL TABLE samples_fts USING fts5(caption, content='samples', content_rowid='id', tokenize='porter unicode61');
         INSERT INTO samples_fts (samples_fts) VALUES ('rebuild');
         """#,
+        #"""
+        -- Version 10: the input columns a run saved with each sample (--save-additional-columns), as a JSON object
+        -- by output name; their names and types are in the run property saved_columns.
+        ALTER TABLE samples ADD COLUMN saved_columns TEXT;
+        """#,
     ]
 
     /// The database.
@@ -160,7 +165,7 @@ public final class ShardIndex {
         "original_width", "original_height", "original_bytes", "stored_width", "stored_height", "stored_bytes",
         "stored_ext", "sha256", "duplicate_of", "shard", "tar_offset", "offset", "size", "laion_hash", "uid",
         "http_version", "md5", "sha1", "exif_orientation", "data_mining", "c2pa", "pdq", "pdq_quality", "similarity",
-        "embedding_row", "pdq_trimmed",
+        "embedding_row", "pdq_trimmed", "saved_columns",
     ]
 
     /// The row of one sample, column by column (`sampleColumns`).
@@ -182,6 +187,7 @@ public final class ShardIndex {
             location?.size, c.laionHash, c.cc2datasetUID, s.fetch?.httpVersion, s.md5, s.sha1, s.image?.exifOrientation,
             s.image?.dataMining, s.image.map { $0.hasC2PA ? 1 : 0 }, s.image?.pdq, s.image?.pdqQuality,
             s.similarity.map { (Double($0) * 1e6).rounded() / 1e6 }, embeddingRow, s.image?.pdqTrimmed,
+            c.columns.isEmpty ? nil : ColumnValue.jsonObject(c.columns),
         ]
     }
 
@@ -232,17 +238,20 @@ public final class ShardIndex {
         return try db.query(
             """
             SELECT id, reason, url, caption, page_url, input_file, record_offset, record_id, page_date, opt_out_signals,
-            attempts FROM samples WHERE status = 'dropped' AND (\(conditions.joined(separator: " OR "))) ORDER BY id
+            attempts, saved_columns FROM samples WHERE status = 'dropped' AND (\(conditions.joined(separator: " OR "))) ORDER BY id
             """, args
         ).compactMap { row in
             guard let reason = row.string("reason"), ShardIndex.matches(reason, reasons) else { return nil }
-            let c = Candidate(
+            var c = Candidate(
                 url: row.string("url") ?? "", caption: row.string("caption") ?? "",
                 pageURL: row.string("page_url") ?? "",
                 provenance: Provenance(
                     inputFile: row.string("input_file") ?? "", recordOffset: row.int("record_offset") ?? 0,
                     recordID: row.string("record_id"), pageDate: row.string("page_date")),
                 optOutSignals: row.string("opt_out_signals").map { $0.split(separator: ",").map(String.init) } ?? [])
+            if let saved = row.string("saved_columns") {
+                c.columns = (try? JSONDecoder().decode([String: ColumnValue].self, from: Data(saved.utf8))) ?? [:]
+            }
             return (Int(row.int("id") ?? 0), c, Int(row.int("attempts") ?? 0))
         }
     }

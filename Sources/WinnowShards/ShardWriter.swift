@@ -35,6 +35,8 @@ public final class ShardWriter {
     private var textRows: [Float] = []
     private var embeddingWidth = 0
     private var retrying = false
+    /// Whether each shard gets its `NNNNN.parquet` of sample metadata (pipeline `write.parquet`).
+    public var writesParquet = true
 
     /// Final path of the index in `directory`.
     public static func indexPath(_ directory: String) -> String {
@@ -70,6 +72,7 @@ public final class ShardWriter {
             written = c.samples
             shardNumber = c.nextShard
             shardsWritten = c.shards
+            savedColumns = try SampleTable.savedColumns(index)
             // The input errors are written in full by the process that finishes.
             try index.db.execute("DELETE FROM input_errors")
             removedUncommitted = try ShardWriter.removeUncommitted(directory, from: shardNumber)
@@ -85,7 +88,7 @@ public final class ShardWriter {
     static func removeUncommitted(_ directory: String, from first: Int) throws -> [String] {
         var removed: [String] = []
         for n in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-            guard let number = OutputDirectory.shardNumber(n), number >= first else { continue }
+            guard let number = OutputDirectory.shardFileNumber(n), number >= first else { continue }
             try FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(n))
             removed.append(n)
         }
@@ -109,6 +112,7 @@ public final class ShardWriter {
         committedSamples = c.samples
         shardNumber = c.nextShard
         shardsWritten = c.shards
+        savedColumns = try SampleTable.savedColumns(index)
         removedUncommitted = try ShardWriter.removeUncommitted(directory, from: shardNumber)
         try index.db.execute("BEGIN")
     }
@@ -139,6 +143,35 @@ public final class ShardWriter {
         index.db.close()
     }
 
+    /// Records the input columns the samples carry (`--save-additional-columns`): their output names and types, for
+    /// the shards' Parquet files and `winnow export`.
+    public func setSavedColumns(_ columns: [SavedColumn]) throws {
+        guard !columns.isEmpty else { return }
+        savedColumns = columns
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        try index.setRun("saved_columns", String(decoding: try encoder.encode(columns), as: UTF8.self))
+    }
+
+    private var savedColumns: [SavedColumn] = []
+
+    /// Adds the columns a sample carries that no input declared (a candidate file, a JSON Lines list), typed by
+    /// their first value that is not null.
+    private func learnColumns(_ columns: [String: ColumnValue]) throws {
+        var added: [SavedColumn] = []
+        for (name, value) in columns.sorted(by: { $0.key < $1.key })
+        where !savedColumns.contains(where: { $0.name == name }) {
+            switch value {
+            case .null: continue
+            case .bool: added.append(SavedColumn(name: name, kind: "boolean"))
+            case .int: added.append(SavedColumn(name: name, kind: "int64"))
+            case .double: added.append(SavedColumn(name: name, kind: "double"))
+            case .string: added.append(SavedColumn(name: name, kind: "string"))
+            }
+        }
+        if !added.isEmpty { try setSavedColumns(savedColumns + added) }
+    }
+
     /// Sets a run property in the index.
     public func setRun(_ name: String, _ value: String) throws { try index.setRun(name, value) }
 
@@ -155,6 +188,9 @@ public final class ShardWriter {
     /// Writes one sample: its files if kept, its outcome row always (a new row, or with `replacing` the row of a
     /// retried sample, whose earlier attempts are added to this one's).
     public func write(_ s: Sample, replacing: (id: Int, attempts: Int)? = nil) throws {
+        if s.candidate.columns.count > savedColumns.count {
+            try learnColumns(s.candidate.columns)
+        }
         var location: (shard: String, tarOffset: Int64, offset: Int64, size: Int)?
         var row: Int?
         if s.isKept, let stored = s.stored {
@@ -209,6 +245,12 @@ public final class ShardWriter {
         guard let t = tar else { return }
         let digest = try t.finish()
         CrashPoint.reached("shard-renamed")
+        let shard = (t.path as NSString).lastPathComponent
+        if writesParquet {
+            // From the rows written in this transaction: what the index will say once it commits.
+            try SampleTable.writeShard(index, directory: directory, shard: shard)
+            CrashPoint.reached("parquet-written")
+        }
         if embeddingWidth > 0 && !imageRows.isEmpty {
             let paths = try ShardWriter.embeddingPaths(directory, shard: (t.path as NSString).lastPathComponent)
             let n = imageRows.count / embeddingWidth
@@ -345,6 +387,7 @@ public final class ShardWriter {
             if let t = i.pdqTrimmed { m.add("pdq_trimmed", t) }
         }
         if let sim = s.similarity { m.add("similarity", (Double(sim) * 1e6).rounded() / 1e6) }
+        for (name, value) in c.columns { m.add(json: name, value.json) }
         if let f = s.fetch {
             m.add("http_status", f.httpStatus)
             if let ct = f.contentType { m.add("content_type", ct) }

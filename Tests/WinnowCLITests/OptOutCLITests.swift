@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WinnowCore
+import WinnowParquet
 import WinnowSQLite
 import WinnowSampleWeb
 import WinnowShards
@@ -53,7 +54,7 @@ func checksums(_ dir: String) throws -> [String: String] {
     for sub in ["", "img_emb", "text_emb"] {
         let d = sub.isEmpty ? dir : dir + "/" + sub
         for n in (try? FileManager.default.contentsOfDirectory(atPath: d)) ?? []
-        where n.hasSuffix(".tar") || n.hasSuffix(".npy") {
+        where n.hasSuffix(".tar") || n.hasSuffix(".npy") || n.hasSuffix(".parquet") {
             out[(sub.isEmpty ? "" : sub + "/") + n] = try sha256(ofFile: d + "/" + n)
         }
     }
@@ -98,6 +99,12 @@ func expectConsistent(_ dir: String) throws {
         }
         let rows = kept.compactMap { $0.int("embedding_row") }.sorted()
         #expect(rows == (0..<Int64(rows.count)).map { $0 })
+        // The shard's Parquet holds its kept samples, in tar order: removed ones left it with the tar.
+        let table = try ParquetFile(path: "\(dir)/\((name as NSString).deletingPathExtension).parquet")
+        let keys = try table.read(rowGroup: 0, columns: [try #require(table.column(named: "key"))])[0]
+        guard case .bytes(let k) = keys.values else { throw TestSupportError("key column type") }
+        let inOrder = kept.sorted { ($0.int("offset") ?? 0) < ($1.int("offset") ?? 0) }.compactMap { $0.string("key") }
+        #expect((0..<k.count).map { k.string($0) } == inOrder, "\(name): Parquet keys")
         let npy = "\(dir)/img_emb/img_emb_\((name as NSString).deletingPathExtension).npy"
         let a = try NPY.decode([UInt8](try Data(contentsOf: URL(fileURLWithPath: npy))), name: npy)
         #expect(a.shape[0] == rows.count)
@@ -202,7 +209,10 @@ func expectConsistent(_ dir: String) throws {
         for (file, sum) in before {
             let shard =
                 file.hasSuffix(".tar")
-                ? file : String(file.split(separator: "_").last ?? "").replacingOccurrences(of: ".npy", with: ".tar")
+                ? file
+                : file.hasSuffix(".parquet")
+                    ? file.replacingOccurrences(of: ".parquet", with: ".tar")
+                    : String(file.split(separator: "_").last ?? "").replacingOccurrences(of: ".npy", with: ".tar")
             #expect((after[file] == sum) == !affected.contains(shard), "\(file)")
         }
         let embeddingsAfter = try imageEmbeddings(dir)

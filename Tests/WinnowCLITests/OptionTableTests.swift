@@ -34,8 +34,8 @@ import WinnowTestSupport
     static let parserErrors = ["unknown option", "needs a value", "needs at least one value", "takes no value"]
 
     @Test func everyCommandAndSubcommandHasATable() {
-        #expect(Self.paths.count == 16, "\(Self.paths)")
-        for path in ["run", "fetch", "parse", "optout file", "optout apply", "index merge", "hash"] {
+        #expect(Self.paths.count == 17, "\(Self.paths)")
+        for path in ["run", "fetch", "parse", "optout file", "optout apply", "index merge", "hash", "export"] {
             #expect(Self.paths.contains(path))
         }
         // No table names an option twice.

@@ -88,7 +88,14 @@ import WinnowTestSupport
         let shards = "SELECT name, samples, bytes, sha256 FROM shards ORDER BY name"
         let shardsA = try a.query(shards).map { "\($0.values)" }
         let shardsB = try b.query(shards).map { "\($0.values)" }
-        return (rowsA.count, rowsA == rowsB && shardsA == shardsB && !shardsA.isEmpty)
+        // Each shard's Parquet too, byte for byte.
+        let tables = try a.query(shards).compactMap { $0.string("name") }.map {
+            ($0 as NSString).deletingPathExtension + ".parquet"
+        }
+        let sameTables = tables.allSatisfy {
+            FileManager.default.contentsEqual(atPath: reference + "/" + $0, andPath: out + "/" + $0)
+        }
+        return (rowsA.count, rowsA == rowsB && shardsA == shardsB && !shardsA.isEmpty && sameTables)
     }
 
     /// Python reads it all: tarfile, webdataset, numpy; the index agrees with the tars, each key in one tar.
@@ -171,7 +178,7 @@ import WinnowTestSupport
         var refetchedCommitted: [String] = []
         var requestsByPath: [String: Int] = [:]
         var attempt = 0
-        let crashPoints = ["shard-renamed:3", "index-committed:4"]
+        let crashPoints = ["shard-renamed:3", "parquet-written:2", "index-committed:4"]
         var finished = false
         while !finished && kills < 20 && attempt < 40 {
             attempt += 1

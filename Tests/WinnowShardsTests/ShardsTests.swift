@@ -67,7 +67,8 @@ func keptSample(_ n: Int) -> Sample {
         try w.finish()
         #expect(
             try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == [
-                "00000.tar", "00001.tar", "00002.tar", "index.sqlite",
+                "00000.parquet", "00000.tar", "00001.parquet", "00001.tar", "00002.parquet", "00002.tar",
+                "index.sqlite",
             ])
         let r = try IndexReader(directory: dir)
         let s = try r.stats()

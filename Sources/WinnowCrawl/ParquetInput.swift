@@ -1,0 +1,183 @@
+import Foundation
+import WinnowCore
+internal import WinnowParquet
+
+/// A Parquet input (LAION, DataComp or img2dataset metadata; a Spark job's output): a candidate per row with a URL,
+/// read a row group at a time and only the columns needed (URL, caption, saved columns). A row's `record_offset` is
+/// its row number in the file. A row group that cannot be read is one skipped record (`corrupt_row_group`, at its
+/// first row) and the rest of the file is read on.
+struct ParquetInput {
+    let path: String
+    private let file: ParquetFile
+    private let url: ParquetColumn
+    private let caption: ParquetColumn?
+    private let saved: [(name: String, column: ParquetColumn)]
+    /// What the reader chose for the user (a column found by its name).
+    let notes: [String]
+    /// The saved columns, as the output has them.
+    let savedColumns: [SavedColumn]
+
+    /// Whether `path` is to be read as Parquet: `format` says so, or its name ends in `.parquet`, or its first
+    /// bytes are the magic `PAR1` (whatever its name).
+    static func isParquet(path: String, format: String?) -> Bool {
+        if format == "parquet" { return true }
+        if format != nil { return false }
+        if path.lowercased().hasSuffix(".parquet") { return true }
+        guard let h = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? h.close() }
+        return (try? h.read(upToCount: 4)) == Data("PAR1".utf8)
+    }
+
+    /// Opens `path` and finds its columns; throws one line naming the file and what is wrong (a missing column with
+    /// the names present).
+    init(path: String, options: URLListOptions) throws {
+        self.path = path
+        let file: ParquetFile
+        do {
+            file = try ParquetFile(path: path)
+        } catch {
+            throw WinnowError(
+                .format, error.code == .notParquet ? "\(error.message) (read as --input-format parquet)" : error.message
+            )
+        }
+        let names = file.columns.map(\.name)
+        let present = "columns: \(names.joined(separator: ", "))"
+        var notes: [String] = []
+        func find(_ name: String, _ option: String) throws -> ParquetColumn {
+            guard let c = file.column(named: name) else {
+                throw WinnowError(
+                    .format, "\(path): no column \(name.debugDescription) (\(present)); choose one with \(option)")
+            }
+            if let why = c.unsupported {
+                throw WinnowError(.format, "\(path): column \(name.debugDescription) is \(why), not read")
+            }
+            return c
+        }
+        // img2dataset's default is `url`; LAION's files say `URL`: the default finds either, and says so.
+        var urlName = options.urlColumn
+        if file.column(named: urlName) == nil && urlName == "url",
+            let other = names.first(where: { $0.lowercased() == "url" })
+        {
+            urlName = other
+            notes.append("\(path): URLs from column \(other.debugDescription) (choose another with --url-col)")
+        }
+        let url = try find(urlName, "--url-col")
+        self.url = url
+        guard url.type == .byteArray else {
+            throw WinnowError(
+                .format, "\(path): the URL column \(urlName.debugDescription) holds \(url.summary), not text")
+        }
+        let caption: ParquetColumn?
+        if let name = options.captionColumn {
+            caption = try find(name, "--caption-col")
+        } else if let name = URLListOptions.captionNames.first(where: { file.column(named: $0)?.type == .byteArray }) {
+            caption = file.column(named: name)
+            notes.append("\(path): captions from column \(name.debugDescription) (choose another with --caption-col)")
+        } else {
+            caption = nil
+        }
+        self.caption = caption
+        if let caption, caption.type != .byteArray {
+            throw WinnowError(.format, "\(path): the caption column holds \(caption.summary), not text")
+        }
+        var saved: [(String, ParquetColumn)] = []
+        var columns: [SavedColumn] = []
+        for name in options.saveColumns {
+            let c = try find(name, "--save-additional-columns")
+            let out = ColumnValue.outputName(name)
+            saved.append((out, c))
+            columns.append(SavedColumn(name: out, kind: ParquetInput.kind(c)))
+        }
+        self.file = file
+        self.saved = saved
+        self.savedColumns = columns
+        self.notes = notes
+    }
+
+    /// The output type of a column.
+    static func kind(_ c: ParquetColumn) -> String {
+        switch c.type {
+        case .boolean: "boolean"
+        case .int32: "int32"
+        case .int64: "int64"
+        case .float: "float"
+        case .double: "double"
+        default: "string"
+        }
+    }
+
+    /// Reads every row group, emitting a candidate or a skipped record per row.
+    func read(progress: (Int64) -> Void, _ emit: (CrawlEvent) -> Void) {
+        let size = fileSize(atPath: path)
+        let total = max(1, file.rowCount)
+        var first = 0
+        let wanted = [url] + (caption.map { [$0] } ?? []) + saved.map(\.column)
+        for (g, rows) in file.rowGroupRows.enumerated() {
+            defer {
+                first += rows
+                progress(size * Int64(first) / Int64(total))
+            }
+            let chunks: [ColumnValues]
+            do {
+                chunks = try file.read(rowGroup: g, columns: wanted)
+            } catch {
+                emit(
+                    .skipped(
+                        RecordError(
+                            code: "corrupt_row_group", path: path, offset: Int64(first),
+                            message: ParquetInput.dropPath(error.message, path)
+                                + "; its \(rows) rows (\(first) to \(first + rows - 1)) are skipped")))
+                continue
+            }
+            guard case .bytes(let urls) = chunks[0].values else { continue }
+            var captions: ByteArrays?
+            if caption != nil, case .bytes(let b) = chunks[1].values { captions = b }
+            let savedChunks = chunks.suffix(saved.count)
+            for i in 0..<rows {
+                let row = Int64(first + i)
+                if chunks[0].isNull(i) {
+                    emit(
+                        .skipped(
+                            RecordError(
+                                code: "null_url", path: path, offset: row,
+                                message: "row \(row): the URL column \(url.name.debugDescription) is null")))
+                    continue
+                }
+                let text = ParquetInput.text(urls, i)
+                let captionText =
+                    caption != nil && !chunks[1].isNull(i) ? captions.map { ParquetInput.text($0, i) } ?? "" : ""
+                var event = URLListReader.candidate(url: text, caption: captionText, path: path, offset: row)
+                if !saved.isEmpty, case .candidate(var c) = event {
+                    for (k, chunk) in savedChunks.enumerated() {
+                        c.columns[saved[k].name] = ParquetInput.value(chunk, i, isString: saved[k].column.isString)
+                    }
+                    event = .candidate(c)
+                }
+                emit(event)
+            }
+        }
+    }
+
+    /// A message without the file's name in front (the record error names it).
+    static func dropPath(_ message: String, _ path: String) -> String {
+        message.hasPrefix(path + ": ") ? String(message.dropFirst(path.count + 2)) : message
+    }
+
+    /// Value `i` as text: UTF-8 as it is; other bytes kept one by one (`RawBytes`) for the URL to percent-encode.
+    private static func text(_ b: ByteArrays, _ i: Int) -> String {
+        b.isUTF8(i) ? b.string(i) : RawBytes.decode(b[i])
+    }
+
+    /// Row `i` of a column as a saved value (binary that is not text is saved as hex).
+    static func value(_ chunk: ColumnValues, _ i: Int, isString: Bool) -> ColumnValue {
+        if chunk.isNull(i) { return .null }
+        switch chunk.values {
+        case .boolean(let v): return .bool(v[i])
+        case .int32(let v): return .int(Int64(v[i]))
+        case .int64(let v): return .int(v[i])
+        case .float(let v): return .double(Double(v[i]))
+        case .double(let v): return .double(v[i])
+        case .bytes(let v): return .string(isString || v.isUTF8(i) ? v.string(i) : hex(v[i]))
+        }
+    }
+}
