@@ -121,7 +121,7 @@ let package = Package(
             dependencies: [
                 "WinnowCore", "WinnowCrawl", "WinnowImage", "WinnowShards", "WinnowSampleWeb", "WinnowEmbed",
                 "WinnowTensor", "WinnowDedup", "WinnowOptOut", "WinnowSQLite", "WinnowFetch", "CTurboJPEG",
-                "WinnowTestSupport",
+                "WinnowTestSupport", "WinnowParquet",
             ],
             exclude: readme),
         .target(

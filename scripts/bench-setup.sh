@@ -19,3 +19,8 @@ if [ ! -x .venv-bench-dedup/bin/python ] || ! .venv-bench-dedup/bin/python -c "i
     python3 -m venv .venv-bench-dedup
     .venv-bench-dedup/bin/pip install --quiet --disable-pip-version-check "imagededup==0.3.3.post2" "scikit-image==0.26.0"
 fi
+# pyarrow (the Parquet read benchmark's peer, and the writer of its LAION-shaped input).
+if [ ! -x .venv-bench-parquet/bin/python ] || ! .venv-bench-parquet/bin/python -c "import pyarrow, numpy" 2>/dev/null; then
+    python3 -m venv .venv-bench-parquet
+    .venv-bench-parquet/bin/pip install --quiet --disable-pip-version-check "pyarrow==26.0.1" numpy
+fi

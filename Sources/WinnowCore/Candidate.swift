@@ -43,6 +43,9 @@ public struct Candidate: Sendable, Codable, Hashable {
     public var caption: String { didSet { hash64 = Murmur3.hash64(url, caption) } }
     /// What the candidates of one page share, held once for all of them.
     private var page: Page
+    /// Where the candidate's record is in its input (its own: the rows of a URL list or a Parquet file share a
+    /// page but not an offset).
+    private var recordOffset: Int64
     /// The attribute the URL came from: `src`, or a lazy-loading one (`data-src`, `srcset`...).
     public var urlAttribute: String = "src"
     /// Input columns carried to the output (`--save-additional-columns`), by output name (see
@@ -52,8 +55,8 @@ public struct Candidate: Sendable, Codable, Hashable {
     /// The fields a page's candidates share: one reference to count instead of five, and a smaller value to move
     /// (a reader makes hundreds of thousands of candidates a second). Immutable: a change makes a new one.
     package final class Page: Sendable, Hashable {
-        let pageURL: String
-        let provenance: Provenance
+        package let pageURL: String
+        package let provenance: Provenance
         let optOutSignals: [String]
 
         /// The shared fields of a page's candidates.
@@ -63,14 +66,18 @@ public struct Candidate: Sendable, Codable, Hashable {
             self.optOutSignals = optOutSignals
         }
 
+        // The record offset is each candidate's own (`Candidate.recordOffset`), not the page's.
         package static func == (a: Page, b: Page) -> Bool {
             a === b
-                || (a.pageURL == b.pageURL && a.provenance == b.provenance && a.optOutSignals == b.optOutSignals)
+                || (a.pageURL == b.pageURL && a.provenance.inputFile == b.provenance.inputFile
+                    && a.provenance.recordID == b.provenance.recordID && a.provenance.pageDate == b.provenance.pageDate
+                    && a.optOutSignals == b.optOutSignals)
         }
 
         package func hash(into hasher: inout Hasher) {
             hasher.combine(pageURL)
-            hasher.combine(provenance)
+            hasher.combine(provenance.inputFile)
+            hasher.combine(provenance.recordID)
             hasher.combine(optOutSignals)
         }
     }
@@ -82,8 +89,15 @@ public struct Candidate: Sendable, Codable, Hashable {
     }
     /// Where the link was found.
     public var provenance: Provenance {
-        get { page.provenance }
-        set { page = Page(pageURL: page.pageURL, provenance: newValue, optOutSignals: page.optOutSignals) }
+        get {
+            var p = page.provenance
+            p.recordOffset = recordOffset
+            return p
+        }
+        set {
+            page = Page(pageURL: page.pageURL, provenance: newValue, optOutSignals: page.optOutSignals)
+            recordOffset = newValue.recordOffset
+        }
     }
     /// Machine-readable opt-out signals found on the page (e.g. `meta-robots:noai`).
     public var optOutSignals: [String] {
@@ -97,6 +111,7 @@ public struct Candidate: Sendable, Codable, Hashable {
         self.url = url
         self.caption = caption
         self.page = Page(pageURL: pageURL, provenance: provenance, optOutSignals: optOutSignals)
+        self.recordOffset = provenance.recordOffset
     }
 
     /// Creates a candidate of a page whose shared fields the caller holds, and whose `hash64` it may have computed
@@ -107,6 +122,17 @@ public struct Candidate: Sendable, Codable, Hashable {
         self.url = url
         self.caption = caption
         self.page = page
+        self.recordOffset = page.provenance.recordOffset
+    }
+
+    /// Creates a candidate of a shared page with a record offset of its own (a row of a URL list or Parquet file,
+    /// whose rows share their file's page).
+    package init(url: String, caption: String, page: Page, recordOffset: Int64) {
+        self.hash64 = Murmur3.hash64(url, caption)
+        self.url = url
+        self.caption = caption
+        self.page = page
+        self.recordOffset = recordOffset
     }
 
     /// The stable identifier, the webdataset `__key__`: 16 hex digits of LAION-5B's `hash` (the first 64 bits of
@@ -152,10 +178,11 @@ public struct Candidate: Sendable, Codable, Hashable {
         caption = try c.decodeIfPresent(String.self, forKey: .caption) ?? ""
         // The key is always derived from url and caption, whatever the file says.
         hash64 = Murmur3.hash64(url, caption)
+        let provenance = try Provenance(from: decoder)
         page = Page(
-            pageURL: try c.decodeIfPresent(String.self, forKey: .pageURL) ?? "",
-            provenance: try Provenance(from: decoder),
+            pageURL: try c.decodeIfPresent(String.self, forKey: .pageURL) ?? "", provenance: provenance,
             optOutSignals: try c.decodeIfPresent([String].self, forKey: .optOutSignals) ?? [])
+        recordOffset = provenance.recordOffset
         urlAttribute = try c.decodeIfPresent(String.self, forKey: .urlAttribute) ?? "src"
         columns = try c.decodeIfPresent([String: ColumnValue].self, forKey: .columns) ?? [:]
     }
@@ -202,7 +229,7 @@ extension Candidate {
         m.add("laion_hash", laionHash)
         m.add("opt_out_signals", optOutSignals)
         m.add("page_url", pageURL)
-        m.add("record_offset", Int(provenance.recordOffset))
+        m.add("record_offset", Int(recordOffset))
         m.add("uid", cc2datasetUID)
         m.add("url", url)
         m.add("url_attribute", urlAttribute)

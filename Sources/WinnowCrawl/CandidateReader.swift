@@ -42,6 +42,8 @@ public final class CandidateReader: @unchecked Sendable {
     enum WorkItem: Sendable {
         case members(path: String, range: Range<Int64>, id: Int)
         case stream(path: String, id: Int)
+        /// Row groups of a Parquet file.
+        case parquet(path: String, groups: Range<Int>, id: Int)
     }
 
     /// Checks that every input exists and is readable (a clear error naming it if not); reads nothing yet.
@@ -111,7 +113,17 @@ public final class CandidateReader: @unchecked Sendable {
         var items: [WorkItem] = []
         for p in paths {
             let id = items.count
-            if !parquetPaths.contains(p), try MemberReader.isMemberPerRecord(path: p) {
+            if parquetPaths.contains(p) {
+                // Row groups, read on the calling thread (one thread) or split between threads like gzip members.
+                let groups = try ParquetInput(path: p, options: listOptions).rowGroups
+                let parts = threads > 1 ? min(groups, 4 * threads) : 1
+                for k in 0..<max(1, parts) {
+                    let range = (groups * k / max(1, parts))..<(groups * (k + 1) / max(1, parts))
+                    items.append(.parquet(path: p, groups: range, id: id + k))
+                }
+                continue
+            }
+            if try MemberReader.isMemberPerRecord(path: p) {
                 // Four parts a thread, taken in turn by whichever thread is free: the caller's thread also takes
                 // the workers' events, so equal halves would leave a worker idle at the end.
                 let ranges = threads > 1 ? try MemberReader.split(path: p, parts: 4 * threads) : [0..<Int64.max]
@@ -131,6 +143,8 @@ public final class CandidateReader: @unchecked Sendable {
     /// What the calling thread is reading itself.
     private struct Own {
         var members: (reader: MemberReader, path: String, id: Int, range: Range<Int64>)?
+        /// A Parquet file's row groups still to read, the one being read and its next row.
+        var parquet: (input: ParquetInput, groups: Range<Int>, id: Int, group: ParquetInput.Group?, next: Int)?
         var count = 0
         /// With one thread, a stream input (WARC, URL list) is read by a thread of its own, in turn.
         var stream: BoundedQueue<EventBatch>?
@@ -146,6 +160,7 @@ public final class CandidateReader: @unchecked Sendable {
         while true {
             if threads > 1, case (let b?, _) = queue.tryPop() { return try take(b) }
             if try readOwnMember() { return true }
+            if readOwnParquet() { return true }
             if let q = own.stream {
                 guard let b = q.pop() else {
                     own.stream = nil
@@ -157,7 +172,7 @@ public final class CandidateReader: @unchecked Sendable {
             // inputs are read by the workers).
             let item = work.withLock { items -> WorkItem? in
                 if threads == 1 { return items.popLast() }
-                guard let i = items.lastIndex(where: { if case .members = $0 { true } else { false } }) else {
+                guard let i = items.lastIndex(where: { if case .stream = $0 { false } else { true } }) else {
                     return nil
                 }
                 return items.remove(at: i)
@@ -166,6 +181,8 @@ public final class CandidateReader: @unchecked Sendable {
             case .members(let path, let range, let id):
                 own.members = (try MemberReader(path: path, range: range), path, id, range)
                 own.count = 0
+            case .parquet(let path, let groups, let id):
+                own.parquet = (try ParquetInput(path: path, options: listOptions), groups, id, nil, 0)
             case .stream:
                 let q = BoundedQueue<EventBatch>(capacity: 8, producers: 1)
                 let t = Thread { [self] in read(item!, into: q) }  // ok: this case has an item
@@ -218,6 +235,46 @@ public final class CandidateReader: @unchecked Sendable {
         return false
     }
 
+    /// Reads the next rows (256) of the caller's Parquet share into `ownEvents`, decoding a row group when the last
+    /// one is done; false when it has none left.
+    private func readOwnParquet() -> Bool {
+        while var p = own.parquet {
+            if let group = p.group, p.next < group.rows {
+                let end = min(group.rows, p.next + 256)
+                p.input.read(group, rows: p.next..<end) { (e: consuming CrawlEvent) in ownEvents.append(e) }
+                p.next = end
+                own.parquet = p
+                if !ownEvents.isEmpty { return true }
+                continue
+            }
+            if let group = p.group { parquetProgress(p.input, group.index, p.id) }
+            p.group = nil
+            guard let g = p.groups.first else {
+                own.parquet = nil
+                return false
+            }
+            p.groups = (g + 1)..<p.groups.upperBound
+            switch p.input.decode(group: g) {
+            case .success(let group):
+                p.group = group
+                p.next = 0
+                own.parquet = p
+            case .failure(let e):
+                own.parquet = p
+                parquetProgress(p.input, g, p.id)
+                ownEvents.append(.skipped(e))
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Counts row group `g` of a Parquet input as read.
+    private func parquetProgress(_ input: ParquetInput, _ g: Int, _ id: Int) {
+        let done = input.bytes(through: g) - (g == 0 ? 0 : input.bytes(through: g - 1))
+        progress.withLock { $0[id, default: 0] += done }
+    }
+
     /// A thread that reads one stream input into `queue`, for the one-thread mode.
     private func read(_ item: WorkItem, into queue: BoundedQueue<EventBatch>) {
         defer { queue.producerDone() }
@@ -244,6 +301,12 @@ public final class CandidateReader: @unchecked Sendable {
             switch item {
             case .members(let path, let range, let id): try readMembers(path, range, id, &out, &counters)
             case .stream(let path, let id): try readStream(path, id, &out, &counters)
+            case .parquet(let path, let groups, let id):
+                let input = try ParquetInput(path: path, options: listOptions)
+                for g in groups {
+                    input.read(group: g) { (e: consuming CrawlEvent) in out.add(e) }
+                    parquetProgress(input, g, id)
+                }
             }
         } catch {
             out.flush()
@@ -296,13 +359,6 @@ public final class CandidateReader: @unchecked Sendable {
     }
 
     private func readStream(_ path: String, _ id: Int, _ out: inout Output, _ counters: inout ParseCounters) throws {
-        if parquetPaths.contains(path) {
-            try ParquetInput(path: path, options: listOptions).read(
-                progress: { consumed in progress.withLock { $0[id] = consumed } }
-            ) { out.add($0) }
-            progress.withLock { $0[id] = fileSize(atPath: path) }
-            return
-        }
         let sniff = try DecompressingReader(path: path)
         var head: [UInt8] = []
         while head.count < 16 {

@@ -16,6 +16,8 @@ struct ParquetInput {
     let notes: [String]
     /// The saved columns, as the output has them.
     let savedColumns: [SavedColumn]
+    /// What the rows share (the file), held once for all of them.
+    let page: Candidate.Page
 
     /// Whether `path` is to be read as Parquet: `format` says so, or its name ends in `.parquet`, or its first
     /// bytes are the magic `PAR1` (whatever its name).
@@ -89,6 +91,7 @@ struct ParquetInput {
             columns.append(SavedColumn(name: out, kind: ParquetInput.kind(c)))
         }
         self.file = file
+        self.page = URLListReader.page(path)
         self.saved = saved
         self.savedColumns = columns
         self.notes = notes
@@ -106,54 +109,125 @@ struct ParquetInput {
         }
     }
 
-    /// Reads every row group, emitting a candidate or a skipped record per row.
-    func read(progress: (Int64) -> Void, _ emit: (CrawlEvent) -> Void) {
-        let size = fileSize(atPath: path)
-        let total = max(1, file.rowCount)
-        var first = 0
+    /// The number of row groups.
+    var rowGroups: Int { file.rowGroupRows.count }
+
+    /// How far into the file (in bytes, in proportion to rows) the end of row group `g` is: for progress.
+    func bytes(through g: Int) -> Int64 {
+        let rows = file.rowGroupRows.prefix(g + 1).reduce(0, +)
+        return fileSize(atPath: path) * Int64(rows) / Int64(max(1, file.rowCount))
+    }
+
+    /// A row group's columns, decoded: its rows are emitted a slice at a time, so that only a slice's candidates
+    /// are alive at once.
+    struct Group {
+        let index: Int
+        let first: Int
+        let rows: Int
+        let chunks: [ColumnValues]
+    }
+
+    /// Decodes row group `g`, or gives the skipped record that stands for its rows when it cannot be read.
+    func decode(group g: Int) -> Result<Group, RecordError> {
+        let first = file.rowGroupRows.prefix(g).reduce(0, +)
+        let rows = file.rowGroupRows[g]
         let wanted = [url] + (caption.map { [$0] } ?? []) + saved.map(\.column)
-        for (g, rows) in file.rowGroupRows.enumerated() {
-            defer {
-                first += rows
-                progress(size * Int64(first) / Int64(total))
-            }
-            let chunks: [ColumnValues]
-            do {
-                chunks = try file.read(rowGroup: g, columns: wanted)
-            } catch {
-                emit(
-                    .skipped(
-                        RecordError(
-                            code: "corrupt_row_group", path: path, offset: Int64(first),
-                            message: ParquetInput.dropPath(error.message, path)
-                                + "; its \(rows) rows (\(first) to \(first + rows - 1)) are skipped")))
-                continue
-            }
-            guard case .bytes(let urls) = chunks[0].values else { continue }
-            var captions: ByteArrays?
-            if caption != nil, case .bytes(let b) = chunks[1].values { captions = b }
-            let savedChunks = chunks.suffix(saved.count)
-            for i in 0..<rows {
-                let row = Int64(first + i)
-                if chunks[0].isNull(i) {
-                    emit(
-                        .skipped(
-                            RecordError(
-                                code: "null_url", path: path, offset: row,
-                                message: "row \(row): the URL column \(url.name.debugDescription) is null")))
-                    continue
-                }
-                let text = ParquetInput.text(urls, i)
-                let captionText =
-                    caption != nil && !chunks[1].isNull(i) ? captions.map { ParquetInput.text($0, i) } ?? "" : ""
-                var event = URLListReader.candidate(url: text, caption: captionText, path: path, offset: row)
-                if !saved.isEmpty, case .candidate(var c) = event {
-                    for (k, chunk) in savedChunks.enumerated() {
-                        c.columns[saved[k].name] = ParquetInput.value(chunk, i, isString: saved[k].column.isString)
+        do {
+            return .success(
+                Group(index: g, first: first, rows: rows, chunks: try file.read(rowGroup: g, columns: wanted)))
+        } catch {
+            return .failure(
+                RecordError(
+                    code: "corrupt_row_group", path: path, offset: Int64(first),
+                    message: ParquetInput.dropPath(error.message, path)
+                        + "; its \(rows) rows (\(first) to \(first + rows - 1)) are skipped"))
+        }
+    }
+
+    /// Reads row group `g`: a candidate or a skipped record per row.
+    func read(group g: Int, _ emit: (consuming CrawlEvent) -> Void) {
+        switch decode(group: g) {
+        case .failure(let e): emit(.skipped(e))
+        case .success(let group): read(group, rows: 0..<group.rows, emit)
+        }
+    }
+
+    /// Reads `rows` of a decoded row group: a candidate or a skipped record per row.
+    func read(_ group: Group, rows: Range<Int>, _ emit: (consuming CrawlEvent) -> Void) {
+        let chunks = group.chunks
+        let first = group.first
+        guard case .bytes(let urls) = chunks[0].values else { return }
+        var captions = ByteArrays()
+        if caption != nil, case .bytes(let b) = chunks[1].values { captions = b }
+        // Hoisted out of the loop: each access to a chunk in the array would retain and release its storage.
+        let urlNulls = chunks[0].nulls
+        let captionNulls = caption != nil ? chunks[1].nulls : nil
+        let hasCaption = caption != nil
+        let savedChunks = Array(chunks.suffix(saved.count))
+        let file = path
+        let page = self.page
+        let scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: WebURL.scratchSize(4096))
+        defer { scratch.deallocate() }
+        urls.data.withUnsafeBufferPointer { urlData in
+            urls.starts.withUnsafeBufferPointer { urlStarts in
+                urls.ends.withUnsafeBufferPointer { urlEnds in
+                    captions.data.withUnsafeBufferPointer { captionData in
+                        captions.starts.withUnsafeBufferPointer { captionStarts in
+                            captions.ends.withUnsafeBufferPointer { captionEnds in
+                                for i in rows {
+                                    let row = Int64(first + i)
+                                    if urlNulls?[i] == true {
+                                        emit(
+                                            .skipped(
+                                                RecordError(
+                                                    code: "null_url", path: file, offset: row,
+                                                    message:
+                                                        "row \(row): the URL column \(url.name.debugDescription) is null"
+                                                )))
+                                        continue
+                                    }
+                                    var captionText = ""
+                                    var captionRaw = false
+                                    if hasCaption && captionNulls?[i] != true {
+                                        let b = UnsafeBufferPointer(
+                                            rebasing: captionData[captionStarts[i]..<captionEnds[i]])
+                                        if let s = String(validating: b, as: UTF8.self) {
+                                            captionText = s
+                                        } else {
+                                            captionText = RawBytes.decode(ArraySlice(b))
+                                            captionRaw = true
+                                        }
+                                    }
+                                    var event: CrawlEvent
+                                    // The common case, a clean absolute URL, without building a WebURL (as the WAT reader).
+                                    let bytes = UnsafeBufferPointer(rebasing: urlData[urlStarts[i]..<urlEnds[i]])
+                                    if let href = WebURL.fastHref(bytes: bytes, scratch: scratch) {
+                                        event = .candidate(
+                                            Candidate(
+                                                url: href,
+                                                caption: TextCleaner.clean(
+                                                    captionRaw ? RawBytes.replaced(captionText) : captionText),
+                                                page: page, recordOffset: row))
+                                    } else {
+                                        let text =
+                                            String(validating: bytes, as: UTF8.self)
+                                            ?? RawBytes.decode(ArraySlice(bytes))
+                                        event = URLListReader.candidate(
+                                            url: text, caption: captionText, page: page, offset: row)
+                                    }
+                                    if !savedChunks.isEmpty, case .candidate(var c) = event {
+                                        for (k, chunk) in savedChunks.enumerated() {
+                                            c.columns[saved[k].name] = ParquetInput.value(
+                                                chunk, i, isString: saved[k].column.isString)
+                                        }
+                                        event = .candidate(c)
+                                    }
+                                    emit(consume event)
+                                }
+                            }
+                        }
                     }
-                    event = .candidate(c)
                 }
-                emit(event)
             }
         }
     }
@@ -161,11 +235,6 @@ struct ParquetInput {
     /// A message without the file's name in front (the record error names it).
     static func dropPath(_ message: String, _ path: String) -> String {
         message.hasPrefix(path + ": ") ? String(message.dropFirst(path.count + 2)) : message
-    }
-
-    /// Value `i` as text: UTF-8 as it is; other bytes kept one by one (`RawBytes`) for the URL to percent-encode.
-    private static func text(_ b: ByteArrays, _ i: Int) -> String {
-        b.isUTF8(i) ? b.string(i) : RawBytes.decode(b[i])
     }
 
     /// Row `i` of a column as a saved value (binary that is not text is saved as hex).
@@ -177,7 +246,7 @@ struct ParquetInput {
         case .int64(let v): return .int(v[i])
         case .float(let v): return .double(Double(v[i]))
         case .double(let v): return .double(v[i])
-        case .bytes(let v): return .string(isString || v.isUTF8(i) ? v.string(i) : hex(v[i]))
+        case .bytes(let v): return .string(v.validString(i) ?? (isString ? v.string(i) : hex(v[i])))
         }
     }
 }

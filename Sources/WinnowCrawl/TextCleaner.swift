@@ -8,18 +8,13 @@ public enum TextCleaner {
     /// Decodes HTML entities and collapses runs of white space (Unicode's White_Space characters) to one space,
     /// leading and trailing white space removed.
     public static func clean(_ s: String) -> String {
-        // Fast path: printable ASCII without entities or doubled, leading or trailing spaces needs nothing.
-        var previousSpace = true
-        var plain = true
-        for c in s.utf8 {
-            if c < 0x20 || c >= 0x7f || c == 0x26 || (c == 0x20 && previousSpace) {
-                plain = false
-                break
-            }
-            previousSpace = c == 0x20
-        }
-        if plain && !previousSpace { return s }
+        // Fast path: text without entities, controls, doubled, leading or trailing spaces, or a byte that may begin
+        // a non-ASCII white space character (U+0085, U+00A0: C2; U+1680: E1; U+2000-U+205F: E2; U+3000: E3) needs
+        // nothing: the rest of UTF-8 (accents, CJK, emoji) is kept as it is.
         var input = s
+        // ok: the base address of a non-empty buffer
+        let plain = input.withUTF8 { b in b.isEmpty || winnow_text_is_clean(b.baseAddress!, b.count) != 0 }
+        if plain { return s }
         return input.withUTF8 { b in
             var decoded: [UInt8] = []
             if b.contains(0x26) {

@@ -46,6 +46,15 @@ public struct URLListOptions: Sendable, Equatable {
 struct URLListReader {
     let path: String
     let options: URLListOptions
+    /// What the rows of the list share (its file), held once.
+    let page: Candidate.Page
+
+    init(path: String, options: URLListOptions) {
+        self.path = path
+        self.options = options
+        page = URLListReader.page(path)
+    }
+
     /// Hears what the reader decided for the user to know (a caption column found by its name).
     var note: (String) -> Void = { _ in }
 
@@ -143,11 +152,17 @@ struct URLListReader {
     }
 
     private func candidate(url raw: String, caption: String, offset: Int64) -> CrawlEvent {
-        URLListReader.candidate(url: raw, caption: caption, path: path, offset: offset)
+        URLListReader.candidate(url: raw, caption: caption, page: page, offset: offset)
+    }
+
+    /// The page the rows of the input at `path` share: no page URL, no signals, the file.
+    static func page(_ path: String) -> Candidate.Page {
+        Candidate.Page(pageURL: "", provenance: Provenance(inputFile: path, recordOffset: 0), optOutSignals: [])
     }
 
     /// The candidate of a row's URL and caption, or the skipped record of a URL that is not http(s).
-    static func candidate(url raw: String, caption: String, path: String, offset: Int64) -> CrawlEvent {
+    static func candidate(url raw: String, caption: String, page: Candidate.Page, offset: Int64) -> CrawlEvent {
+        let path = page.provenance.inputFile
         let url = RawBytes.percentEncoded(raw.trimmingWhitespace())
         let caption = RawBytes.replaced(caption)
         guard let resolved = URLNormalizer.resolve(url, against: nil) else {
@@ -157,9 +172,7 @@ struct URLListReader {
                     message: "not an http(s) URL: \(RecordError.excerpt(url))"))
         }
         return .candidate(
-            Candidate(
-                url: resolved, caption: TextCleaner.clean(caption), pageURL: "",
-                provenance: Provenance(inputFile: path, recordOffset: offset)))
+            Candidate(url: resolved, caption: TextCleaner.clean(caption), page: page, recordOffset: offset))
     }
 
     private func jsonRow(_ text: String, offset: Int64) -> CrawlEvent {

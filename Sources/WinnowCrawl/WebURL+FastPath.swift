@@ -71,6 +71,78 @@ extension WebURL {
         }
     }
 
+    /// `fastHref` of the raw bytes of a URL list's or a Parquet column's URL (no base): nil unless they are a clean
+    /// absolute http(s) URL that the C fast path serialises, holding no `&` (an entity that the full path decodes).
+    /// Bytes past the host that are not ASCII (a UTF-8 path, common in real lists) are percent-encoded first, one
+    /// `%XX` per byte, as the WHATWG path and query percent-encode sets encode every code point above ASCII (and as
+    /// `RawBytes` keeps a byte that is not UTF-8); a host that is not ASCII is left to the full parser (IDNA).
+    static func fastHref(bytes b: UnsafeBufferPointer<UInt8>) -> String? {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: scratchSize(b.count)) {
+            fastHref(bytes: b, scratch: $0)
+        }
+    }
+
+    /// The scratch space `fastHref(bytes:scratch:)` needs for `count` bytes.
+    static func scratchSize(_ count: Int) -> Int { 6 * count + 16 }
+
+    /// `fastHref(bytes:)` with scratch space of the caller's (`scratchSize` bytes), for a loop over many URLs.
+    static func fastHref(bytes b: UnsafeBufferPointer<UInt8>, scratch: UnsafeMutableBufferPointer<UInt8>) -> String? {
+        guard b.count > 1, b.count < 4096, let start = b.baseAddress, scratch.count >= scratchSize(b.count) else {
+            return nil
+        }
+        if memchr(start, 0x26, b.count) != nil { return nil }
+        // The first byte above ASCII, eight at a time.
+        var firstHigh = -1
+        var i = 0
+        let raw = UnsafeRawPointer(start)
+        while i + 8 <= b.count {
+            let high = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080
+            if high != 0 {
+                firstHigh = i + high.trailingZeroBitCount / 8
+                break
+            }
+            i += 8
+        }
+        if firstHigh < 0 {
+            while i < b.count {
+                if b[i] >= 0x80 {
+                    firstHigh = i
+                    break
+                }
+                i += 1
+            }
+        }
+        var input = b
+        if firstHigh >= 0 {
+            // The path starts at the first slash after "scheme://".
+            guard let scheme = b.firstIndex(of: 0x3a), scheme + 3 < b.count,
+                let path = b[(scheme + 3)...].firstIndex(of: 0x2f), path < firstHigh
+            else { return nil }
+            let digits: StaticString = "0123456789ABCDEF"
+            var n = 0
+            for c in b {
+                if c < 0x80 {
+                    scratch[n] = c
+                    n += 1
+                } else {
+                    scratch[n] = 0x25
+                    scratch[n + 1] = digits.utf8Start[Int(c >> 4)]
+                    scratch[n + 2] = digits.utf8Start[Int(c & 15)]
+                    n += 3
+                }
+            }
+            guard n < 4096 else { return nil }
+            input = UnsafeBufferPointer(rebasing: scratch[..<n])
+        }
+        // The serialisation goes after the encoded input in the scratch space (at most 3n + 9 bytes).
+        let out = scratch.baseAddress! + 3 * b.count  // ok: scratch.count was checked above
+        var same: Int32 = 0
+        let n = winnow_url_fast_href(input.baseAddress!, input.count, nil, out, &same)  // ok: count > 1
+        if n < 0 { return nil }
+        if same != 0 { return String(decoding: input, as: UTF8.self) }
+        return String(decoding: UnsafeBufferPointer(start: out, count: n), as: UTF8.self)
+    }
+
     /// The parsed form of an absolute http(s) URL that `fastHref` takes (plain host, no port or userinfo, nothing
     /// to encode or normalise in path and query), built from its serialisation without the full parser. Nil means:
     /// use `parse`.

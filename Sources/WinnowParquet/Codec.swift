@@ -35,6 +35,13 @@ public enum ParquetCodec: Int32, Sendable, CaseIterable {
 
     /// Decompresses a page of `size` bytes (the size its header states; anything else is corrupt).
     func decompress(_ input: ArraySlice<UInt8>, size: Int) throws(ParquetError) -> [UInt8] {
+        var out: [UInt8] = []
+        try decompress(input, size: size, appendingTo: &out)
+        return out
+    }
+
+    /// Decompresses a page of `size` bytes onto the end of `out` (a column's values are read where they land).
+    func decompress(_ input: ArraySlice<UInt8>, size: Int, appendingTo out: inout [UInt8]) throws(ParquetError) {
         guard size >= 0, size <= ParquetCodec.maxPageSize else {
             throw ParquetError(.corrupt, "a page of \(size) bytes uncompressed (more than 512 MiB)")
         }
@@ -42,13 +49,17 @@ public enum ParquetCodec: Int32, Sendable, CaseIterable {
             guard input.count == size else {
                 throw ParquetError(.corrupt, "an uncompressed page of \(input.count) bytes, its header says \(size)")
             }
-            return Array(input)
+            out.append(contentsOf: input)
+            return
         }
-        var out = [UInt8](repeating: 0, count: size)
+        let base = out.count
+        // Grown with a zeroed array (a memset) rather than a repeated element (a loop a byte at a time).
+        out.append(contentsOf: [UInt8](repeating: 0, count: size))
         var produced = 0
         var failure: String?
         input.withUnsafeBytes { src in
-            out.withUnsafeMutableBytes { dst in
+            out.withUnsafeMutableBytes { whole in
+                let dst = UnsafeMutableRawBufferPointer(rebasing: whole[base...])
                 let from = src.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!  // ok: an empty input's base
                 let to = dst.baseAddress ?? UnsafeMutableRawPointer(bitPattern: 1)!  // ok: as above
                 switch self {
@@ -83,11 +94,14 @@ public enum ParquetCodec: Int32, Sendable, CaseIterable {
                 }
             }
         }
-        if let failure { throw ParquetError(.corrupt, failure) }
+        if let failure {
+            out.removeSubrange(base...)
+            throw ParquetError(.corrupt, failure)
+        }
         guard produced == size else {
+            out.removeSubrange(base...)
             throw ParquetError(.corrupt, "a page that decompresses to \(produced) bytes, its header says \(size)")
         }
-        return out
     }
 
     /// Compresses a page.

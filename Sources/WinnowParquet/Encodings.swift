@@ -1,52 +1,66 @@
-/// Variable-length byte strings stored end to end: `data` holds them all, string i is
-/// `data[offsets[i]..<offsets[i + 1]]`. One allocation for a whole column instead of one per value.
+/// Variable-length byte strings in one buffer: value i is `data[starts[i]..<ends[i]]`. One allocation for a whole
+/// column instead of one per value; a PLAIN page is decompressed straight into `data` and its values are read where
+/// they lie (between their length prefixes), without another copy.
 public struct ByteArrays: Sendable, Equatable {
-    /// The bytes of every value, in order.
+    /// The bytes of the values (and whatever lies between them).
     public var data: [UInt8] = []
-    /// Where each value starts in `data`, and one past the last value's end.
-    public var offsets: [Int] = [0]
+    /// Where each value starts in `data`.
+    public var starts: [Int] = []
+    /// Where each value ends in `data`.
+    public var ends: [Int] = []
 
     /// An empty list.
     public init() {}
 
     /// The number of values.
-    public var count: Int { offsets.count - 1 }
+    public var count: Int { starts.count }
 
     /// Value `i`'s bytes.
-    public subscript(i: Int) -> ArraySlice<UInt8> { data[offsets[i]..<offsets[i + 1]] }
+    public subscript(i: Int) -> ArraySlice<UInt8> { data[starts[i]..<ends[i]] }
 
     /// Value `i` as text (invalid UTF-8 is replaced by U+FFFD).
     public func string(_ i: Int) -> String {
         data.withUnsafeBufferPointer { b in
-            String(decoding: UnsafeBufferPointer(rebasing: b[offsets[i]..<offsets[i + 1]]), as: UTF8.self)
+            String(decoding: UnsafeBufferPointer(rebasing: b[starts[i]..<ends[i]]), as: UTF8.self)
         }
     }
 
-    /// Whether value `i` is valid UTF-8.
-    public func isUTF8(_ i: Int) -> Bool {
+    /// Value `i` as text if it is valid UTF-8, else nil.
+    public func validString(_ i: Int) -> String? {
         data.withUnsafeBufferPointer { b in
-            String(validating: UnsafeBufferPointer(rebasing: b[offsets[i]..<offsets[i + 1]]), as: UTF8.self) != nil
+            String(validating: UnsafeBufferPointer(rebasing: b[starts[i]..<ends[i]]), as: UTF8.self)
         }
     }
 
     /// Adds a value.
     public mutating func append<C: Collection<UInt8>>(_ bytes: C) {
+        starts.append(data.count)
         data.append(contentsOf: bytes)
-        offsets.append(data.count)
+        ends.append(data.count)
     }
 
     /// Adds a value from raw memory.
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        starts.append(data.count)
         data.append(contentsOf: bytes)
-        offsets.append(data.count)
+        ends.append(data.count)
     }
 
-    /// Adds an empty value (a null's place).
-    mutating func appendEmpty() { offsets.append(data.count) }
+    /// Adds the value at `range` of `data` (bytes already there).
+    mutating func appendInPlace(_ start: Int, _ end: Int) {
+        starts.append(start)
+        ends.append(end)
+    }
 
+    /// Makes room for `values` more values of `bytes` in all, growing geometrically (a page at a time would
+    /// otherwise copy the whole column again for every page).
     mutating func reserve(values: Int, bytes: Int) {
-        offsets.reserveCapacity(offsets.count + values)
-        data.reserveCapacity(data.count + bytes)
+        if starts.capacity < starts.count + values {
+            let n = max(starts.count + values, 2 * starts.capacity)
+            starts.reserveCapacity(n)
+            ends.reserveCapacity(n)
+        }
+        if data.capacity < data.count + bytes { data.reserveCapacity(max(data.count + bytes, 2 * data.capacity)) }
     }
 }
 

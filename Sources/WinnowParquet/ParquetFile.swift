@@ -152,7 +152,11 @@ public final class ParquetFile {
             for _ in 0..<children { leaves += try walk(depth: depth + 1) }
             return leaves
         }
-        for _ in 0..<Int(root.numChildren ?? 0) {
+        let fields = Int(root.numChildren ?? 0)
+        guard fields >= 0, fields < meta.schema.count else {
+            throw ParquetError(.corrupt, "a schema root of \(fields) fields in \(meta.schema.count) elements")
+        }
+        for _ in 0..<fields {
             let at = next
             let leaves = try walk(depth: 1)
             let e = meta.schema[at]
@@ -231,6 +235,8 @@ public final class ParquetFile {
             throw ParquetError(.corrupt, "\(m.numValues) values in a chunk of \(rows) rows")
         }
         var decoder = ChunkDecoder(type: type, typeLength: c.typeLength, optional: c.isOptional, rows: rows)
+        // Room for the values at once (bounded: the size is the file's word), instead of growing page by page.
+        decoder.reserve(bytes: Int(min(max(0, m.totalUncompressedSize), 1 << 28)))
         var position = 0
         while decoder.rowsRead < rows {
             guard position < bytes.count else {
@@ -281,6 +287,8 @@ struct ChunkDecoder {
     /// The non-null values, dense.
     private var dense = Dense()
     private var dictionary: Dense?
+    /// The dictionary's strings are in `dense.bytes.data` (its entries say where).
+    private var dictionaryInPlace = false
     /// Per row, null or not (only if the column is optional).
     private var nulls: [Bool] = []
     private var anyNull = false
@@ -291,6 +299,14 @@ struct ChunkDecoder {
         self.optional = optional
         self.rows = rows
         if optional { nulls.reserveCapacity(rows) }
+    }
+
+    /// Reserves room for the values: `bytes` of variable-length values, a value per row.
+    mutating func reserve(bytes: Int) {
+        switch type {
+        case .byteArray, .fixedLenByteArray, .int96: dense.bytes.reserve(values: rows, bytes: bytes)
+        default: break
+        }
     }
 
     /// Values of one physical type, dense.
@@ -321,6 +337,31 @@ struct ChunkDecoder {
             guard h.encoding == 0 || h.encoding == 2 else {
                 throw ParquetError(.unsupported, "a dictionary page in \(Names.encoding(h.encoding))")
             }
+            if type == .byteArray {
+                // Strings: the dictionary goes into the column's buffer once, and each value found through it is
+                // where its entry is (`dictionaryInPlace`), not a copy.
+                let base = dense.bytes.data.count
+                try codec.decompress(payload, size: Int(h.uncompressedSize), appendingTo: &dense.bytes.data)
+                let count = Int(h.numValues)
+                let data = dense.bytes.data
+                var d = Dense()
+                try withRaw(data) { (raw) throws(ParquetError) in
+                    var p = PageBytes(raw, from: base, to: raw.count)
+                    guard count >= 0, count <= p.remaining / 4 else {
+                        throw ParquetError(.corrupt, "\(count) dictionary strings in \(p.remaining) bytes")
+                    }
+                    d.bytes.reserve(values: count, bytes: 0)
+                    for _ in 0..<count {
+                        let n = Int(try p.u32("PLAIN string length"))
+                        let start = p.position
+                        _ = try p.take(n, "PLAIN string")
+                        d.bytes.appendInPlace(start, start + n)
+                    }
+                }
+                dictionary = d
+                dictionaryInPlace = true
+                return
+            }
             let bytes = try codec.decompress(payload, size: Int(h.uncompressedSize))
             var d = Dense()
             try withRaw(bytes) { (raw) throws(ParquetError) in
@@ -332,6 +373,14 @@ struct ChunkDecoder {
             let count = Int(h.numValues)
             guard count >= 0, count <= rows - rowsRead else {
                 throw ParquetError(.corrupt, "a page of \(count) values, \(rows - rowsRead) rows left")
+            }
+            if type == .byteArray && h.encoding == 0 {
+                // PLAIN strings: decompressed into the column's buffer and read where they lie.
+                let base = dense.bytes.data.count
+                try codec.decompress(payload, size: Int(h.uncompressedSize), appendingTo: &dense.bytes.data)
+                try plainInPlace(from: base, levels: optional, count: count)
+                rowsRead += count
+                return
             }
             let bytes = try codec.decompress(payload, size: Int(h.uncompressedSize))
             try withRaw(bytes) { (raw) throws(ParquetError) in
@@ -370,6 +419,18 @@ struct ChunkDecoder {
                 throw ParquetError(.corrupt, "definition levels in a page of a required column")
             }
             let rest = payload[levelsEnd...]
+            if type == .byteArray && h.encoding == 0 {
+                let base = dense.bytes.data.count
+                if h.isCompressed {
+                    try codec.decompress(
+                        rest, size: Int(h.uncompressedSize) - repLength - defLength, appendingTo: &dense.bytes.data)
+                } else {
+                    dense.bytes.data.append(contentsOf: rest)
+                }
+                try plainInPlace(from: base, levels: false, count: present)
+                rowsRead += count
+                return
+            }
             let bytes =
                 h.isCompressed
                 ? try codec.decompress(rest, size: Int(h.uncompressedSize) - repLength - defLength)
@@ -383,6 +444,31 @@ struct ChunkDecoder {
             return
         case nil:
             throw ParquetError(.corrupt, "a page of unknown type \(h.type)")
+        }
+    }
+
+    /// Reads the PLAIN strings of a page decompressed onto `dense.bytes.data` at `base` (after its definition
+    /// levels, for a v1 page of an optional column), recording where each lies.
+    private mutating func plainInPlace(from base: Int, levels: Bool, count: Int) throws(ParquetError) {
+        let data = dense.bytes.data
+        try withRaw(data) { (raw) throws(ParquetError) in
+            var p = PageBytes(raw, from: base, to: raw.count)
+            var present = count
+            if levels {
+                let length = Int(try p.u32("definition levels"))
+                let levelBytes = try p.take(length, "definition levels")
+                present = try readLevels(PageBytes(levelBytes), count: count)
+            }
+            guard present <= p.remaining / 4 else {
+                throw ParquetError(.corrupt, "\(present) strings in \(p.remaining) bytes")
+            }
+            dense.bytes.reserve(values: present, bytes: 0)
+            for _ in 0..<present {
+                let n = Int(try p.u32("PLAIN string length"))
+                let start = p.position
+                _ = try p.take(n, "PLAIN string")
+                dense.bytes.appendInPlace(start, start + n)
+            }
         }
     }
 
@@ -488,14 +574,16 @@ struct ChunkDecoder {
         case .int64: try indices { dense.ints64.append(d.ints64[$0]) }
         case .float: try indices { dense.floats.append(d.floats[$0]) }
         case .double: try indices { dense.doubles.append(d.doubles[$0]) }
+        case .byteArray where dictionaryInPlace:
+            dense.bytes.reserve(values: count, bytes: 0)
+            let (starts, ends) = (d.bytes.starts, d.bytes.ends)
+            try indices { i in dense.bytes.appendInPlace(starts[i], ends[i]) }
         case .byteArray, .fixedLenByteArray, .int96:
-            dense.bytes.offsets.reserveCapacity(dense.bytes.offsets.count + count)
-            let offsets = d.bytes.offsets
+            dense.bytes.reserve(values: count, bytes: 0)
+            let (starts, ends) = (d.bytes.starts, d.bytes.ends)
             try withRaw(d.bytes.data) { (src) throws(ParquetError) in
                 try indices { i in
-                    dense.bytes.data.append(
-                        contentsOf: UnsafeRawBufferPointer(rebasing: src[offsets[i]..<offsets[i + 1]]))
-                    dense.bytes.offsets.append(dense.bytes.data.count)
+                    dense.bytes.append(UnsafeRawBufferPointer(rebasing: src[starts[i]..<ends[i]]))
                 }
             }
         }
@@ -578,19 +666,19 @@ struct ChunkDecoder {
         case .float: d.floats = spread(dense.floats, 0)
         case .double: d.doubles = spread(dense.doubles, 0)
         case .byteArray, .fixedLenByteArray, .int96:
-            var k = 0
-            d.bytes.offsets.reserveCapacity(count + 1)
+            // A null is an empty value.
             d.bytes.data = dense.bytes.data
+            d.bytes.starts.reserveCapacity(count)
+            d.bytes.ends.reserveCapacity(count)
+            var k = 0
             for isNull in nulls {
                 if isNull {
-                    d.bytes.offsets.append(dense.bytes.offsets[k])
+                    d.bytes.appendInPlace(0, 0)
                 } else {
+                    d.bytes.appendInPlace(dense.bytes.starts[k], dense.bytes.ends[k])
                     k += 1
-                    d.bytes.offsets.append(dense.bytes.offsets[k])
                 }
             }
-            // Offsets are cumulative: a null repeats the end of the value before it, which is an empty value.
-            d.bytes.offsets[0] = 0
         }
         return ColumnValues(values: ChunkDecoder.values(type, d), nulls: nulls, count: count)
     }

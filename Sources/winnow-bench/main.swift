@@ -8,6 +8,7 @@ import WinnowEmbed
 import WinnowFetch
 import WinnowImage
 import WinnowOptOut
+import WinnowParquet
 import WinnowSQLite
 import WinnowSampleWeb
 import WinnowTensor
@@ -470,6 +471,80 @@ if wanted("wat-300") {
     } else {
         FileHandle.standardError.write(
             Data("wat-300: no .venv-bench (run scripts/bench-setup.sh) -- cc2dataset not measured\n".utf8))
+    }
+}
+
+// 4b. Parquet metadata: a LAION-shaped file of 1,000,000 rows (URL ~92 bytes, TEXT ~48, plus similarity, hash,
+//     punsafe; snappy, row groups of 100,000; made by scripts/parquet_peer_bench.py) read into candidates by
+//     `winnow parse`'s reader on one thread (URL and caption columns only; URLs checked and normalised, captions
+//     cleaned, keys hashed; each candidate freed once counted), beside pyarrow reading the same two columns into
+//     Python strings on one thread (`read_table(columns=[URL, TEXT])`, `.to_pylist()` of each, then freed; the
+//     median of three reads in one process), taken in turn within each run.
+if wanted("parquet-read") {
+    let python = packageRoot + "/.venv-bench-parquet/bin/python"
+    let script = packageRoot + "/scripts/parquet_peer_bench.py"
+    if FileManager.default.isExecutableFile(atPath: python) {
+        let data = packageRoot + "/.build/bench-data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let path = data + "/laion-1m.parquet"
+        let rows = 1_000_000
+        if !FileManager.default.fileExists(atPath: path) {
+            let (status, _) = try output(of: python, [script, "--make", path, "--rows", String(rows)])
+            if status != 0 {
+                throw WinnowError(.io, "parquet-read: \(script) --make failed (run scripts/bench-setup.sh)")
+            }
+        }
+        var options = URLListOptions(urlColumn: "URL", captionColumn: "TEXT")
+        options.format = "parquet"
+        var candidates = 0
+        var ours: [Double] = []
+        var peer: [Double] = []
+        func readAll() throws {
+            let r = try CandidateReader(paths: [path], threads: 1, lists: options)
+            candidates = 0
+            while let e = try r.next() { if case .candidate = e { candidates += 1 } }
+        }
+        var decodeOnly: [Double] = []
+        func decodeAll() throws {
+            let f = try ParquetFile(path: path)
+            let columns = [f.column(named: "URL")!, f.column(named: "TEXT")!]  // ok: the file made above has them
+            for g in 0..<f.rowGroupRows.count { _ = try f.read(rowGroup: g, columns: columns) }
+        }
+        try readAll()
+        for _ in 0..<runs {
+            var t0 = DispatchTime.now().uptimeNanoseconds
+            try decodeAll()
+            decodeOnly.append(Double(rows) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
+            t0 = DispatchTime.now().uptimeNanoseconds
+            try readAll()
+            ours.append(Double(rows) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
+            // Three reads in one process, their median: a process's first read is slower (pyarrow's start-up),
+            // and Winnow's side is measured warm too.
+            let (_, out) = try output(
+                of: python, [script, path, "--url-col", "URL", "--caption-col", "TEXT", "--runs", "3"])
+            if let json = try? JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any],
+                let s = json["median"] as? Double
+            {
+                peer.append(Double(rows) / s)
+            }
+        }
+        FileHandle.standardError.write(
+            Data(
+                "parquet-read: \(rows) rows, \(candidates) candidates, \(fileSize(atPath: path) / 1_000_000) MB\n".utf8)
+        )
+        if !peer.isEmpty {
+            results.append(
+                Measurement(
+                    name: "parquet decode only: URL + TEXT columns, 1 thread", unit: "rows/s", ours: decodeOnly,
+                    baselineName: "pyarrow 26.0.1 read_table(2 columns).to_pylist(), 1 thread", baseline: peer))
+            results.append(
+                Measurement(
+                    name: "parquet read: URL + TEXT to candidates, 1 thread", unit: "rows/s", ours: ours,
+                    baselineName: "pyarrow 26.0.1 read_table(2 columns).to_pylist(), 1 thread", baseline: peer))
+        }
+    } else {
+        FileHandle.standardError.write(
+            Data("parquet-read: no .venv-bench-parquet (run scripts/bench-setup.sh) -- not measured\n".utf8))
     }
 }
 

@@ -337,6 +337,14 @@ func expectedRows(_ name: String) throws -> [[String: String]] {
         for (n, value) in expected.enumerated() {
             let h = letters.withUnsafeBytes { Murmur3.hash64(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             #expect(Int64(bitPattern: h) == value, "length \(n)")
+            // Split anywhere into two parts read where they lie (url and caption), the same hash.
+            for cut in 0...n {
+                let split = letters.withUnsafeBytes {
+                    Murmur3.hash64(
+                        UnsafeRawBufferPointer(rebasing: $0[0..<cut]), UnsafeRawBufferPointer(rebasing: $0[cut..<n]))
+                }
+                #expect(split == h, "length \(n) cut at \(cut)")
+            }
         }
     }
 
@@ -534,6 +542,40 @@ func expectedRows(_ name: String) throws -> [[String: String]] {
         #expect(WebURL.fastHref("//cdn.test/x", base: nil) == nil)
         #expect(WebURL.fastHref("/a/./b.png", base: base) == nil)
         #expect(WebURL.fastHref("http://a.test:80/x", base: base) == nil)
+    }
+}
+
+@Suite struct FastListURLTests {
+    /// A list's or a Parquet column's URL, from its bytes: what `URLNormalizer.resolve` (the full parser, after
+    /// entities) gives, or nil. Non-ASCII paths and queries (percent-encoded first) are the common case in LAION.
+    @Test func byteFastPathAgreesWithTheResolver() {
+        let samples = [
+            "https://example.com/wp-content/uploads/2014/09/wedding-Привет-611713cf411d83f0.jpg",
+            "https://a.test/café/naïve.jpg?q=日本", "https://a.test/🐱.png", "https://a.test/x.jpg#é",
+            "https://é.test/x.jpg", "http://A.TEST/X.JPG", "https://a.test/a b é.jpg", "https://a.test/é/../x.jpg",
+            "https://a.test/x.jpg?a=1&amp;b=2", " https://a.test/x.jpg", "https://a.test/x.jpg ", "ftp://a.test/é",
+            "https://a.test:8443/é.jpg", "https://a.test", "https:é", "https://a.test/%C3%A9.jpg", "img/é.png",
+            "https://a.test/x'é.jpg?q='é'", "https://a.test/é%zz.jpg", "https://a.test/\u{7f}é",
+        ]
+        var fast = 0
+        for s in samples {
+            var bytes = Array(s.utf8)
+            let got = bytes.withUnsafeMutableBufferPointer { WebURL.fastHref(bytes: UnsafeBufferPointer($0)) }
+            if let got {
+                #expect(got == URLNormalizer.resolve(s, against: nil), "\(s)")
+                fast += 1
+            }
+        }
+        #expect(fast >= 6)
+        // Non-ASCII paths and queries take the fast path (the common case it is for).
+        for s in [samples[0], samples[1], samples[2]] {
+            var bytes = Array(s.utf8)
+            #expect(
+                bytes.withUnsafeMutableBufferPointer { WebURL.fastHref(bytes: UnsafeBufferPointer($0)) } != nil, "\(s)")
+        }
+        // A byte that is not UTF-8 is kept as %XX of itself, as RawBytes does for the full path.
+        let raw: [UInt8] = Array("https://a.test/caf".utf8) + [0xe9] + Array(".png".utf8)
+        #expect(raw.withUnsafeBufferPointer { WebURL.fastHref(bytes: $0) } == "https://a.test/caf%E9.png")
     }
 }
 

@@ -155,3 +155,27 @@ import Testing
         #expect(f.column(named: "url") == nil)  // names are exact
     }
 }
+
+/// What `make fuzz` found (fuzz/crashes/parquet-*): each input now reads to an error or to values, never a crash.
+@Suite struct ParquetFuzzRegressionTests {
+    static let inputs: [String] = {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fuzz/crashes").path
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.filter { $0.hasPrefix("parquet-") }.sorted().map { dir + "/" + $0 }
+    }()
+
+    @Test func thereAreSome() { #expect(!Self.inputs.isEmpty) }
+
+    @Test(arguments: inputs)
+    func readsWithoutCrashing(path: String) {
+        do {
+            let f = try ParquetFile(path: path)
+            for g in 0..<f.rowGroupRows.count {
+                for c in f.columns where c.unsupported == nil { _ = try? f.read(rowGroup: g, columns: [c]) }
+            }
+        } catch {
+            #expect(error.message.hasPrefix(path))
+        }
+    }
+}

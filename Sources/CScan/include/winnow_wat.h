@@ -124,6 +124,12 @@ ptrdiff_t winnow_wat_page_url(const uint8_t *p, winnow_slice target, uint8_t *ou
 /// none at either end; returns the length written (at most n).
 size_t winnow_text_collapse(const uint8_t *b, size_t n, uint8_t *out);
 
+/// Whether `winnow_text_collapse` (and entity decoding) would leave the n bytes at b as they are: no control
+/// character, DEL or '&', no space at either end or next to another, and no byte that may begin a non-ASCII white
+/// space character (0xC2: U+0085, U+00A0; 0xE1: U+1680; 0xE2: U+2000-U+205F; 0xE3: U+3000). Sixteen bytes at a
+/// time with SSE2.
+int winnow_text_is_clean(const uint8_t *b, size_t n);
+
 enum {
     /// `winnow_wat_link_fast`: the link must take the full path.
     WINNOW_WAT_LINK_FULL = 0,
