@@ -71,13 +71,6 @@ fuzz: setup
 		-artifact_prefix=fuzz/crashes/ .build/fuzz/corpus fuzz/crashes
 	# AVIF and JPEG XL as WinnowImage calls libavif and libjxl (fuzz/avif_fuzz.c, fuzz/jxl_fuzz.c), FUZZ_SECONDS
 	# each, seeded with the fixtures of their format.
-	# The Parquet reader (Swift, fuzz/parquet_fuzz.swift), seeded with the pyarrow and DuckDB fixtures.
-	mkdir -p .build/fuzz/parquet-corpus && cp Tests/WinnowParquetTests/Fixtures/*.parquet .build/fuzz/parquet-corpus/
-	$(SWIFT)c -sanitize=fuzzer,address -parse-as-library -O -module-name WinnowParquetFuzz \
-		-ISources/CSnappy -ISources/CZstd -ISources/CZlib Sources/WinnowParquet/*.swift fuzz/parquet_fuzz.swift \
-		-lsnappy -lzstd -lz -o .build/fuzz/parquet_fuzz
-	.build/fuzz/parquet_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=131072 -rss_limit_mb=2048 \
-		-malloc_limit_mb=1024 -artifact_prefix=fuzz/crashes/parquet- .build/fuzz/parquet-corpus
 	for f in avif jxl; do \
 		mkdir -p .build/fuzz/$$f-corpus && cp Tests/WinnowImageTests/Fixtures/*.$$f .build/fuzz/$$f-corpus/ && \
 		clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined fuzz/$${f}_fuzz.c \
@@ -85,6 +78,13 @@ fuzz: setup
 		.build/fuzz/$${f}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 \
 			-artifact_prefix=fuzz/crashes/$$f- .build/fuzz/$$f-corpus || exit 1; \
 	done
+	# The Parquet reader (Swift, fuzz/parquet_fuzz.swift), seeded with the pyarrow and DuckDB fixtures.
+	mkdir -p .build/fuzz/parquet-corpus && cp Tests/WinnowParquetTests/Fixtures/*.parquet .build/fuzz/parquet-corpus/
+	$(SWIFT)c -sanitize=fuzzer,address -parse-as-library -O -module-name WinnowParquetFuzz \
+		-ISources/CSnappy -ISources/CZstd -ISources/CZlib Sources/WinnowParquet/*.swift fuzz/parquet_fuzz.swift \
+		-lsnappy -lzstd -lz -o .build/fuzz/parquet_fuzz
+	.build/fuzz/parquet_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=131072 -rss_limit_mb=2048 \
+		-malloc_limit_mb=1024 -artifact_prefix=fuzz/crashes/parquet- .build/fuzz/parquet-corpus
 
 # The C that reads WAT records (CScan: record walk, container scans in every instruction set, link and page URL
 # paths) under libFuzzer with ASan + UBSan, seeded with the JSON records of the real Common Crawl samples.

@@ -89,7 +89,7 @@ enum ParseCommand {
                 let reason = filter.check(c)
                 if let r = reason { dropped[r.code, default: 0] += 1 } else { kept += 1 }
                 if reason != nil && !a.flags.contains("all") { continue }
-                try sink.write(c.jsonLineUTF8(extra: reason.map { [("dropped", $0.description)] } ?? []))
+                try sink.write(c, extra: reason.map { [("dropped", $0.description)] } ?? [])
             case .skipped(let e):
                 skipped += 1
                 let seen = skips[e.path, default: [:]].values.reduce(0, +)
@@ -141,7 +141,7 @@ private enum WinnowCli {
 /// two candidates), so that a resumed parse writes each candidate once whatever order its threads read in.
 final class CandidateSink {
     private let directory: String?
-    private var buffer = Data()
+    private var buffer: [UInt8] = []
     private var inFile = 0
     private var fileNumber = 0
     private let perFile: Int
@@ -212,8 +212,8 @@ final class CandidateSink {
         return true
     }
 
-    func write(_ line: [UInt8]) throws {
-        buffer.append(contentsOf: line)
+    func write(_ c: Candidate, extra: [(String, String)]) throws {
+        c.appendJSONLine(to: &buffer, extra: extra)
         buffer.append(0x0a)
         inFile += 1
         if directory == nil {
@@ -224,14 +224,14 @@ final class CandidateSink {
     }
 
     private func flush() {
-        FileHandle.standardOutput.write(buffer)
+        FileHandle.standardOutput.write(Data(buffer))
         buffer.removeAll(keepingCapacity: true)
     }
 
     private func closeFile() throws {
         guard let dir = directory, inFile > 0 else { return }
         let path = (dir as NSString).appendingPathComponent(String(format: "candidates-%05d.jsonl", fileNumber))
-        try ShardWriter.writeAtomically([UInt8](buffer), to: path)
+        try ShardWriter.writeAtomically(buffer, to: path)
         CrashPoint.reached("candidates-written")
         buffer.removeAll(keepingCapacity: true)
         inFile = 0

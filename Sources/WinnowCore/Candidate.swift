@@ -222,22 +222,124 @@ extension Candidate {
 
     /// `jsonLine` as UTF-8 bytes.
     public func jsonLineUTF8(extra: [(String, String)] = []) -> [UInt8] {
-        var m = JSONObject()
-        m.add("caption", caption)
-        m.add("input_file", provenance.inputFile)
-        m.add("key", key)
-        m.add("laion_hash", laionHash)
-        m.add("opt_out_signals", optOutSignals)
-        m.add("page_url", pageURL)
-        m.add("record_offset", Int(recordOffset))
-        m.add("uid", cc2datasetUID)
-        m.add("url", url)
-        m.add("url_attribute", urlAttribute)
-        if let d = provenance.pageDate { m.add("page_date", d) }
-        if let r = provenance.recordID { m.add("record_id", r) }
-        if !columns.isEmpty { m.add(json: "columns", ColumnValue.jsonObject(columns)) }
-        for (k, v) in extra { m.add(k, v) }
-        return m.utf8()
+        var out: [UInt8] = []
+        appendJSONLine(to: &out, extra: extra)
+        return out
+    }
+
+    /// Appends `jsonLine` to `out`, written in key order without intermediate strings (`winnow parse` writes
+    /// millions of lines; this is most of its time).
+    public func appendJSONLine(to out: inout [UInt8], extra: [(String, String)] = []) {
+        var w = SortedJSONWriter(out: out, extra: extra)
+        out = []
+        w.key("caption")
+        JSONText.appendQuoted(caption, to: &w.out)
+        if !columns.isEmpty {
+            w.key("columns")
+            w.out.append(contentsOf: ColumnValue.jsonObject(columns).utf8)
+        }
+        w.key("input_file")
+        JSONText.appendQuoted(page.provenance.inputFile, to: &w.out)
+        w.key("key")
+        w.out.append(0x22)
+        JSONText.appendHex(hash64, to: &w.out)
+        w.out.append(0x22)
+        w.key("laion_hash")
+        JSONText.appendInt(Int64(bitPattern: hash64), to: &w.out)
+        w.key("opt_out_signals")
+        w.out.append(0x5b)
+        for (i, v) in page.optOutSignals.enumerated() {
+            if i > 0 { w.out.append(0x2c) }
+            JSONText.appendQuoted(v, to: &w.out)
+        }
+        w.out.append(0x5d)
+        if let d = page.provenance.pageDate {
+            w.key("page_date")
+            JSONText.appendQuoted(d, to: &w.out)
+        }
+        w.key("page_url")
+        JSONText.appendQuoted(page.pageURL, to: &w.out)
+        if let r = page.provenance.recordID {
+            w.key("record_id")
+            JSONText.appendQuoted(r, to: &w.out)
+        }
+        w.key("record_offset")
+        JSONText.appendInt(recordOffset, to: &w.out)
+        w.key("uid")
+        w.out.append(0x22)
+        appendUID(to: &w.out)
+        w.out.append(0x22)
+        w.key("url")
+        JSONText.appendQuoted(url, to: &w.out)
+        w.key("url_attribute")
+        JSONText.appendQuoted(urlAttribute, to: &w.out)
+        out = w.finish()
+    }
+
+    /// Appends `cc2datasetUID` (md5 of caption + url, hex) without building the strings.
+    private func appendUID(to out: inout [UInt8]) {
+        var caption = caption
+        var url = url
+        caption.withUTF8 { c in
+            url.withUTF8 { u in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: c.count + u.count) { joined in
+                    _ = joined.initialize(fromContentsOf: c)
+                    _ = joined[c.count...].initialize(fromContentsOf: u)
+                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { digest in
+                        MD5.digest(UnsafeRawBufferPointer(joined), into: digest)
+                        for b in digest { JSONText.appendHexByte(b, to: &out) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes the members of a JSON object whose own keys come in sorted order, merging in `extra` members at their
+/// sorted places, so that the object's keys are sorted as `JSONObject` sorts them.
+struct SortedJSONWriter {
+    var out: [UInt8]
+    private var extra: [(String, String)]
+    private var next = 0
+    private var first = true
+
+    init(out: [UInt8], extra: [(String, String)]) {
+        self.out = out
+        self.out.append(0x7b)
+        self.extra = extra.count > 1 ? extra.sorted { $0.0 < $1.0 } : extra
+    }
+
+    /// Starts the member `name` (after any extra members that sort before it).
+    mutating func key(_ name: StaticString) {
+        if next < extra.count {
+            let n = String(
+                decoding: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), as: UTF8.self)
+            while next < extra.count && extra[next].0 < n { writeExtra() }
+        }
+        separator()
+        out.append(0x22)
+        out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        out.append(0x22)
+        out.append(0x3a)
+    }
+
+    private mutating func separator() {
+        if !first { out.append(0x2c) }
+        first = false
+    }
+
+    private mutating func writeExtra() {
+        separator()
+        JSONText.appendQuoted(extra[next].0, to: &out)
+        out.append(0x3a)
+        JSONText.appendQuoted(extra[next].1, to: &out)
+        next += 1
+    }
+
+    mutating func finish() -> [UInt8] {
+        while next < extra.count { writeExtra() }
+        out.append(0x7d)
+        return out
     }
 }
 
@@ -279,6 +381,35 @@ public enum JSONText {
             }
         }
         out.append(0x22)
+    }
+
+    /// Appends the decimal text of `v`.
+    public static func appendInt(_ v: Int64, to out: inout [UInt8]) {
+        if v < 0 { out.append(0x2d) }
+        var m = v.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var n = 0
+            repeat {
+                digits[19 - n] = UInt8(truncatingIfNeeded: m % 10) + 0x30
+                m /= 10
+                n += 1
+            } while m > 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[(20 - n)...]))
+        }
+    }
+
+    /// Appends the 16 lower-case hex digits of `v`.
+    static func appendHex(_ v: UInt64, to out: inout [UInt8]) {
+        for i in stride(from: 56, through: 0, by: -8) {
+            appendHexByte(UInt8(truncatingIfNeeded: v >> UInt64(i)), to: &out)
+        }
+    }
+
+    /// Appends the two lower-case hex digits of `b`.
+    static func appendHexByte(_ b: UInt8, to out: inout [UInt8]) {
+        let d: StaticString = "0123456789abcdef"
+        out.append(d.utf8Start[Int(b >> 4)])
+        out.append(d.utf8Start[Int(b & 15)])
     }
 }
 

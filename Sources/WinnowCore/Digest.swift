@@ -77,4 +77,11 @@ public enum SHA256 {
 public enum MD5 {
     /// The digest of `bytes`, lower-case hex.
     public static func hexDigest(_ bytes: [UInt8]) -> String { DigestAlgorithm.md5.hexDigest(bytes) }
+
+    /// Writes the 16-byte digest of `bytes` into `digest`, without allocating: `winnow parse` computes millions
+    /// of `uid`s.
+    static func digest(_ bytes: UnsafeRawBufferPointer, into digest: UnsafeMutableBufferPointer<UInt8>) {
+        precondition(digest.count >= 16)
+        winnow_md5(bytes.baseAddress, bytes.count, digest.baseAddress)
+    }
 }

@@ -86,6 +86,21 @@ struct PageBytes {
         return UnsafeRawBufferPointer(rebasing: base[position..<position + n])
     }
 
+    /// Reads `count` PLAIN strings (a 4-byte length, then the bytes) into `bytes` as offsets into this page, which
+    /// `bytes` holds as its data; `what` names them in errors.
+    mutating func plainStrings(_ count: Int, into bytes: inout ByteArrays, _ what: String) throws(ParquetError) {
+        guard count >= 0, count <= remaining / 4 else {
+            throw ParquetError(.corrupt, "\(count) \(what) in \(remaining) bytes")
+        }
+        bytes.reserve(values: count, bytes: 0)
+        for _ in 0..<count {
+            let n = Int(try u32("PLAIN string length"))
+            let start = position
+            _ = try take(n, "PLAIN string")
+            bytes.appendInPlace(start, start + n)
+        }
+    }
+
     mutating func byte(_ what: String) throws(ParquetError) -> UInt8 {
         guard position < end else { throw ParquetError(.corrupt, "\(what): the page ends early") }
         defer { position += 1 }

@@ -347,16 +347,7 @@ struct ChunkDecoder {
                 var d = Dense()
                 try withRaw(data) { (raw) throws(ParquetError) in
                     var p = PageBytes(raw, from: base, to: raw.count)
-                    guard count >= 0, count <= p.remaining / 4 else {
-                        throw ParquetError(.corrupt, "\(count) dictionary strings in \(p.remaining) bytes")
-                    }
-                    d.bytes.reserve(values: count, bytes: 0)
-                    for _ in 0..<count {
-                        let n = Int(try p.u32("PLAIN string length"))
-                        let start = p.position
-                        _ = try p.take(n, "PLAIN string")
-                        d.bytes.appendInPlace(start, start + n)
-                    }
+                    try p.plainStrings(count, into: &d.bytes, "dictionary strings")
                 }
                 dictionary = d
                 dictionaryInPlace = true
@@ -459,16 +450,7 @@ struct ChunkDecoder {
                 let levelBytes = try p.take(length, "definition levels")
                 present = try readLevels(PageBytes(levelBytes), count: count)
             }
-            guard present <= p.remaining / 4 else {
-                throw ParquetError(.corrupt, "\(present) strings in \(p.remaining) bytes")
-            }
-            dense.bytes.reserve(values: present, bytes: 0)
-            for _ in 0..<present {
-                let n = Int(try p.u32("PLAIN string length"))
-                let start = p.position
-                _ = try p.take(n, "PLAIN string")
-                dense.bytes.appendInPlace(start, start + n)
-            }
+            try p.plainStrings(present, into: &dense.bytes, "strings")
         }
     }
 

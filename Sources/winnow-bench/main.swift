@@ -479,7 +479,9 @@ if wanted("wat-300") {
 //     `winnow parse`'s reader on one thread (URL and caption columns only; URLs checked and normalised, captions
 //     cleaned, keys hashed; each candidate freed once counted), beside pyarrow reading the same two columns into
 //     Python strings on one thread (`read_table(columns=[URL, TEXT])`, `.to_pylist()` of each, then freed; the
-//     median of three reads in one process), taken in turn within each run.
+//     median of three reads in one process), taken in turn within each run. Beside them, the whole
+//     `winnow parse FILE --threads 1 --output DIR` command (process start, filters, keys, md5 uids, JSON Lines
+//     written to candidate files): more work than the peer does, measured so that the gap is known.
 if wanted("parquet-read") {
     let python = packageRoot + "/.venv-bench-parquet/bin/python"
     let script = packageRoot + "/scripts/parquet_peer_bench.py"
@@ -505,6 +507,18 @@ if wanted("parquet-read") {
             while let e = try r.next() { if case .candidate = e { candidates += 1 } }
         }
         var decodeOnly: [Double] = []
+        var command: [Double] = []
+        let winnow = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path + "/winnow"
+        let parseOut = data + "/parquet-parse-out"
+        func parseCommand() throws {
+            let (status, _) = try output(
+                of: winnow,
+                [
+                    "parse", path, "--url-col", "URL", "--caption-col", "TEXT", "--threads", "1", "--output", parseOut,
+                    "--overwrite",
+                ])
+            if status != 0 { throw WinnowError(.io, "parquet-read: winnow parse failed") }
+        }
         func decodeAll() throws {
             let f = try ParquetFile(path: path)
             let columns = [f.column(named: "URL")!, f.column(named: "TEXT")!]  // ok: the file made above has them
@@ -527,7 +541,13 @@ if wanted("parquet-read") {
             {
                 peer.append(Double(rows) / s)
             }
+            if FileManager.default.isExecutableFile(atPath: winnow) {
+                t0 = DispatchTime.now().uptimeNanoseconds
+                try parseCommand()
+                command.append(Double(rows) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
+            }
         }
+        try? FileManager.default.removeItem(atPath: parseOut)
         FileHandle.standardError.write(
             Data(
                 "parquet-read: \(rows) rows, \(candidates) candidates, \(fileSize(atPath: path) / 1_000_000) MB\n".utf8)
@@ -541,6 +561,13 @@ if wanted("parquet-read") {
                 Measurement(
                     name: "parquet read: URL + TEXT to candidates, 1 thread", unit: "rows/s", ours: ours,
                     baselineName: "pyarrow 26.0.1 read_table(2 columns).to_pylist(), 1 thread", baseline: peer))
+            if !command.isEmpty {
+                results.append(
+                    Measurement(
+                        name: "winnow parse FILE.parquet --threads 1 (whole command, JSON Lines out)", unit: "rows/s",
+                        ours: command,
+                        baselineName: "pyarrow 26.0.1 read_table(2 columns).to_pylist(), 1 thread", baseline: peer))
+            }
         }
     } else {
         FileHandle.standardError.write(

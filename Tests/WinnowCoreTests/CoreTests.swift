@@ -71,6 +71,58 @@ import WinnowCore
     }
 }
 
+/// `winnow parse`'s candidate lines, written directly in key order: the same text as a `JSONObject` of the same
+/// members (which sorts), with every optional member and extra members falling between, before and after its own.
+@Suite struct CandidateJSONLineTests {
+    static func reference(_ c: Candidate, extra: [(String, String)]) -> [UInt8] {
+        var m = JSONObject()
+        m.add("caption", c.caption)
+        m.add("input_file", c.provenance.inputFile)
+        m.add("key", c.key)
+        m.add("laion_hash", c.laionHash)
+        m.add("opt_out_signals", c.optOutSignals)
+        m.add("page_url", c.pageURL)
+        m.add("record_offset", Int(c.provenance.recordOffset))
+        m.add("uid", c.cc2datasetUID)
+        m.add("url", c.url)
+        m.add("url_attribute", c.urlAttribute)
+        if let d = c.provenance.pageDate { m.add("page_date", d) }
+        if let r = c.provenance.recordID { m.add("record_id", r) }
+        if !c.columns.isEmpty { m.add(json: "columns", ColumnValue.jsonObject(c.columns)) }
+        for (k, v) in extra { m.add(k, v) }
+        return m.utf8()
+    }
+
+    @Test func sameTextAsSortedObject() throws {
+        let extras: [[(String, String)]] = [
+            [], [("dropped", "caption_too_short")], [("zz", "last"), ("a", "first"), ("key_", "mid\"n")],
+            [("record_p", "x")],
+        ]
+        for (i, extra) in extras.enumerated() {
+            for full in [false, true] {
+                var c = Candidate(
+                    url: "http://a.test/\(i)/x.jpg?q=\"1\"", caption: full ? "caf\u{e9} \n\u{1}" : "",
+                    pageURL: full ? "http://a.test/p" : "",
+                    provenance: Provenance(
+                        inputFile: "in \"\(i)\".wat", recordOffset: full ? -5 : Int64(i) << 40,
+                        recordID: full ? "<urn:uuid:1>" : nil, pageDate: full ? "2024-01-01T00:00:00Z" : nil),
+                    optOutSignals: full ? ["meta-robots:noai", "x\"y"] : [])
+                if full { c.columns = ["similarity": .double(0.25), "hash": .int(-3), "n": .null] }
+                var out: [UInt8] = Array("prefix".utf8)
+                c.appendJSONLine(to: &out, extra: extra)
+                #expect(out == Array("prefix".utf8) + Self.reference(c, extra: extra))
+                #expect(c.jsonLineUTF8(extra: extra) == Self.reference(c, extra: extra))
+                _ = try JSONSerialization.jsonObject(with: Data(c.jsonLineUTF8(extra: extra)))
+            }
+        }
+        // The integers at their limits.
+        let c = Candidate(
+            url: "http://a.test/", caption: "", pageURL: "",
+            provenance: Provenance(inputFile: "f", recordOffset: Int64.min))
+        #expect(c.jsonLineUTF8() == Self.reference(c, extra: []))
+    }
+}
+
 /// The hand-written JSON of the per-sample lines and `.json` members: exact text, and what a JSON parser reads back.
 @Suite struct JSONObjectTests {
     @Test func membersAreSortedAndEscaped() {
