@@ -135,7 +135,8 @@ let package = Package(
         .testTarget(
             name: "WinnowCrawlTests", dependencies: ["WinnowCrawl", "WinnowTestSupport"]),
         .testTarget(
-            name: "WinnowFetchTests", dependencies: ["WinnowFetch", "WinnowTestSupport", "WinnowSampleWeb"],
+            name: "WinnowFetchTests",
+            dependencies: ["WinnowFetch", "WinnowCrawl", "WinnowTestSupport", "WinnowSampleWeb"],
         ),
         .testTarget(
             name: "WinnowImageTests", dependencies: ["WinnowImage", "WinnowTestSupport"], exclude: ["Fixtures"]),

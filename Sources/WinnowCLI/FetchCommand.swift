@@ -31,7 +31,7 @@ enum FetchCommand {
             why: "fetch stores images as downloaded; 'winnow run' resizes and re-encodes")
         let (inputs, pipeline) = RunCommand.inputsAndPipeline(a, command: "fetch")
         let retry = try RunCommand.parseRetry(a.value("retry"), command: "fetch")
-        if inputs.isEmpty && retry == nil {
+        if inputs.isEmpty && a.all("input-list").isEmpty && retry == nil {
             throw UsageError("winnow fetch: missing INPUT (see 'winnow fetch --help')")
         }
         guard let output = a.value("output") else { throw UsageError("winnow fetch: --output DIR is required") }
@@ -42,7 +42,8 @@ enum FetchCommand {
         try RunCommand.applyInputOptions(&config, a, command: "fetch")
         let part = try RunCommand.parsePart(a.value("shard"), command: "fetch")
         try RunCommand.execute(
-            config: config, inputs: inputs, output: output, part: part, overwrite: a.flags.contains("overwrite"),
+            config: config, inputs: RunCommand.expandInputs(inputs, a, config: config), output: output, part: part,
+            overwrite: a.flags.contains("overwrite"),
             command: "fetch", retry: retry)
     }
 }

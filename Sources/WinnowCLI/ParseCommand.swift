@@ -1,6 +1,7 @@
 import Foundation
 import WinnowCore
 import WinnowCrawl
+import WinnowFetch
 import WinnowPipeline
 import WinnowShards
 
@@ -29,7 +30,7 @@ enum ParseCommand {
             .value("threads", "N", "read with N threads (default: one per core); 1 keeps the input's order"),
             .value("per-file", "N", "candidates per file in DIR (default 100,000)"),
             .flag("overwrite", "replace what a previous parse wrote in DIR"),
-        ] + RunCommand.listOptions,
+        ] + RunCommand.fetchOptions + RunCommand.listOptions,
         run: run)
 
     static func run(_ args: [String]) throws {
@@ -37,15 +38,19 @@ enum ParseCommand {
             args, command: "parse", options: command.options,
             ignored: (RunCommand.transferOptions + RunCommand.imageOptions).map(\.name),
             why: "parse reads inputs and writes candidates; 'winnow fetch' and 'winnow run' download")
-        let (inputs, pipeline) = RunCommand.inputsAndPipeline(a, command: "parse")
-        if inputs.isEmpty { throw UsageError("winnow parse: missing INPUT (see 'winnow parse --help')") }
+        let (given, pipeline) = RunCommand.inputsAndPipeline(a, command: "parse")
+        if given.isEmpty && a.all("input-list").isEmpty {
+            throw UsageError("winnow parse: missing INPUT (see 'winnow parse --help')")
+        }
         guard let output = a.value("output") else { throw UsageError("winnow parse: --output DIR|- is required") }
         var config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig()
+        try RunCommand.applyFetchOverrides(&config, a, command: "parse")
         try RunCommand.applyInputOptions(&config, a, command: "parse")
+        let inputs = try RunCommand.expandInputs(given, a, config: config)
         let threads = try a.int("threads", command: "parse", min: 1) ?? ProcessInfo.processInfo.activeProcessorCount
         let reader = try CandidateReader(
             paths: inputs, extractor: WATExtractor(titleFallback: config.titleFallback), threads: threads,
-            lists: config.lists)
+            lists: config.lists, remote: RemoteFiles(settings: config.remoteSettings))
         let filter = CandidateFilter(settings: config.parse)
         let perFile = try a.int("per-file", command: "parse", min: 1) ?? CandidateSink.defaultPerFile
         let writeAll = a.flags.contains("all")
@@ -104,7 +109,7 @@ enum ParseCommand {
         for (path, codes) in skips.sorted(by: { $0.key < $1.key }) {
             let n = codes.values.reduce(0, +)
             let byCode = codes.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-            if read[path, default: 0] == 0 {
+            if read[path, default: 0] == 0 && codes["input_unreadable"] == nil {
                 unreadable.append(path)
                 WinnowCli.warn(
                     "\(path): nothing in it could be read (\(n) records skipped: \(byCode)); is it a WARC, WAT, candidate JSON Lines or URL list file?"
@@ -118,6 +123,14 @@ enum ParseCommand {
         if skipped > 0 { summary += ", \(skipped) records skipped" }
         for (code, n) in reader.counters.counts.sorted(by: { $0.key < $1.key }) { summary += ", \(n) links \(code)" }
         WinnowCLI.note(summary)
+        // A remote input whose transfer failed for good: what was read is written, the exit status says the rest.
+        let failed = skips.filter { $0.value["input_unreadable", default: 0] > 0 }.keys.sorted()
+        if !failed.isEmpty {
+            throw WinnowError(
+                .incomplete,
+                "\(Words.count(failed.count, "input")) could not be read to the end: \(failed.prefix(3).joined(separator: ", "))\(failed.count > 3 ? ", ..." : "") (reasons above)"
+            )
+        }
         // An input where nothing at all parses is an input error, not an empty success.
         if kept == 0 && dropped.isEmpty && !unreadable.isEmpty && unreadable.count == Set(inputs).count {
             throw WinnowError(

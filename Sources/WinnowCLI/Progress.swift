@@ -23,6 +23,13 @@ final class TerminalProgress: ProgressSink {
             "fetch \(Words.grouped(c.fetchedOK)) ok \(Words.grouped(c.fetchFailed)) failed (\(rate(c.fetchedOK + c.fetchFailed, until: c.fetchDoneAt)))",
             "image \(Words.grouped(c.imaged))",
         ]
+        // The remote inputs being received (at most two shown).
+        let receiving = c.remoteInputs.filter { $0.received > 0 && $0.received < ($0.size ?? .max) }
+        for r in receiving.prefix(2) {
+            let name = (r.url as NSString).lastPathComponent
+            parts.insert(
+                "\(name) \(Words.bytes(Int(r.received)))" + (r.size.map { "/\(Words.bytes(Int($0)))" } ?? ""), at: 0)
+        }
         if c.embedStage { parts.append("embed \(Words.grouped(c.embedded))") }
         parts.append("kept \(Words.grouped(c.kept)) dropped \(Words.grouped(c.dropped))")
         if let f = c.fractionDone {
@@ -66,6 +73,13 @@ final class JSONProgress: ProgressSink, @unchecked Sendable {
         ]
         if c.embedStage { o["embedded"] = c.embedded }
         if c.resumed > 0 { o["resumed"] = c.resumed }
+        if !c.remoteInputs.isEmpty {
+            o["remote_inputs"] = c.remoteInputs.map { r -> [String: Any] in
+                var i: [String: Any] = ["url": r.url, "received": r.received]
+                if let size = r.size { i["size"] = size }
+                return i
+            }
+        }
         if let f = c.fractionDone { o["percent"] = (f * 1000).rounded() / 10 }
         // The counters without the time decide whether anything is new: the final line repeats no update.
         guard let counters = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) else { return }

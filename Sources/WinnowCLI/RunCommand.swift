@@ -54,7 +54,9 @@ enum RunCommand {
         let a = try Arguments(args, command: "run", options: command.options)
         let (inputs, pipeline) = inputsAndPipeline(a, command: "run")
         let retry = try parseRetry(a.value("retry"), command: "run")
-        if inputs.isEmpty && retry == nil { throw UsageError("winnow run: missing INPUT (see 'winnow run --help')") }
+        if inputs.isEmpty && a.all("input-list").isEmpty && retry == nil {
+            throw UsageError("winnow run: missing INPUT (see 'winnow run --help')")
+        }
         guard let output = a.value("output") else { throw UsageError("winnow run: --output DIR is required") }
         let part = try parsePart(a.value("shard"), command: "run")
         var config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig()
@@ -70,7 +72,8 @@ enum RunCommand {
         }
         if let r = a.value("registry") { config.optOutRegistry = r }
         try execute(
-            config: config, inputs: inputs, output: output, part: part, overwrite: a.flags.contains("overwrite"),
+            config: config, inputs: expandInputs(inputs, a, config: config), output: output, part: part,
+            overwrite: a.flags.contains("overwrite"),
             retry: retry)
     }
 
@@ -145,8 +148,27 @@ enum RunCommand {
         return (i, n)
     }
 
+    /// The inputs given on the command line, with those of `--input-list` paths files appended, each at the address
+    /// it is read from (`s3://commoncrawl/...` over HTTPS).
+    static func expandInputs(_ inputs: [String], _ a: Arguments, config: PipelineConfig) throws -> [String] {
+        let remote = RemoteFiles(settings: config.remoteSettings)
+        var out = inputs.map { InputLocation.resolve($0) }
+        for list in a.all("input-list") {
+            out += try PathsFile.inputs(list, base: a.value("base-url"), remote: remote)
+        }
+        return out
+    }
+
     /// How URL lists are read: options of every command that reads inputs.
     static let listOptions: [Option] = [
+        .multi(
+            "input-list", "FILE|URL",
+            "also read the inputs this paths file lists, one a line, plain or .gz (Common Crawl's wat.paths.gz); "
+                + "local or over HTTP(S)"),
+        .value(
+            "base-url", "URL",
+            "resolve the relative paths of --input-list against this (default: https://data.commoncrawl.org/ for "
+                + "crawl-data/ paths, else the paths file's folder)"),
         .value(
             "input-format", "F",
             "txt, csv, tsv, jsonl or parquet (default: Parquet by its magic bytes, the others by file name; .gz allowed)"
@@ -271,6 +293,14 @@ enum RunCommand {
         printSummary(
             stats, output: output, elapsed: Date().timeIntervalSince(start), human: humanSummary ?? (isatty(1) != 0))
         if let line = allDroppedHint(stats) { WinnowCLI.note("winnow \(command): " + line) }
+        if !stats.unreadableInputs.isEmpty {
+            // The run is finished with what could be read; the rest is named, with how to read it later.
+            let n = stats.unreadableInputs.count
+            throw WinnowError(
+                .incomplete,
+                "\(WinnowCLI.count(n, "input")) could not be read to the end (\(stats.unreadableInputs.prefix(3).joined(separator: ", "))\(n > 3 ? ", ..." : "")): the reasons are in \(output)/index.sqlite's input_errors (code input_unreadable); run them again into another directory and merge with 'winnow index'"
+            )
+        }
         // Inputs where nothing at all parses are an input error, not an empty success.
         if stats.candidates == 0 && stats.inputErrors > 0 {
             throw WinnowError(

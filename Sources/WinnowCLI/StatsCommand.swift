@@ -66,6 +66,9 @@ enum StatsCommand {
         func text(_ name: String, _ value: String) -> String {
             "  " + name.padding(toLength: 24, withPad: " ", startingAt: 0) + value
         }
+        for (i, input) in s.unreadableInputs.enumerated() {
+            lines.append(text(i == 0 ? "inputs not read to the end" : "", input))
+        }
         let bytes: String = Words.bytes(s.shardBytes)
         lines.append(text("shard bytes", "\(bytes) (\(Words.grouped(s.shardBytes)) bytes)"))
         if let r = s.optOutRegistry {

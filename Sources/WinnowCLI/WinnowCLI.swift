@@ -126,7 +126,7 @@ public enum WinnowCLI {
         } catch let e as WinnowError where e.code == .interrupted {
             fail(StopSignal.exitStatus(StopSignal.flag.signal), "winnow \(command.name): \(e.message)")
         } catch let e as WinnowError {
-            fail(e.code == .usage ? 64 : 1, "winnow \(command.name): \(e.message)")
+            fail(e.code == .usage ? 64 : e.code == .incomplete ? 3 : 1, "winnow \(command.name): \(e.message)")
         } catch {
             // A Foundation or system error: the path and the OS reason, in one line.
             fail(1, "winnow \(command.name): \(SystemError.describe(error))")

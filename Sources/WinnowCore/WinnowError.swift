@@ -4,7 +4,8 @@ public struct WinnowError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
         /// `notFound`: a key, request or other name that does not exist (a failure, exit 1; `usage` is exit 64).
         /// `interrupted`: a run stopped by SIGINT or SIGTERM after committing what it had (exit 128 + signal).
-        case usage, io, format, config, database, network, image, notFound, interrupted
+        /// `incomplete`: the command finished with what it could read, but some inputs could not be read (exit 3).
+        case usage, io, format, config, database, network, image, notFound, interrupted, incomplete
     }
     /// The kind.
     public var code: Code

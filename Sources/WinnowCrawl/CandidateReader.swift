@@ -2,6 +2,15 @@ import Foundation
 import Synchronization
 import WinnowCore
 
+/// How far a remote input's transfer is.
+public struct RemoteInputProgress: Sendable, Equatable {
+    public var url: String
+    /// Bytes received.
+    public var received: Int64
+    /// Its size, once its server said.
+    public var size: Int64?
+}
+
 /// What reading the input yields: candidates, and the records that had to be skipped.
 public enum CrawlEvent: Sendable {
     case candidate(Candidate)
@@ -22,8 +31,24 @@ public final class CandidateReader: @unchecked Sendable {
     private let extractor: WATExtractor
     private let threads: Int
     private let listOptions: URLListOptions
-    /// Total size of the input files in bytes (for progress and ETA).
-    public let totalBytes: Int64
+    /// Reads the inputs named by http(s) URLs.
+    private let remote: (any RemoteInputs)?
+    /// The inputs named by http(s) URLs.
+    private let remotePaths: [String]
+    private let localBytes: Int64
+    /// Total size of the inputs in bytes, as far as known (a remote input's once its transfer says), for progress
+    /// and ETA.
+    public var totalBytes: Int64 {
+        localBytes + remotePaths.reduce(0) { $0 + (remote?.progress($1).size ?? 0) }
+    }
+    /// Each remote input's bytes received and size (when known), in input order, for progress.
+    public var remoteProgress: [RemoteInputProgress] {
+        remotePaths.compactMap { u in
+            remote.map {
+                let p = $0.progress(u); return RemoteInputProgress(url: u, received: p.received, size: p.size)
+            }
+        }
+    }
     /// The input columns carried to the output (`URLListOptions.saveColumns`), with their output names and types,
     /// when the inputs declare types (Parquet); empty otherwise.
     public let savedColumns: [SavedColumn]
@@ -38,18 +63,33 @@ public final class CandidateReader: @unchecked Sendable {
     /// The events of the member the calling thread read last.
     private let ownEvents = EventBuffer()
     private var started = false
+    /// Leading inputs not to read (a resumed run's inputs that its committed rows show were read to their end).
+    /// Set before the first `next()`.
+    public var skipFirstInputs = 0
 
     enum WorkItem: Sendable {
         case members(path: String, range: Range<Int64>, id: Int)
         case stream(path: String, id: Int)
         /// Row groups of a Parquet file.
         case parquet(path: String, groups: Range<Int>, id: Int)
+        /// An input read over the network (any kind, told by its content), from its first byte to its last.
+        case remote(path: String, id: Int)
+
+        /// A part of a local file that the calling thread may read in turn (not a whole stream).
+        var isLocalParts: Bool {
+            switch self {
+            case .members, .parquet: true
+            case .stream, .remote: false
+            }
+        }
     }
 
-    /// Checks that every input exists and is readable (a clear error naming it if not); reads nothing yet.
+    /// Checks that every local input exists and is readable (a clear error naming it if not); reads nothing yet.
+    /// Inputs named by http(s) URLs are read with `remote` (an input that cannot be read is recorded as a skipped
+    /// record with code `input_unreadable`, and the other inputs are read).
     public init(
         paths: [String], extractor: WATExtractor = WATExtractor(), threads: Int = 1,
-        lists: URLListOptions = URLListOptions()
+        lists: URLListOptions = URLListOptions(), remote: (any RemoteInputs)? = nil
     ) throws {
         if let f = lists.format, !URLListOptions.formats.contains(f) {
             throw WinnowError(
@@ -63,7 +103,15 @@ public final class CandidateReader: @unchecked Sendable {
         var parquet: Set<String> = []
         var saved: [SavedColumn]?
         var notes: [String] = []
+        var remotePaths: [String] = []
         for p in paths {
+            if InputLocation.isRemote(p) {
+                guard remote != nil else {
+                    throw WinnowError(.usage, "\(p): inputs over HTTP(S) are not available to this command")
+                }
+                remotePaths.append(p)
+                continue
+            }
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else {
                 throw WinnowError(.io, "\(p): no such input file")
@@ -79,7 +127,9 @@ public final class CandidateReader: @unchecked Sendable {
                 if saved == nil { saved = input.savedColumns }
             }
         }
-        totalBytes = total
+        localBytes = total
+        self.remote = remote
+        self.remotePaths = remotePaths
         parquetPaths = parquet
         // Text inputs' column types are learnt from their values by the writer.
         savedColumns = saved ?? []
@@ -111,8 +161,17 @@ public final class CandidateReader: @unchecked Sendable {
     private func start() throws {
         started = true
         var items: [WorkItem] = []
-        for p in paths {
+        // Skipped inputs count as read (a local one's size; a remote one's is not asked for).
+        let skipped = paths.prefix(skipFirstInputs).reduce(Int64(0)) {
+            $0 + (InputLocation.isRemote($1) ? 0 : fileSize(atPath: $1))
+        }
+        progress.withLock { $0[-1] = skipped }
+        for p in paths.dropFirst(skipFirstInputs) {
             let id = items.count
+            if InputLocation.isRemote(p) {
+                items.append(.remote(path: p, id: id))
+                continue
+            }
             if parquetPaths.contains(p) {
                 // Row groups, read on the calling thread (one thread) or split between threads like gzip members.
                 let groups = try ParquetInput(path: p, options: listOptions).rowGroups
@@ -172,7 +231,7 @@ public final class CandidateReader: @unchecked Sendable {
             // inputs are read by the workers).
             let item = work.withLock { items -> WorkItem? in
                 if threads == 1 { return items.popLast() }
-                guard let i = items.lastIndex(where: { if case .stream = $0 { false } else { true } }) else {
+                guard let i = items.lastIndex(where: { $0.isLocalParts }) else {
                     return nil
                 }
                 return items.remove(at: i)
@@ -183,7 +242,7 @@ public final class CandidateReader: @unchecked Sendable {
                 own.count = 0
             case .parquet(let path, let groups, let id):
                 own.parquet = (try ParquetInput(path: path, options: listOptions), groups, id, nil, 0)
-            case .stream:
+            case .stream, .remote:
                 let q = BoundedQueue<EventBatch>(capacity: 8, producers: 1)
                 let t = Thread { [self] in read(item!, into: q) }  // ok: this case has an item
                 t.stackSize = 4 << 20
@@ -301,6 +360,7 @@ public final class CandidateReader: @unchecked Sendable {
             switch item {
             case .members(let path, let range, let id): try readMembers(path, range, id, &out, &counters)
             case .stream(let path, let id): try readStream(path, id, &out, &counters)
+            case .remote(let path, let id): readRemote(path, id, &out, &counters)
             case .parquet(let path, let groups, let id):
                 let input = try ParquetInput(path: path, options: listOptions)
                 for g in groups {
@@ -359,7 +419,20 @@ public final class CandidateReader: @unchecked Sendable {
     }
 
     private func readStream(_ path: String, _ id: Int, _ out: inout Output, _ counters: inout ParseCounters) throws {
-        let sniff = try DecompressingReader(path: path)
+        try readStream(path, id, &counters, remote: nil, head: nil) { out.add($0) }
+        let size = fileSize(atPath: path)
+        progress.withLock { $0[id] = size }
+    }
+
+    /// Reads a WARC, URL list or candidate file: the local file at `path`, or `remote`, a stream whose first bytes
+    /// are `head`.
+    private func readStream(
+        _ path: String, _ id: Int, _ counters: inout ParseCounters, remote: PeekStream?, head raw: [UInt8]?,
+        _ emit: (consuming CrawlEvent) -> Void
+    ) throws {
+        let sniff =
+            try raw.map { try DecompressingReader(stream: MemoryStream($0), name: path) }
+            ?? DecompressingReader(path: path)
         var head: [UInt8] = []
         while head.count < 16 {
             do {
@@ -370,7 +443,7 @@ public final class CandidateReader: @unchecked Sendable {
             $0 == 0x0d || $0 == 0x0a || $0 == 0x20 || $0 == 0xef || $0 == 0xbb || $0 == 0xbf
         })
         if start.starts(with: Array("WARC/".utf8)) {
-            let reader = try WARCReader(path: path)
+            let reader = try remote.map { try WARCReader(stream: $0, name: path) } ?? WARCReader(path: path)
             while true {
                 do {
                     guard let record = try reader.next() else { break }
@@ -379,13 +452,13 @@ public final class CandidateReader: @unchecked Sendable {
                             try extractor.extract(
                                 headers: record.headers, block: block, offset: record.offset, inputFile: path,
                                 counters: &counters
-                            ) { (c: consuming Candidate) in out.add(.candidate(consume c)) }
+                            ) { (c: consuming Candidate) in emit(.candidate(consume c)) }
                         }
                     } catch let e as RecordError {
-                        out.add(.skipped(e))
+                        emit(.skipped(e))
                     }
                 } catch let e as RecordError {
-                    out.add(.skipped(e))
+                    emit(.skipped(e))
                     // A corrupt gzip stream cannot be resynchronised: the rest of this file is lost, and said so.
                     if e.code == "corrupt_gzip" || e.code == "truncated_record" { break }
                 }
@@ -395,11 +468,106 @@ public final class CandidateReader: @unchecked Sendable {
             var lists = URLListReader(path: path, options: listOptions)
             lists.note = { [self] line in noteList.withLock { $0.append(line) } }
             try lists.read(
-                firstByte: start.first, progress: { consumed in progress.withLock { $0[id] = consumed } }
-            ) { out.add($0) }
+                stream: remote, firstByte: start.first,
+                progress: { consumed in progress.withLock { $0[id] = consumed } }
+            ) { emit($0) }
         }
-        let size = fileSize(atPath: path)
-        progress.withLock { $0[id] = size }
+    }
+
+    /// Reads a remote input: its kind told by its first bytes, then the same readers as a local file's, streaming.
+    /// A transfer that fails for good is recorded as a skipped record naming the URL and why; one whose file changed
+    /// mid-way is read again from its start, without giving again the candidates it gave (by key).
+    private func readRemote(_ url: String, _ id: Int, _ out: inout Output, _ counters: inout ParseCounters) {
+        guard let remote else { return }
+        // The candidates given, by key, with how many times (the same link twice in a file is two candidates); after
+        // a restart, those still counted here are passed by.
+        var given: [UInt64: Int32] = [:]
+        var givenCount = 0
+        var restarts = 0
+        while true {
+            var passBy = given
+            do {
+                try readRemoteOnce(url, id, remote, &counters) { e in
+                    if case .candidate(let c) = e {
+                        if restarts > 0, let n = passBy[c.hash64] {
+                            passBy[c.hash64] = n > 1 ? n - 1 : nil
+                            return
+                        }
+                        given[c.hash64, default: 0] += 1
+                        givenCount += 1
+                    }
+                    out.add(e)
+                }
+                return
+            } catch let e as InputChanged {
+                restarts += 1
+                if restarts > 3 {
+                    out.add(
+                        .skipped(
+                            RecordError(
+                                code: "input_unreadable", path: url, offset: 0,
+                                message: "\(e.message); changed \(restarts) times while being read, given up")))
+                    return
+                }
+                noteList.withLock {
+                    $0.append(
+                        "\(url): \(e.message); read again from its first byte (\(Words.count(givenCount, "candidate")) already given are not given again)"
+                    )
+                }
+            } catch {
+                let message = (error as? WinnowError)?.message ?? (error as? RecordError)?.message ?? "\(error)"
+                out.add(
+                    .skipped(
+                        RecordError(
+                            code: "input_unreadable", path: url, offset: remote.progress(url).received, message: message
+                        )))
+                return
+            }
+        }
+    }
+
+    private func readRemoteOnce(
+        _ url: String, _ id: Int, _ remote: any RemoteInputs, _ counters: inout ParseCounters,
+        _ emit: (consuming CrawlEvent) -> Void
+    ) throws {
+        if ParquetInput.isParquet(path: url, format: listOptions.format) {
+            try readRemoteParquet(url, id, remote, emit)
+            return
+        }
+        let stream = PeekStream(try remote.open(url))
+        let head = try stream.peek(256 << 10)
+        if head.starts(with: Array("PAR1".utf8)) {
+            try readRemoteParquet(url, id, remote, emit)
+            return
+        }
+        if MemberReader.isMemberPerRecord(head: head) {
+            let reader = try MemberReader(stream: stream, name: url)
+            let page = WATPage()
+            var n = 0
+            while let member = try reader.next() {
+                try process(member, path: url, &counters, page, emit)
+                n += 1
+                if n & 63 == 0 {
+                    let consumed = reader.position
+                    progress.withLock { $0[id] = consumed }
+                }
+            }
+        } else {
+            try readStream(url, id, &counters, remote: stream, head: head, emit)
+        }
+        let received = remote.progress(url).received
+        progress.withLock { $0[id] = received }
+    }
+
+    private func readRemoteParquet(
+        _ url: String, _ id: Int, _ remote: any RemoteInputs, _ emit: (consuming CrawlEvent) -> Void
+    ) throws {
+        let input = try ParquetInput(path: url, options: listOptions, remote: remote)
+        noteList.withLock { $0 += input.notes }
+        for g in 0..<input.rowGroups {
+            input.read(group: g) { (e: consuming CrawlEvent) in emit(e) }
+            parquetProgress(input, g, id)
+        }
     }
 
     /// Events of one worker, pushed in batches.
@@ -487,6 +655,12 @@ final class LineReader {
     init(path: String) throws {
         self.path = path
         reader = try DecompressingReader(path: path)
+    }
+
+    /// Reads lines of `stream`, the input named `name`.
+    init(stream: any ByteStream, name: String) throws {
+        path = name
+        reader = try DecompressingReader(stream: stream, name: name)
     }
 
     /// The next line (without its end) and its byte offset. Lines end at LF, CR or CRLF, in any mix, as in

@@ -6,7 +6,7 @@ import WinnowCore
 /// remembers where each gzip member starts so that records can be reported by their offset in the file.
 final class DecompressingReader {
     let path: String
-    private let handle: FileHandle
+    private let source: any ByteStream
     private var stream = z_stream()
     private var input: [UInt8] = []
     private var inputPosition = 0
@@ -23,12 +23,14 @@ final class DecompressingReader {
     /// File bytes consumed so far (for progress).
     var fileBytesConsumed: Int64 { inputFileOffset + Int64(inputPosition) }
 
-    init(path: String) throws {
-        self.path = path
-        guard let h = FileHandle(forReadingAtPath: path) else {
-            throw WinnowError(.io, "\(path): cannot open for reading")
-        }
-        handle = h
+    convenience init(path: String) throws {
+        try self.init(stream: FileStream(path: path), name: path)
+    }
+
+    /// Reads `stream`, the input named `name` (a path or URL, for messages).
+    init(stream source: any ByteStream, name: String) throws {
+        self.path = name
+        self.source = source
         try fill()
         isGzip = input.count >= 2 && input[0] == 0x1f && input[1] == 0x8b
         if isGzip {
@@ -42,19 +44,13 @@ final class DecompressingReader {
 
     deinit {
         if isGzip { inflateEnd(&stream) }
-        try? handle.close()
     }
 
     private func fill() throws {
         inputFileOffset += Int64(inputPosition)
         input.removeFirst(inputPosition)
         inputPosition = 0
-        let chunk: Data
-        do {
-            chunk = try handle.read(upToCount: 1 << 20) ?? Data()
-        } catch {
-            throw WinnowError(.io, "\(path): read failed: \(error)")
-        }
+        let chunk = try source.read(upTo: 1 << 20)
         if chunk.isEmpty { atEOF = true } else { input.append(contentsOf: chunk) }
     }
 

@@ -15,7 +15,7 @@ package func fileSize(atPath path: String) -> Int64 {
 /// Not thread-safe: one reader per thread.
 final class MemberReader {
     let path: String
-    private let fd: Int32
+    private let source: any ByteStream
     private let decompressor: OpaquePointer
     private var buffer: UnsafeMutableRawPointer
     private var capacity: Int
@@ -31,13 +31,19 @@ final class MemberReader {
     let maxMember: Int
 
     /// Opens `path` to read the members that start in `range` (the whole file by default).
-    init(path: String, range: Range<Int64>? = nil, maxMember: Int = 1 << 30) throws {
-        self.path = path
+    convenience init(path: String, range: Range<Int64>? = nil, maxMember: Int = 1 << 30) throws {
+        let file = try FileStream(path: path)
+        if let start = range?.lowerBound, start > 0 { file.seek(to: start) }
+        try self.init(stream: file, name: path, range: range, maxMember: maxMember)
+    }
+
+    /// Reads the members of `stream` (the input named `name`) that start in `range`, whose first byte is the
+    /// stream's next.
+    init(stream: any ByteStream, name: String, range: Range<Int64>? = nil, maxMember: Int = 1 << 30) throws {
+        self.path = name
         self.maxMember = maxMember
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw WinnowError(.io, "\(path): cannot open: \(String(cString: strerror(errno)))") }
+        source = stream
         guard let d = libdeflate_alloc_decompressor() else {
-            close(fd)
             throw WinnowError(.io, "libdeflate_alloc_decompressor failed")
         }
         decompressor = d
@@ -46,17 +52,13 @@ final class MemberReader {
         outputCapacity = 4 << 20
         output = UnsafeMutableRawPointer.allocate(byteCount: outputCapacity, alignment: 64)
         endOffset = range?.upperBound ?? Int64.max
-        if let start = range?.lowerBound, start > 0 {
-            lseek(fd, off_t(start), SEEK_SET)
-            bufferFileOffset = start
-        }
+        if let start = range?.lowerBound, start > 0 { bufferFileOffset = start }
     }
 
     deinit {
         libdeflate_free_decompressor(decompressor)
         buffer.deallocate()
         output.deallocate()
-        close(fd)
     }
 
     /// File bytes consumed so far.
@@ -78,21 +80,19 @@ final class MemberReader {
             buffer = bigger
             capacity *= 2
         }
-        var added = false
-        while fill < capacity {
-            let n = read(fd, buffer + fill, capacity - fill)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw WinnowError(.io, "\(path): read failed: \(String(cString: strerror(errno)))")
-            }
+        // A file's read fills the buffer at once; a stream's (a remote input) gives what has arrived: take at least
+        // 1 MB, so that members are read as bytes come rather than after 8 MB.
+        var added = 0
+        while fill < capacity && added < 1 << 20 {
+            let n = try source.read(into: buffer + fill, count: capacity - fill)
             if n == 0 {
                 eof = true
                 break
             }
             fill += n
-            added = true
+            added += n
         }
-        return added
+        return added > 0
     }
 
     /// Result of reading one member.
@@ -179,6 +179,41 @@ final class MemberReader {
             if error == nil { complete += 1 } else { broken = true }
         }
         return complete >= 1 && !broken
+    }
+
+    /// Whether `head`, the first bytes of an input, is gzip with one member per WARC record: its first member
+    /// (which must lie within `head`) inflates to whole records.
+    static func isMemberPerRecord(head: [UInt8]) -> Bool {
+        guard head.count >= 2, head[0] == 0x1f, head[1] == 0x8b, let d = libdeflate_alloc_decompressor() else {
+            return false
+        }
+        defer { libdeflate_free_decompressor(d) }
+        var size = 1 << 20
+        while size <= 64 << 20 {
+            var out = [UInt8](repeating: 0, count: size)
+            var consumed = 0
+            var produced = 0
+            let rc = head.withUnsafeBytes { h in
+                out.withUnsafeMutableBytes { o in
+                    libdeflate_gzip_decompress_ex(
+                        d, h.baseAddress, h.count, o.baseAddress, o.count, &consumed, &produced)
+                }
+            }
+            if rc == LIBDEFLATE_INSUFFICIENT_SPACE {
+                size *= 4
+                continue
+            }
+            guard rc == LIBDEFLATE_SUCCESS else { return false }
+            var complete = 0
+            var broken = false
+            out.withUnsafeBytes { o in
+                try? RecordSplitter.records(in: UnsafeRawBufferPointer(rebasing: o[..<produced])) { _, _, error in
+                    if error == nil { complete += 1 } else { broken = true }
+                }
+            }
+            return complete >= 1 && !broken
+        }
+        return false
     }
 
     /// Whether `bytes` start a gzip member whose content starts with a WARC version line.

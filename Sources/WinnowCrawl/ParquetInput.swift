@@ -25,6 +25,7 @@ struct ParquetInput {
         if format == "parquet" { return true }
         if format != nil { return false }
         if path.lowercased().hasSuffix(".parquet") { return true }
+        if InputLocation.isRemote(path) { return false }  // told by its first bytes once its stream is open
         guard let h = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? h.close() }
         return (try? h.read(upToCount: 4)) == Data("PAR1".utf8)
@@ -32,12 +33,25 @@ struct ParquetInput {
 
     /// Opens `path` and finds its columns; throws one line naming the file and what is wrong (a missing column with
     /// the names present).
-    init(path: String, options: URLListOptions) throws {
+    init(path: String, options: URLListOptions, remote: (any RemoteInputs)? = nil) throws {
         self.path = path
         let file: ParquetFile
         do {
-            file = try ParquetFile(path: path)
-        } catch {
+            if InputLocation.isRemote(path) {
+                guard let remote else { throw WinnowError(.usage, "\(path): remote inputs are not available here") }
+                // Range requests: the footer, then only the column chunks asked for.
+                let size = try remote.size(path)
+                file = try ParquetFile(name: path, size: size) { (offset, count) throws(ParquetError) in
+                    do {
+                        return try remote.read(path, range: offset..<(offset + Int64(count)))
+                    } catch {
+                        throw ParquetError(.io, (error as? WinnowError)?.message ?? "\(error)")
+                    }
+                }
+            } else {
+                file = try ParquetFile(path: path)
+            }
+        } catch let error as ParquetError {
             throw WinnowError(
                 .format, error.code == .notParquet ? "\(error.message) (read as --input-format parquet)" : error.message
             )

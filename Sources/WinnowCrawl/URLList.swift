@@ -58,9 +58,12 @@ struct URLListReader {
     /// Hears what the reader decided for the user to know (a caption column found by its name).
     var note: (String) -> Void = { _ in }
 
-    func read(firstByte: UInt8?, progress: (Int64) -> Void, _ emit: (CrawlEvent) -> Void) throws {
+    /// Reads the list from `stream` when given (a remote input), else from the file at `path`.
+    func read(
+        stream: (any ByteStream)? = nil, firstByte: UInt8?, progress: (Int64) -> Void, _ emit: (CrawlEvent) -> Void
+    ) throws {
         let format = options.format(for: path, firstByte: firstByte)
-        let lines = try LineReader(path: path)
+        let lines = try stream.map { try LineReader(stream: $0, name: path) } ?? LineReader(path: path)
         var header: [String]?
         var urlIndex = 0
         var captionIndex: Int?
@@ -241,6 +244,42 @@ enum CSV {
             }
             fieldStart = false
             i += 1
+        }
+        return out
+    }
+}
+
+/// A paths file: one input a line (a path or URL), plain or gzipped, as Common Crawl lists a crawl's files
+/// (`crawl-data/CC-MAIN-2024-10/wat.paths.gz`). Read from a local file or over HTTP(S).
+public enum PathsFile {
+    /// The inputs `source` lists, in its order. A relative path is joined to `base` when given; without it, a
+    /// Common Crawl path (`crawl-data/...`) to `https://data.commoncrawl.org/`, and any other to the paths file's
+    /// own folder (or URL). `s3://commoncrawl/KEY` is read at its HTTPS address. Blank lines and `#` comments are
+    /// skipped.
+    public static func inputs(_ source: String, base: String?, remote: (any RemoteInputs)?) throws -> [String] {
+        let location = InputLocation.resolve(source)
+        let lines: LineReader
+        if InputLocation.isRemote(location) {
+            guard let remote else { throw WinnowError(.usage, "\(source): cannot read a paths file over HTTP(S) here") }
+            lines = try LineReader(stream: remote.open(location), name: location)
+        } else {
+            guard FileManager.default.isReadableFile(atPath: location) else {
+                throw WinnowError(.io, "\(source): no such paths file")
+            }
+            lines = try LineReader(path: location)
+        }
+        let folder: String
+        if InputLocation.isRemote(location) {
+            folder = location.lastIndex(of: "/").map { String(location[...$0]) } ?? location
+        } else {
+            folder = (location as NSString).deletingLastPathComponent
+        }
+        var out: [String] = []
+        while let (line, _) = try lines.next() {
+            let path = line.trimmingWhitespace()
+            if path.isEmpty || path.hasPrefix("#") { continue }
+            let relativeBase = base ?? (path.hasPrefix("crawl-data/") ? InputLocation.commonCrawlBase : folder)
+            out.append(InputLocation.join(path, base: relativeBase.isEmpty ? "." : relativeBase))
         }
         return out
     }

@@ -59,6 +59,11 @@ public final class WARCReader {
         reader = try DecompressingReader(path: path)
     }
 
+    /// Reads `stream`, the input named `name` (a path or URL, for messages).
+    public init(stream: any ByteStream, name: String) throws {
+        reader = try DecompressingReader(stream: stream, name: name)
+    }
+
     private func more() throws -> Bool {
         if finished { return false }
         if position > 1 << 20 {
@@ -68,7 +73,8 @@ public final class WARCReader {
         }
         do {
             if try reader.read(into: &buffer) { return true }
-        } catch let error as WinnowError {
+        } catch let error as WinnowError where error.code == .format {
+            // Damaged data (a network or disk failure is the caller's, as it is).
             finished = true
             throw RecordError(
                 code: "corrupt_gzip", path: path, offset: reader.members.last?.file ?? 0, message: error.message)

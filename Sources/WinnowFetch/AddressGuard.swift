@@ -1,3 +1,4 @@
+internal import CCurl
 import Foundation
 
 /// An IPv4 or IPv6 network in CIDR notation, e.g. `127.0.0.0/8` or `fc00::/7`.
@@ -84,5 +85,34 @@ public struct AddressGuard: Sendable {
             return "\(CIDR.format(check)) is in the refused range \(range)"
         }
         return nil
+    }
+}
+
+extension AddressGuard {
+    /// For a libcurl open-socket callback: a socket for `address` when the guard allows it, else CURL_SOCKET_BAD with
+    /// the reason in `refused`.
+    func openSocket(_ address: UnsafeMutablePointer<curl_sockaddr>, refused: inout String?) -> curl_socket_t {
+        let family = winnow_sockaddr_family(address)
+        let sa = winnow_sockaddr_addr(address)!  // ok: the address of a struct member
+        var bytes: [UInt8] = []
+        if family == AF_INET {
+            sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { p in
+                var a = p.pointee.sin_addr
+                bytes = withUnsafeBytes(of: &a) { Array($0) }
+            }
+        } else if family == AF_INET6 {
+            sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
+                var a = p.pointee.sin6_addr
+                bytes = withUnsafeBytes(of: &a) { Array($0) }
+            }
+        } else {
+            refused = "address family \(family) is not IPv4 or IPv6"
+            return CURL_SOCKET_BAD
+        }
+        if let why = refusal(for: bytes) {
+            refused = why
+            return CURL_SOCKET_BAD
+        }
+        return socket(family, winnow_sockaddr_socktype(address), winnow_sockaddr_protocol(address))
     }
 }

@@ -901,28 +901,7 @@ private let writeCallback: winnow_write_callback = { data, size, count, userdata
 private let openSocketCallback: winnow_opensocket_callback = { clientp, purpose, address in
     guard let clientp, let address else { return CURL_SOCKET_BAD }
     let t = Unmanaged<Transfer>.fromOpaque(clientp).takeUnretainedValue()
-    let family = winnow_sockaddr_family(address)
-    let sa = winnow_sockaddr_addr(address)!
-    var bytes: [UInt8] = []
-    if family == AF_INET {
-        sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { p in
-            var a = p.pointee.sin_addr
-            bytes = withUnsafeBytes(of: &a) { Array($0) }
-        }
-    } else if family == AF_INET6 {
-        sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
-            var a = p.pointee.sin6_addr
-            bytes = withUnsafeBytes(of: &a) { Array($0) }
-        }
-    } else {
-        t.refused = "address family \(family) is not IPv4 or IPv6"
-        return CURL_SOCKET_BAD
-    }
-    if let why = t.guardian.refusal(for: bytes) {
-        t.refused = why
-        return CURL_SOCKET_BAD
-    }
-    return socket(family, winnow_sockaddr_socktype(address), winnow_sockaddr_protocol(address))
+    return t.guardian.openSocket(address, refused: &t.refused)
 }
 
 /// libcurl's CURLINFO_HTTP_VERSION as the version's usual name; nil when no response came.

@@ -78,7 +78,8 @@ public final class ParquetFile {
     /// What wrote the file (`parquet-cpp-arrow version 16.1.0`), when it says.
     public let createdBy: String?
     private let meta: FileMeta
-    private let fd: Int32
+    /// Reads `count` bytes at an offset: from the local file, or (a remote file) by a range request.
+    private let readAt: (Int64, Int) throws(ParquetError) -> [UInt8]
     private let size: Int64
     private let footerStart: Int64
 
@@ -87,19 +88,31 @@ public final class ParquetFile {
     public static let maxRowGroupRows = 1 << 26
 
     /// Opens `path` and reads its footer. Throws a `ParquetError` naming the file and what is wrong.
-    public init(path: String) throws(ParquetError) {
-        self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC)
+    public convenience init(path: String) throws(ParquetError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw ParquetError(.io, "\(path): cannot open (\(String(cString: strerror(errno))))")
         }
+        let file = Descriptor(fd)
         var st = stat()
         fstat(fd, &st)
-        size = Int64(st.st_size)
+        try self.init(name: path, size: Int64(st.st_size)) { (offset, count) throws(ParquetError) in
+            try ParquetFile.pread(file.fd, at: offset, count: count)
+        }
+    }
+
+    /// Opens the Parquet file named `name` (a path or URL, for messages) of `size` bytes, whose bytes `read` gives
+    /// (`count` bytes at an offset; a remote file's by range requests), and reads its footer.
+    public init(name: String, size: Int64, read: @escaping (Int64, Int) throws(ParquetError) -> [UInt8])
+        throws(ParquetError)
+    {
+        self.path = name
+        self.size = size
+        readAt = read
         do throws(ParquetError) {
             guard size >= 12 else { throw ParquetError(.notParquet, "\(size) bytes: too short to be Parquet") }
-            let head = try ParquetFile.pread(fd, at: 0, count: 4)
-            let tail = try ParquetFile.pread(fd, at: size - 8, count: 8)
+            let head = try read(0, 4)
+            let tail = try read(size - 8, 8)
             guard head == Array("PAR1".utf8) else {
                 throw ParquetError(.notParquet, "does not start with the Parquet magic PAR1")
             }
@@ -113,17 +126,21 @@ public final class ParquetFile {
                 throw ParquetError(.corrupt, "a footer of \(length) bytes in a file of \(size)")
             }
             footerStart = size - 8 - length
-            var reader = CompactReader(try ParquetFile.pread(fd, at: footerStart, count: Int(length)), what: "footer")
+            var reader = CompactReader(try read(footerStart, Int(length)), what: "footer")
             meta = try FileMeta.read(&reader)
             (columns, rowGroupRows) = try ParquetFile.check(meta, footerStart: footerStart)
             createdBy = meta.createdBy
         } catch {
-            close(fd)
-            throw error.prefixed(path)
+            throw error.prefixed(name)
         }
     }
 
-    deinit { close(fd) }
+    /// An open file descriptor, closed with its last user.
+    private final class Descriptor {
+        let fd: Int32
+        init(_ fd: Int32) { self.fd = fd }
+        deinit { close(fd) }
+    }
 
     /// The number of rows.
     public var rowCount: Int { rowGroupRows.reduce(0, +) }
@@ -230,7 +247,7 @@ public final class ParquetFile {
         guard start >= 4, length > 0, start <= footerStart, length <= footerStart - start else {
             throw ParquetError(.corrupt, "a chunk at \(start) of \(length) bytes, past the data (\(footerStart) bytes)")
         }
-        let bytes = try ParquetFile.pread(fd, at: start, count: Int(length))
+        let bytes = try readAt(start, Int(length))
         guard m.numValues == Int64(rows) else {
             throw ParquetError(.corrupt, "\(m.numValues) values in a chunk of \(rows) rows")
         }

@@ -16,6 +16,8 @@ public struct PipelineConfig: Sendable {
     public var lists = URLListOptions()
     /// Fetch stage settings.
     public var fetch = FetchSettings()
+    /// How inputs named by http(s) URLs are transferred (pipeline `input.stall_seconds` ...).
+    public var inputTransfer = InputTransfer()
     /// Image stage settings.
     public var image = ImageSettings()
     /// Duplicate removal: identical bytes, PDQ near-duplicates, other outputs to dedup against.
@@ -39,8 +41,24 @@ public struct PipelineConfig: Sendable {
     /// Settings that change how fast a run goes, not what it produces: a run may be resumed with other values.
     static let speedOnlySettings: Set<String> = [
         "image_workers", "embed.threads", "embed.batch_size", "fetch.concurrency", "image.decode_memory_mb",
-        "fetch.origins_in_memory",
+        "fetch.origins_in_memory", "input_transfer.stall_seconds", "input_transfer.retries",
+        "input_transfer.backoff_seconds", "input_transfer.deadline_seconds",
     ]
+
+    /// How remote inputs are read: the input section's transfer settings, with the fetch stage's user agent,
+    /// address guard openings, CONNECT_TO mappings and CA bundle.
+    public var remoteSettings: RemoteSettings {
+        var r = RemoteSettings()
+        r.userAgent = fetch.userAgent
+        r.allowedRanges = fetch.allowedRanges
+        r.connectTo = fetch.connectTo
+        r.caFile = fetch.caFile
+        r.stallSeconds = inputTransfer.stallSeconds
+        r.retries = inputTransfer.retries
+        r.backoffSeconds = inputTransfer.backoffSeconds
+        r.deadlineSeconds = inputTransfer.deadlineSeconds
+        return r
+    }
 
     /// Every setting that decides what a run produces, by its path (`fetch.timeout_seconds`), with its value: what an
     /// output directory's manifest records, so that a resume with other settings is refused naming what differs.
@@ -118,7 +136,14 @@ public struct PipelineConfig: Sendable {
         ])
         name = try r.string("name") ?? name
         if let i = try r.section("input") {
-            try i.allow(["format", "url_col", "caption_col", "save_additional_columns"])
+            try i.allow([
+                "format", "url_col", "caption_col", "save_additional_columns", "stall_seconds", "retries",
+                "backoff_seconds", "deadline_seconds",
+            ])
+            inputTransfer.stallSeconds = try i.number("stall_seconds", min: 0.1) ?? inputTransfer.stallSeconds
+            inputTransfer.retries = try i.int("retries", min: 0) ?? inputTransfer.retries
+            inputTransfer.backoffSeconds = try i.number("backoff_seconds", min: 0) ?? inputTransfer.backoffSeconds
+            inputTransfer.deadlineSeconds = try i.number("deadline_seconds", min: 0) ?? inputTransfer.deadlineSeconds
             if let f = try i.string("format") {
                 guard URLListOptions.formats.contains(f) else {
                     throw WinnowError(
@@ -410,4 +435,18 @@ struct ConfigReader {
 private func isBoolean(_ n: NSNumber) -> Bool {
     let t = String(describing: type(of: n))
     return t.contains("Boolean") || t == "Bool"
+}
+
+/// How inputs named by http(s) URLs are transferred: the pipeline's `input` section.
+public struct InputTransfer: Sendable {
+    /// Seconds without a byte, while the reader waits, before a transfer is dropped and resumed.
+    public var stallSeconds = RemoteSettings().stallSeconds
+    /// Attempts after the first, for one input.
+    public var retries = RemoteSettings().retries
+    /// The first wait between attempts, doubled at each (at most two minutes).
+    public var backoffSeconds = RemoteSettings().backoffSeconds
+    /// Seconds of failed attempts and waits after which an input is given up.
+    public var deadlineSeconds = RemoteSettings().deadlineSeconds
+
+    public init() {}
 }

@@ -30,8 +30,10 @@ public struct RunCounters: Sendable, Equatable {
     public var dropped = 0
     /// Input bytes read.
     public var bytesRead: Int64 = 0
-    /// Input bytes in all.
+    /// Input bytes in all, as far as known (a remote input's size is known once its transfer starts).
     public var bytesTotal: Int64 = 0
+    /// Each remote input's bytes received and size (nil until its server says), in input order.
+    public var remoteInputs: [RemoteInputProgress] = []
     /// Outcomes a previous, stopped run of this output had committed (counted in `kept` and `dropped` too).
     public var resumed = 0
     /// Whether the run has an embed stage, and the samples it has embedded.
@@ -127,7 +129,9 @@ public final class Runner: Sendable {
     /// and are readable, the model directory exists, the `--against` directories exist, the registry opens. (The
     /// run itself loads them; this lets a command refuse before it claims an output directory.)
     public func validate() throws {
-        _ = try CandidateReader(paths: inputs, extractor: WATExtractor(), lists: config.lists)
+        _ = try CandidateReader(
+            paths: inputs, extractor: WATExtractor(), lists: config.lists,
+            remote: RemoteFiles(settings: config.remoteSettings))
         if let m = config.embed.model {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: m, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -157,7 +161,8 @@ public final class Runner: Sendable {
             retry != nil
             ? nil
             : try CandidateReader(
-                paths: inputs, extractor: WATExtractor(titleFallback: config.titleFallback), lists: config.lists)
+                paths: inputs, extractor: WATExtractor(titleFallback: config.titleFallback), lists: config.lists,
+                remote: RemoteFiles(settings: config.remoteSettings))
         // The embed stage's model is loaded before anything runs: a bad checkpoint stops the run at once.
         let encoder = try config.embed.model.map {
             try CLIPEncoder(directory: $0, threads: config.embed.threads > 0 ? config.embed.threads : nil)
@@ -173,6 +178,18 @@ public final class Runner: Sendable {
         writer.embeddingType = config.embed.dtype
         writer.writesParquet = config.writeParquet
         if let reader { try writer.setSavedColumns(reader.savedColumns) }
+        // A resumed run does not read again the inputs it had read to their end: those before the last input with
+        // committed rows (rows are committed in input order). A remote input is not downloaded twice.
+        var skippedRows = 0
+        var skippedInputs: [String] = []
+        if resume, let reader, writer.committed.samples > 0 {
+            let rows = try writer.rowsByInput()
+            if let last = inputs.lastIndex(where: { rows[$0] != nil }), last > 0 {
+                skippedInputs = Array(inputs[..<last])
+                skippedRows = skippedInputs.reduce(0) { $0 + (rows[$1] ?? 0) }
+                reader.skipFirstInputs = last
+            }
+        }
         let committed = writer.committed
         // A retry's work: the dropped rows to fetch again, in row order.
         let retryRows = try retry.map { try writer.droppedRows(reasons: $0) } ?? []
@@ -240,7 +257,20 @@ public final class Runner: Sendable {
         }
         let filter = CandidateFilter(settings: config.parse)
         if config.parse.dedupURLCaption { for k in deduplicator.againstKeys { filter.remember(k) } }
+        // The (url, caption) keys the skipped inputs' rows gave the filter, as reading them again would.
+        if config.parse.dedupURLCaption && !skippedInputs.isEmpty {
+            let before = [ReasonCode.pageOptout, .urlTooLong, .captionTooShort, .extensionDropped].map(\.rawValue)
+            for k in try writer.keys(ofInputs: skippedInputs, notDroppedFor: before) {
+                if let h = UInt64(k, radix: 16) { filter.remember(h) }
+            }
+        }
+        if !skippedInputs.isEmpty {
+            note?(
+                "\(output): resuming after \(Words.count(skippedInputs.count, "input")) read to the end (\(Words.count(skippedRows, "row"))): not read again"
+            )
+        }
         let parseState = Handoff((reader, filter))
+        let firstSeq = skippedRows
         spawn(group) { [self] in
             let (reader, filter) = parseState.value
             defer {
@@ -261,7 +291,17 @@ public final class Runner: Sendable {
                 }
                 return
             }
-            var seq = 0
+            var seq = firstSeq
+            counters.withLock { $0.parsed += firstSeq }
+            /// Remote inputs' progress, and the total bytes as far as known.
+            func updateInputProgress(_ reader: CandidateReader) {
+                let remote = reader.remoteProgress
+                let total = reader.totalBytes
+                counters.withLock {
+                    $0.bytesTotal = total
+                    $0.remoteInputs = remote
+                }
+            }
             do {
                 reading: while let event = try reader.next() {
                     if stop.isRaised { break }
@@ -292,13 +332,16 @@ public final class Runner: Sendable {
                             $0.parsed += 1
                             $0.bytesRead = reader.bytesRead
                         }
+                        if seq & 1023 == 0 { updateInputProgress(reader) }
                         toFetch.push(s)
                     case .skipped(let e):
                         inputErrors.withLock { $0.append(e) }
                         counters.withLock { $0.inputErrors += 1 }
+                        updateInputProgress(reader)
                     }
                 }
                 counters.withLock { $0.bytesRead = reader.bytesRead }
+                updateInputProgress(reader)
             } catch {
                 let e = (error as? WinnowError) ?? WinnowError(.io, "\(error)")
                 failure.withLock { $0 = $0 ?? e }

@@ -28,6 +28,9 @@ public struct IndexStats: Sendable, Equatable, Codable {
     public var optOutRegistry: String?
     /// Entries of that registry.
     public var optOutEntries: Int?
+    /// Inputs that could not be read at all or to their end (a remote input whose transfer failed for good): their
+    /// `input_unreadable` rows in input_errors.
+    public var unreadableInputs: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case candidates, fetched, kept, dropped
@@ -39,6 +42,7 @@ public struct IndexStats: Sendable, Equatable, Codable {
         case shards
         case shardBytes = "shard_bytes"
         case imageBytes = "image_bytes"
+        case unreadableInputs = "unreadable_inputs"
     }
 }
 
@@ -153,7 +157,10 @@ public final class IndexReader {
             imageBytes: Int(totals.int("image_bytes") ?? 0),
             circuitBreakers: (try runValue("circuit_breakers"))?.split(separator: "\n").map(String.init) ?? [],
             optOutRegistry: try runValue("optout_registry"),
-            optOutEntries: (try runValue("optout_entries")).flatMap { Int($0) })
+            optOutEntries: (try runValue("optout_entries")).flatMap { Int($0) },
+            unreadableInputs: try q(
+                "SELECT DISTINCT input_file FROM input_errors WHERE code = 'input_unreadable' ORDER BY input_file"
+            ).compactMap { $0.string("input_file") })
     }
 
     /// What to look for.

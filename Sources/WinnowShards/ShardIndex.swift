@@ -287,6 +287,28 @@ public final class ShardIndex {
             }
     }
 
+    /// How many rows each input file has in the index.
+    public func rowsByInput() throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for r in try db.query("SELECT input_file, count(*) AS n FROM samples GROUP BY input_file") {
+            if let f = r.string("input_file") { out[f] = Int(r.int("n") ?? 0) }
+        }
+        return out
+    }
+
+    /// The keys of the rows of `inputs` whose reason is none of `reasons`.
+    public func keys(ofInputs inputs: [String], notDroppedFor reasons: [String]) throws -> [String] {
+        var out: [String] = []
+        for f in inputs {
+            let placeholders = reasons.indices.map { "?\($0 + 2)" }.joined(separator: ", ")
+            let rows = try db.query(
+                "SELECT key FROM samples WHERE input_file = ?1 AND coalesce(reason, '') NOT IN (\(placeholders))",
+                ([f] + reasons).map { $0 as any SQLiteBindable })
+            out += rows.compactMap { $0.string("key") }
+        }
+        return out
+    }
+
     /// Records a finished shard.
     public func addShard(name: String, samples: Int, bytes: Int64, sha256: String) throws {
         try db.run(

@@ -234,6 +234,14 @@ public final class ShardWriter {
         sinceCommit = 0
     }
 
+    /// Committed rows of each input file.
+    public func rowsByInput() throws -> [String: Int] { try index.rowsByInput() }
+
+    /// The keys of the committed rows of `inputs` whose reason is none of `reasons`.
+    public func keys(ofInputs inputs: [String], notDroppedFor reasons: [String]) throws -> [String] {
+        try index.keys(ofInputs: inputs, notDroppedFor: reasons)
+    }
+
     /// The kept samples' hashes committed so far, in the order they were written.
     public func keptHashes() throws -> [(
         key: String, sha256: String?, pdq: String?, pdqQuality: Int, pdqTrimmed: String?
