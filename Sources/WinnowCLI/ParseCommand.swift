@@ -11,7 +11,8 @@ enum ParseCommand {
         about: """
             Usage: winnow parse INPUT... [--pipeline FILE] --output DIR|- [--all]
 
-            Reads Common Crawl WAT files (gzip per record, single member, or plain) and URL lists, and writes the
+            Reads Common Crawl WAT files (gzip per record, single member, or plain) and URL lists, local or over
+            HTTP(S) (--input-list: a paths file such as Common Crawl's wat.paths.gz), and writes the
             candidates that pass the pipeline's parse filters (caption length, URL length, extensions, page opt-outs,
             (url, caption) dedup) as JSON Lines: key, url, caption, page_url, opt_out_signals, url_attribute,
             laion_hash (LAION-5B's `hash`), uid (cc2dataset's md5(alt + url)), input_file, record_offset, record_id,

@@ -16,7 +16,10 @@ enum RunCommand {
             (00000.tar: KEY.jpg, KEY.txt, KEY.json) and DIR/index.sqlite, one row per candidate with its outcome.
 
             Inputs: Common Crawl WAT files (.warc.wat.gz, one gzip member per record, single member, or plain),
-            candidate JSON Lines from 'winnow parse', or URL lists (one URL per line); plain or gzipped. Without
+            candidate JSON Lines from 'winnow parse', or URL lists (one URL per line); plain or gzipped. An input may
+            be an http(s) URL (s3://commoncrawl/KEY too), streamed and resumed where it breaks; --input-list reads a
+            paths file of them (Common Crawl's wat.paths.gz). An input that cannot be read is recorded, the others
+            are read, and the exit status is 3. Without
             --pipeline, Winnow's default settings apply (schemas/pipeline.schema.json). The older form
             'winnow run PIPELINE.json --input FILE...' is still accepted: with --input and without --pipeline, the
             first argument is the pipeline.

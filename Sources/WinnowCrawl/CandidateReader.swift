@@ -207,6 +207,8 @@ public final class CandidateReader: @unchecked Sendable {
         var count = 0
         /// With one thread, a stream input (WARC, URL list) is read by a thread of its own, in turn.
         var stream: BoundedQueue<EventBatch>?
+        /// When `members` are a remote input's: what its read remembers across restarts.
+        var remote: RemoteRead?
     }
     private var own = Own()
     private var ownCounters = ParseCounters()
@@ -242,18 +244,58 @@ public final class CandidateReader: @unchecked Sendable {
                 own.count = 0
             case .parquet(let path, let groups, let id):
                 own.parquet = (try ParquetInput(path: path, options: listOptions), groups, id, nil, 0)
+            case .remote(let path, let id)
+            where threads == 1 && !ParquetInput.isParquet(path: path, format: listOptions.format):
+                // A remote WAT with a member per record is read on this thread, as a local one is (handing every
+                // candidate to another thread costs a fifth of the read); other kinds by a thread of their own.
+                let remote = self.remote!  // ok: remote items exist only with `remote`
+                let opened: Opened
+                do {
+                    opened = try open(remote: path, remote)
+                } catch let e as InputChanged {
+                    // Changed before anything was given: read from its start by a thread of its own.
+                    _ = RemoteRead(url: path).changed(e, notes: noteList)
+                    own.stream = readInThread(item!)  // ok: this case has an item
+                    continue
+                } catch {
+                    ownEvents.append(RemoteRead(url: path).failed(error, remote: remote))
+                    return true
+                }
+                if !opened.head.starts(with: Array("PAR1".utf8)) && MemberReader.isMemberPerRecord(head: opened.head) {
+                    own.members = (try MemberReader(stream: opened.stream, name: path), path, id, 0..<Int64.max)
+                    own.remote = RemoteRead(url: path)
+                    own.count = 0
+                } else {
+                    let q = BoundedQueue<EventBatch>(capacity: 8, producers: 1)
+                    let t = Thread { [self] in
+                        defer { q.producerDone() }
+                        var out = Output(queue: q)
+                        var local = ParseCounters()
+                        readRemote(path, id, &out, &local, opened: opened)
+                        out.flush()
+                        counterTotals.withLock { $0.merge(local) }
+                    }
+                    t.stackSize = 4 << 20
+                    t.start()
+                    own.stream = q
+                }
             case .stream, .remote:
-                let q = BoundedQueue<EventBatch>(capacity: 8, producers: 1)
-                let t = Thread { [self] in read(item!, into: q) }  // ok: this case has an item
-                t.stackSize = 4 << 20
-                t.start()
-                own.stream = q
+                own.stream = readInThread(item!)  // ok: this case has an item
             case nil:
                 if threads == 1 { return false }
                 guard let b = queue.pop() else { return false }
                 return try take(b)
             }
         }
+    }
+
+    /// Starts a thread that reads `item` alone; its events come through the queue returned.
+    private func readInThread(_ item: WorkItem) -> BoundedQueue<EventBatch> {
+        let q = BoundedQueue<EventBatch>(capacity: 8, producers: 1)
+        let t = Thread { [self] in read(item, into: q) }
+        t.stackSize = 4 << 20
+        t.start()
+        return q
     }
 
     private func take(_ b: EventBatch) throws -> Bool {
@@ -272,17 +314,52 @@ public final class CandidateReader: @unchecked Sendable {
                 member = try m.reader.next()
             } catch {
                 own.members = nil
-                throw error
+                guard let r = own.remote, let remote else { throw error }
+                // A remote input: read again if it changed, else recorded as not read to its end.
+                if let changed = error as? InputChanged {
+                    if let gaveUp = r.changed(changed, notes: noteList) {
+                        ownEvents.append(gaveUp)
+                    } else {
+                        do {
+                            let o = try open(remote: m.path, remote)
+                            guard MemberReader.isMemberPerRecord(head: o.head) else {
+                                throw WinnowError(.format, "\(m.path): no longer a WAT with a member per record")
+                            }
+                            own.members = (try MemberReader(stream: o.stream, name: m.path), m.path, m.id, m.range)
+                            continue
+                        } catch {
+                            ownEvents.append(r.failed(error, remote: remote))
+                        }
+                    }
+                } else {
+                    ownEvents.append(r.failed(error, remote: remote))
+                }
+                own.remote = nil
+                counterTotals.withLock { $0.merge(ownCounters) }
+                ownCounters = ParseCounters()
+                return true
             }
             guard let member else {
                 own.members = nil
-                let size = fileSize(atPath: m.path)
-                progress.withLock { $0[m.id] = min(m.range.upperBound, size) - m.range.lowerBound }
+                if own.remote != nil, let remote {
+                    let received = remote.progress(m.path).received
+                    progress.withLock { $0[m.id] = received }
+                } else {
+                    let size = fileSize(atPath: m.path)
+                    progress.withLock { $0[m.id] = min(m.range.upperBound, size) - m.range.lowerBound }
+                }
+                own.remote = nil
                 counterTotals.withLock { $0.merge(ownCounters) }
                 ownCounters = ParseCounters()
                 return false
             }
-            try process(member, path: m.path, &ownCounters, ownPage) { ownEvents.append($0) }
+            if let r = own.remote {
+                try process(member, path: m.path, &ownCounters, ownPage) { (e: consuming CrawlEvent) in
+                    if r.passes(e) { ownEvents.append(e) }
+                }
+            } else {
+                try process(member, path: m.path, &ownCounters, ownPage) { ownEvents.append($0) }
+            }
             own.count += 1
             if own.count & 63 == 0 {
                 let consumed = m.reader.position - m.range.lowerBound
@@ -477,65 +554,120 @@ public final class CandidateReader: @unchecked Sendable {
     /// Reads a remote input: its kind told by its first bytes, then the same readers as a local file's, streaming.
     /// A transfer that fails for good is recorded as a skipped record naming the URL and why; one whose file changed
     /// mid-way is read again from its start, without giving again the candidates it gave (by key).
-    private func readRemote(_ url: String, _ id: Int, _ out: inout Output, _ counters: inout ParseCounters) {
+    private func readRemote(
+        _ url: String, _ id: Int, _ out: inout Output, _ counters: inout ParseCounters, opened: Opened? = nil
+    ) {
         guard let remote else { return }
-        // The candidates given, by key, with how many times (the same link twice in a file is two candidates); after
-        // a restart, those still counted here are passed by.
-        var given: [UInt64: Int32] = [:]
-        var givenCount = 0
-        var restarts = 0
+        let state = RemoteRead(url: url)
+        var first = opened
         while true {
-            var passBy = given
             do {
-                try readRemoteOnce(url, id, remote, &counters) { e in
-                    if case .candidate(let c) = e {
-                        if restarts > 0, let n = passBy[c.hash64] {
-                            passBy[c.hash64] = n > 1 ? n - 1 : nil
-                            return
-                        }
-                        given[c.hash64, default: 0] += 1
-                        givenCount += 1
-                    }
-                    out.add(e)
+                try readRemoteOnce(url, id, remote, &counters, opened: first) { e in
+                    if state.passes(e) { out.add(e) }
                 }
                 return
             } catch let e as InputChanged {
-                restarts += 1
-                if restarts > 3 {
-                    out.add(
-                        .skipped(
-                            RecordError(
-                                code: "input_unreadable", path: url, offset: 0,
-                                message: "\(e.message); changed \(restarts) times while being read, given up")))
+                first = nil
+                if let gaveUp = state.changed(e, notes: noteList) {
+                    out.add(gaveUp)
                     return
                 }
-                noteList.withLock {
-                    $0.append(
-                        "\(url): \(e.message); read again from its first byte (\(Words.count(givenCount, "candidate")) already given are not given again)"
-                    )
-                }
             } catch {
-                let message = (error as? WinnowError)?.message ?? (error as? RecordError)?.message ?? "\(error)"
-                out.add(
-                    .skipped(
-                        RecordError(
-                            code: "input_unreadable", path: url, offset: remote.progress(url).received, message: message
-                        )))
+                out.add(state.failed(error, remote: remote))
                 return
             }
         }
     }
 
+    /// A remote input opened: its stream and first bytes.
+    struct Opened: @unchecked Sendable {
+        // @unchecked Sendable: handed once to the thread that reads it, never shared.
+        let stream: PeekStream
+        let head: [UInt8]
+    }
+
+    /// What a remote input's read remembers across restarts: the keys of the candidates given (an array: an append
+    /// a candidate, cheaper than a set, and sorted only if the file has to be read again); after a restart, each
+    /// key given is passed by once (the same link twice in a file is two candidates).
+    final class RemoteRead {
+        let url: String
+        private var given: [UInt64] = []
+        /// After a restart: the keys given before it, sorted, and which of them were passed by already.
+        private var before: [UInt64] = []
+        private var passed: [Bool] = []
+        private var restarts = 0
+
+        init(url: String) { self.url = url }
+
+        /// Whether `e` is to be given (not a candidate given before a restart).
+        func passes(_ e: CrawlEvent) -> Bool {
+            guard case .candidate(let c) = e else { return true }
+            if restarts > 0 && !before.isEmpty {
+                // The first not yet passed of the equal keys.
+                var lo = 0
+                var hi = before.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if before[mid] < c.hash64 { lo = mid + 1 } else { hi = mid }
+                }
+                while lo < before.count && before[lo] == c.hash64 {
+                    if !passed[lo] {
+                        passed[lo] = true
+                        return false
+                    }
+                    lo += 1
+                }
+            }
+            given.append(c.hash64)
+            return true
+        }
+
+        /// The file changed: read it again (a note says so), or give up after three times (the event to record).
+        func changed(_ e: InputChanged, notes: borrowing Mutex<[String]>) -> CrawlEvent? {
+            restarts += 1
+            if restarts > 3 {
+                return .skipped(
+                    RecordError(
+                        code: "input_unreadable", path: url, offset: 0,
+                        message: "\(e.message); changed \(restarts) times while being read, given up"))
+            }
+            // What was given before this restart (and before earlier ones) is passed by on the new read.
+            before = (before + given).sorted()
+            passed = [Bool](repeating: false, count: before.count)
+            given = []
+            notes.withLock {
+                $0.append(
+                    "\(url): \(e.message); read again from its first byte (\(Words.count(before.count, "candidate")) already given are not given again)"
+                )
+            }
+            return nil
+        }
+
+        /// The input could not be read (to its end): the event that records why.
+        func failed(_ error: any Error, remote: any RemoteInputs) -> CrawlEvent {
+            let message = (error as? WinnowError)?.message ?? (error as? RecordError)?.message ?? "\(error)"
+            return .skipped(
+                RecordError(
+                    code: "input_unreadable", path: url, offset: remote.progress(url).received, message: message))
+        }
+    }
+
+    /// Opens a remote input and looks at its first bytes.
+    private func open(remote url: String, _ remote: any RemoteInputs) throws -> Opened {
+        let stream = PeekStream(try remote.open(url))
+        return Opened(stream: stream, head: try stream.peek(256 << 10))
+    }
+
     private func readRemoteOnce(
-        _ url: String, _ id: Int, _ remote: any RemoteInputs, _ counters: inout ParseCounters,
+        _ url: String, _ id: Int, _ remote: any RemoteInputs, _ counters: inout ParseCounters, opened: Opened?,
         _ emit: (consuming CrawlEvent) -> Void
     ) throws {
-        if ParquetInput.isParquet(path: url, format: listOptions.format) {
+        if opened == nil && ParquetInput.isParquet(path: url, format: listOptions.format) {
             try readRemoteParquet(url, id, remote, emit)
             return
         }
-        let stream = PeekStream(try remote.open(url))
-        let head = try stream.peek(256 << 10)
+        let o = try opened ?? open(remote: url, remote)
+        let (stream, head) = (o.stream, o.head)
         if head.starts(with: Array("PAR1".utf8)) {
             try readRemoteParquet(url, id, remote, emit)
             return

@@ -94,6 +94,9 @@ final class HTTPStream: ByteStream {
     private var validator: String?
     private var buffer: [UInt8] = []
     private var bufferPosition = 0
+    /// The reader's memory that `read` offers, and how much of it is filled.
+    private var direct: UnsafeMutableRawBufferPointer?
+    private var directFill = 0
     private var finished = false
     private var failedSeconds = 0.0
     private var attempts = 0
@@ -131,11 +134,19 @@ final class HTTPStream: ByteStream {
     deinit { endAttempt() }
 
     func read(into target: UnsafeMutableRawPointer, count: Int) throws -> Int {
-        while bufferPosition == buffer.count {
-            if finished { return 0 }
+        if bufferPosition == buffer.count {
+            // Nothing held: the body goes straight into the reader's memory (what does not fit is held).
             buffer.removeAll(keepingCapacity: true)
             bufferPosition = 0
-            try pump()
+            if finished || count == 0 { return 0 }
+            direct = UnsafeMutableRawBufferPointer(start: target, count: count)
+            directFill = 0
+            defer { direct = nil }
+            while directFill == 0 && buffer.isEmpty {
+                if finished { return 0 }
+                try pump()
+            }
+            if directFill > 0 { return directFill }
         }
         let n = min(count, buffer.count - bufferPosition)
         buffer.withUnsafeBytes { target.copyMemory(from: $0.baseAddress! + bufferPosition, byteCount: n) }  // ok: n > 0
@@ -143,14 +154,28 @@ final class HTTPStream: ByteStream {
         return n
     }
 
+    /// Body bytes in order: into the reader's memory while `read` offers it, the rest held in `buffer`.
+    private func store(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) {
+        delivered += Int64(bytes.count)
+        var bytes = bytes
+        if let d = direct, directFill < d.count, !bytes.isEmpty {
+            let n = min(bytes.count, d.count - directFill)
+            // ok: both hold bytes (n > 0)
+            (d.baseAddress! + directFill).copyMemory(from: bytes.base.baseAddress! + bytes.startIndex, byteCount: n)
+            directFill += n
+            bytes = bytes.dropFirst(n)
+        }
+        if !bytes.isEmpty { buffer.append(contentsOf: bytes) }
+    }
+
     /// Runs the transfer until it gives body bytes or ends; starts, resumes and retries attempts as needed.
     private func pump() throws {
         if easy == nil { try begin() }
         var lastByte = Date()
-        while buffer.isEmpty {
+        while buffer.isEmpty && directFill == 0 {
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
-            if !buffer.isEmpty { break }
+            if !buffer.isEmpty || directFill > 0 { break }
             var left: Int32 = 0
             if let msg = curl_multi_info_read(multi, &left), msg.pointee.msg == CURLMSG_DONE {
                 let result = msg.pointee.data.result
@@ -199,7 +224,7 @@ final class HTTPStream: ByteStream {
         winnow_easy_setopt_long(e, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeoutSeconds * 1000))
         winnow_easy_setopt_string(e, CURLOPT_USERAGENT, settings.userAgent)
         winnow_easy_setopt_long(e, CURLOPT_NOSIGNAL, 1)
-        winnow_easy_setopt_long(e, CURLOPT_BUFFERSIZE, 256 << 10)
+        winnow_easy_setopt_long(e, CURLOPT_BUFFERSIZE, 512 << 10)
         if let ca = settings.caFile { winnow_easy_setopt_string(e, CURLOPT_CAINFO, ca) }
         if !settings.connectTo.isEmpty {
             for c in settings.connectTo { connectList = curl_slist_append(connectList, c) }
@@ -367,14 +392,12 @@ final class HTTPStream: ByteStream {
         if let r = range {
             let room = max(0, Int(Int64(r.count) - delivered))
             if bytes.count >= room {
-                buffer.append(contentsOf: bytes.prefix(room))
-                delivered += Int64(room)
+                store(bytes.prefix(room))
                 rangeComplete = true
                 return false
             }
         }
-        buffer.append(contentsOf: bytes)
-        delivered += Int64(bytes.count)
+        store(bytes)
         return true
     }
 }

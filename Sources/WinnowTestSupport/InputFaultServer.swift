@@ -8,7 +8,8 @@ import WinnowSampleWeb
 /// byte O on its first request; `/busy/N/NAME` answers 503 with `Retry-After: 1` to its first N requests;
 /// `/changed/O/NAME` resets at byte O on its first request and gives every later request another ETag (the file
 /// "changed"); `/noranges/O/NAME` resets at byte O on its first request and ignores Range (always 200, whole file);
-/// `/lying/NAME` says a Content-Length 1,000 bytes longer than the file and closes after the file; `/missing` is 404.
+/// `/lying/NAME` says a Content-Length 1,000 bytes longer than the file and closes after the file; `/short/NAME` says
+/// one 1,000 bytes shorter and sends the whole file; a name not served is 404.
 public final class InputFaultServer: @unchecked Sendable {
     // @unchecked Sendable: `files`, `counts` and `log` are only touched under `lock`.
     private let lock = NSLock()
@@ -101,7 +102,7 @@ public final class InputFaultServer: @unchecked Sendable {
             serveBody(fd, bytes, from: from, through: last, mode: mode, argument: argument, k: k)
             return
         }
-        let length = mode == "lying" ? bytes.count + 1000 : bytes.count
+        let length = mode == "lying" ? bytes.count + 1000 : mode == "short" ? bytes.count - 1000 : bytes.count
         send(fd, head("200 OK", ["ETag: \(etag)", "Content-Length: \(length)", "Connection: close"]))
         serveBody(fd, bytes, from: 0, through: bytes.count - 1, mode: mode, argument: argument, k: k)
     }

@@ -474,6 +474,45 @@ if wanted("wat-300") {
     }
 }
 
+// 4a. The same WAT read over HTTP: nginx on 127.0.0.1 serves the wat-300 file, read by `winnow parse`'s reader
+//     through RemoteFiles (libcurl, streamed, resumable), beside the same read of the local file, in turn within
+//     each run; one thread each, and each side's candidates counted (they must be equal).
+if wanted("wat-300-http") {
+    let data = packageRoot + "/.build/bench-data"
+    try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+    let path = data + "/replicated-300mb.warc.wat.gz"
+    if !FileManager.default.fileExists(atPath: path) { try buildReplicatedWAT(path: path, targetBytes: 300_000_000) }
+    let mb = Double(fileSize(atPath: path)) / 1e6
+    let nginx = try Nginx(root: data)
+    defer { nginx.stop() }
+    var settings = RemoteSettings()
+    settings.allowedRanges = [CIDR("127.0.0.0/8")!]  // ok: a valid range
+    let remote = RemoteFiles(settings: settings)
+    let url = "http://127.0.0.1:\(nginx.port)/replicated-300mb.warc.wat.gz"
+    var counts: [String: Int] = [:]
+    func readAll(_ input: String) throws {
+        let r = try CandidateReader(paths: [input], threads: 1, remote: remote)
+        var n = 0
+        while let e = try r.next() {
+            switch e {
+            case .candidate: n += 1
+            case .skipped(let e): throw WinnowError(.io, "wat-300-http: \(e)")
+            }
+        }
+        counts[input] = n
+    }
+    let timed = try measureInTurn(runs: runs, units: mb, [{ try readAll(path) }, { try readAll(url) }])
+    guard counts[path] == counts[url] else {
+        throw WinnowError(.io, "wat-300-http: \(counts[url] ?? 0) candidates over HTTP, \(counts[path] ?? 0) local")
+    }
+    FileHandle.standardError.write(
+        Data("wat-300-http: \(String(format: "%.0f", mb)) MB, \(counts[path] ?? 0) candidates each way\n".utf8))
+    results.append(
+        Measurement(
+            name: "wat-300 read over HTTP (nginx, 127.0.0.1), 1 thread", unit: "MB/s gz", ours: timed[1],
+            baselineName: "the same read of the local file, 1 thread", baseline: timed[0]))
+}
+
 // 4b. Parquet metadata: a LAION-shaped file of 1,000,000 rows (URL ~92 bytes, TEXT ~48, plus similarity, hash,
 //     punsafe; snappy, row groups of 100,000; made by scripts/parquet_peer_bench.py) read into candidates by
 //     `winnow parse`'s reader on one thread (URL and caption columns only; URLs checked and normalised, captions

@@ -3,7 +3,9 @@
 #
 #   bash deploy/slurm/submit.sh PIPELINE INPUTS_FILE OUTPUT TASKS [sbatch options...]
 #
-# INPUTS_FILE lists the inputs, one path a line (WAT/WARC files, URL lists, candidate files). OUTPUT must be on a
+# INPUTS_FILE lists the inputs, one a line (WAT/WARC files, URL lists, candidate files, Parquet; local paths or
+# http(s) URLs), plain or .gz; it may itself be a URL, such as a crawl's
+# https://data.commoncrawl.org/crawl-data/CC-MAIN-2024-10/wat.paths.gz, read where it is. OUTPUT must be on a
 # filesystem every node sees. Set WINNOW to the executable (default: winnow on PATH) and WINNOW_ARGS to more
 # 'winnow run' arguments. Extra arguments go to both sbatch calls (--partition, --time, --account...).
 # Prints the two job ids: "array JOBID" and "merge JOBID". Logs go to OUTPUT.logs/ (beside OUTPUT: a Winnow output
@@ -14,7 +16,8 @@
 # resumes its part; the merge waits for all of them.
 set -euo pipefail
 PIPELINE=$(realpath "${1:?usage: submit.sh PIPELINE INPUTS_FILE OUTPUT TASKS [sbatch options...]}")
-INPUTS=$(realpath "${2:?INPUTS_FILE}")
+INPUTS=${2:?INPUTS_FILE}
+case "$INPUTS" in http://* | https://* | s3://*) ;; *) INPUTS=$(realpath "$INPUTS") ;; esac
 OUTPUT=$(realpath -m "${3:?OUTPUT}")
 TASKS=${4:?TASKS}
 shift 4
