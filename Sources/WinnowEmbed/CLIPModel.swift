@@ -398,14 +398,23 @@ public final class CLIPModel: Sendable {
 
 /// One result slot per part of a batch, filled from `concurrentPerform`.
 private final class PartResults: @unchecked Sendable {
-    // @unchecked: each slot is written by exactly one iteration and read only after all have finished.
-    private var slots: [[Float]]
+    // @unchecked: each slot is written by exactly one iteration and read only after all have finished. The slots are
+    // raw memory allocated once: writing one touches no shared Swift array (a `withUnsafeMutableBufferPointer` on a
+    // shared array property from several threads is a simultaneous mutating access, which may copy the array and
+    // lose another part's result).
+    private let slots: UnsafeMutableBufferPointer<[Float]>
 
-    init(_ count: Int) { slots = Array(repeating: [], count: count) }
-
-    func set(_ index: Int, _ value: [Float]) {
-        slots.withUnsafeMutableBufferPointer { $0[index] = value }
+    init(_ count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: [])
     }
+
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+
+    func set(_ index: Int, _ value: [Float]) { slots[index] = value }
 
     func joined() -> [Float] { slots.flatMap { $0 } }
 }
