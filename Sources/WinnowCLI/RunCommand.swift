@@ -106,7 +106,7 @@ enum RunCommand {
         "retry", "REASON,...",
         "on a finished DIR: fetch again the samples dropped for these reasons (codes such as timeout or http_503, "
             + "http_5xx for a class, or 'transient': connect, timeout, connection_reset, truncated, network, dns, "
-            + "http_429, http_5xx, host_circuit_open, robots_unreachable); what now passes goes into new shards and "
+            + "http_429, http_5xx, host_circuit_open, robots_unreachable, spawning_unreachable); what now passes goes into new shards and "
             + "its row is updated (attempts add up); INPUT may be left out")
 
     /// Where `run` and `fetch` may connect.
@@ -119,7 +119,7 @@ enum RunCommand {
     /// The reasons that `transient` stands for: failures that another try, later, may not have.
     static let transientReasons: Set<String> = [
         "connect", "timeout", "connection_reset", "truncated", "network", "dns", "http_429", "http_5xx",
-        "host_circuit_open", "robots_unreachable",
+        "host_circuit_open", "robots_unreachable", "spawning_unreachable",
     ]
 
     /// `--retry REASON[,REASON...]`: reason codes, `http_4xx`/`http_5xx`, or `transient`.

@@ -56,7 +56,18 @@ public struct ReasonCode: Hashable, Sendable, CustomStringConvertible {
     public static let tdmReservation = ReasonCode(
         "tdm_reservation", .optOut, "the image's tdm-reservation: 1 header reserves mining rights")
     public static let contentUsage = ReasonCode(
-        "content_usage", .optOut, "the image's Content-Usage header says train-ai=n")
+        "content_usage", .optOut, "the image's Content-Usage header disallows the run's purpose (train-ai=n)")
+    public static let spawningRegistry = ReasonCode(
+        "spawning_registry", .optOut, "Spawning's Do-Not-Train registry lists the image's URL (fetch.spawning)")
+    public static let spawningUnreachable = ReasonCode(
+        "spawning_unreachable", .optOut,
+        "Spawning's registry could not be asked about the URL, so it was not downloaded (transient: --retry)")
+    public static let robotsContentUsage = ReasonCode(
+        "robots_content_usage", .optOut,
+        "a Content-Usage rule of the site's robots.txt disallows the run's purpose for the path (train-ai=n)")
+    public static let contentSignal = ReasonCode(
+        "content_signal", .optOut,
+        "a Content-Signal line of the site's robots.txt disallows the run's purpose (ai-train=no)")
     public static let xmpDataMining = ReasonCode(
         "xmp_data_mining", .optOut, "the image's XMP plus:DataMining prohibits AI training")
 
@@ -130,6 +141,7 @@ public struct ReasonCode: Hashable, Sendable, CustomStringConvertible {
     /// Every code (HTTP statuses as their two classes).
     public static let all: [ReasonCode] = [
         pageOptout, urlTooLong, captionTooShort, extensionDropped, duplicateURLCaption, optOutRegistry, robotsTxt,
+        robotsContentUsage, contentSignal, spawningRegistry, spawningUnreachable,
         robotsUnreachable, tdmrep, aiTxt, xRobotsTag, tdmReservation, contentUsage, xmpDataMining, addressRefused,
         urlInvalid, badScheme, redirectInvalid, tooManyRedirects, dns, connect, timeout, connectionReset, truncated,
         tls, network, headersTooLarge, tooLarge, contentType, hostCircuitOpen, fetchSetup, http4xx, http5xx,

@@ -58,8 +58,17 @@ public struct FetchSettings: Sendable {
     /// Fetch each origin's Spawning `/ai.txt` and skip what it disallows.
     public var honourAiTxt = true
     /// Skip downloads whose response says no: `X-Robots-Tag` (these values, also in the agent-scoped form),
-    /// `tdm-reservation: 1`, `Content-Usage: train-ai=n`.
+    /// `tdm-reservation: 1`, a `Content-Usage` that disallows `purpose`.
     public var honourHeaderOptOuts = true
+    /// Ask Spawning's Do-Not-Train registry about each URL before download (`SPAWNING_OPTS_KEY` holds the key).
+    public var spawning = false
+    /// The registry's address (its v2 URL query endpoint).
+    public var spawningURL = SpawningRegistry.defaultURL
+    /// URLs asked in one request (at most 10,000): samples wait in batches this large before download.
+    public var spawningBatch = 1000
+    /// What the run's data is for, in the AI Preferences vocabulary: the category whose `Content-Usage` (header and
+    /// robots.txt) and `Content-Signal` (robots.txt) preferences decide (pipeline `optout.purpose`).
+    public var purpose = UsagePurpose.trainAI
     /// `X-Robots-Tag` values that opt out (img2dataset's defaults: noai, noimageai, noindex, noimageindex).
     public var xRobotsTagValues: Set<String> = ["noai", "noimageai", "noindex", "noimageindex", "none"]
     /// libcurl CONNECT_TO entries (`HOST:PORT:CONNECT-HOST:CONNECT-PORT`), e.g. to serve named sites from 127.0.0.1.
@@ -283,6 +292,7 @@ public final class Fetcher {
         var breakers = CircuitBreakers(
             threshold: settings.circuitBreakerFailures, cooldown: settings.circuitBreakerCooldown)
         let tokens = settings.robotsTokens
+        let purpose = settings.purpose
         let xRobots = settings.xRobotsTagValues
         let checkHeaders = settings.honourHeaderOptOuts
 
@@ -352,6 +362,16 @@ public final class Fetcher {
                 emit(t.sample)
                 return
             }
+            // The usage preferences robots.txt states for what it lets us crawl (AI Preferences, Content Signals).
+            if let u = o.robots.usageDenial(path: path, tokens: tokens, purpose: purpose) {
+                let first = u.rules[0]
+                t.sample.drop(
+                    first.kind == .contentUsage ? .robotsContentUsage : .contentSignal,
+                    "\(hop)\(o.origin)/robots.txt: \(u.rules.map(\.line).joined(separator: "; ")) (user-agent \(u.token), purpose \(purpose.rawValue))\(age)"
+                )
+                emit(t.sample)
+                return
+            }
             if let rule = o.tdm.first(where: { $0.matches(path) }), rule.reservation {
                 let policy = rule.policy.map { ", tdm-policy \($0)" } ?? ""
                 t.sample.drop(
@@ -399,7 +419,11 @@ public final class Fetcher {
             let t = Transfer(
                 sample: s, url: url.href, origin: Fetcher.origin(url), maxBytes: settings.maxBytes,
                 maxHeaderBytes: settings.maxHeaderBytes, guardian: guardian, host: url.host)
-            if checkHeaders { t.headerCheck = { Fetcher.headerOptOut($0, tokens: tokens, xRobotsTagValues: xRobots) } }
+            if checkHeaders {
+                t.headerCheck = {
+                    Fetcher.headerOptOut($0, tokens: tokens, xRobotsTagValues: xRobots, purpose: purpose)
+                }
+            }
             route(t, url)
         }
 
@@ -797,9 +821,20 @@ extension Fetcher {
 
     /// The opt-out a response's headers carry, if any: `X-Robots-Tag` (plain, or scoped to one of `tokens`),
     /// `tdm-reservation: 1` (W3C TDMRep), `Content-Usage: train-ai=n` (IETF AI preferences draft).
-    static func headerOptOut(_ headers: [(String, String)], tokens: [String], xRobotsTagValues: Set<String>) -> Reason?
-    {
+    static func headerOptOut(
+        _ headers: [(String, String)], tokens: [String], xRobotsTagValues: Set<String>,
+        purpose: UsagePurpose = .trainAI
+    ) -> Reason? {
         let lowerTokens = Set(tokens.map { $0.lowercased() })
+        // Content-Usage: an RFC 9651 Dictionary, its field lines joined as HTTP combines them; an invalid one states
+        // nothing (and is not read as a substring).
+        let usage = headers.filter { $0.0.lowercased() == "content-usage" }.map(\.1)
+        if !usage.isEmpty {
+            let joined = usage.joined(separator: ", ")
+            if AIPreferences.contentUsage(joined, purpose: purpose).0 == .disallowed {
+                return Reason(.contentUsage, "Content-Usage: \(joined) (purpose \(purpose.rawValue))")
+            }
+        }
         for (name, value) in headers {
             let n = name.lowercased()
             let v = value.lowercased().trimmingCharacters(in: .whitespaces)
@@ -818,9 +853,6 @@ extension Fetcher {
                 }
             } else if n == "tdm-reservation" && v == "1" {
                 return Reason(.tdmReservation, "tdm-reservation: 1")
-            } else if n == "content-usage" {
-                let compact = v.replacingOccurrences(of: " ", with: "")
-                if compact.contains("train-ai=n") { return Reason(.contentUsage, "Content-Usage: \(value)") }
             }
         }
         return nil

@@ -16,9 +16,25 @@ public struct RobotsTxt: Sendable, Equatable {
         public var pattern: String
     }
 
+    /// A usage preference line of a group: IETF AI Preferences' `Content-Usage: [path] preferences`
+    /// (draft-ietf-aipref-attach section 3) or Cloudflare's `Content-Signal: [path] preferences`.
+    public struct UsageRule: Sendable, Equatable {
+        public enum Kind: String, Sendable { case contentUsage = "Content-Usage", contentSignal = "Content-Signal" }
+        public var kind: Kind
+        /// The path pattern it is scoped to (normalised as Allow/Disallow patterns are), nil for the whole site.
+        public var path: String?
+        /// The preference list as written.
+        public var value: String
+
+        /// The line as the site wrote it, for evidence.
+        public var line: String { "\(kind.rawValue): " + (path.map { $0 + " " } ?? "") + value }
+    }
+
     /// Rules by lower-cased user-agent token (`*` for the default group). Groups naming the same token are merged
     /// (RFC 9309 2.2.1).
     public private(set) var groups: [String: [Rule]] = [:]
+    /// Usage preference lines by lower-cased user-agent token, merged like `groups`.
+    public private(set) var usage: [String: [UsageRule]] = [:]
     /// The compiled rules each token obeys; tokens of the same groups share one `RuleSet`, evaluated once.
     private var ruleSets: [String: RuleSet] = [:]
 
@@ -36,6 +52,7 @@ public struct RobotsTxt: Sendable, Equatable {
     /// Parses robots.txt bytes (the first `maxBytes` of them), tolerant of what real servers send.
     public init(parsing bytes: [UInt8]) {
         var groupRules: [[Rule]] = []
+        var groupUsage: [[UsageRule]] = []
         // The groups each token belongs to, in file order.
         var membership: [String: [Int]] = [:]
         var current: [String] = []
@@ -53,6 +70,7 @@ public struct RobotsTxt: Sendable, Equatable {
                 // A user-agent line after rules starts a new group.
                 if inRules || groupRules.isEmpty {
                     groupRules.append([])
+                    groupUsage.append([])
                     current = []
                     inRules = false
                 }
@@ -68,6 +86,22 @@ public struct RobotsTxt: Sendable, Equatable {
                 let pattern = RobotsTxt.normalize(value, as: .rule)
                 groupRules[groupRules.count - 1].append(
                     Rule(allow: directive == .allow, pattern: String(decoding: pattern, as: UTF8.self)))
+            case .contentUsage, .contentSignal:
+                guard !groupRules.isEmpty, !value.isEmpty else { return }
+                inRules = true
+                // An optional path first (it starts with "/"), up to white space; then the preference list.
+                var path: String?
+                var list = value
+                if value.first == 0x2f {
+                    let end = value.firstIndex(where: RobotsTxt.isSpace) ?? value.endIndex
+                    path = String(
+                        decoding: RobotsTxt.normalize(value[value.startIndex..<end], as: .rule), as: UTF8.self)
+                    list = RobotsTxt.trim(value[end...])
+                }
+                groupUsage[groupUsage.count - 1].append(
+                    UsageRule(
+                        kind: directive == .contentUsage ? .contentUsage : .contentSignal, path: path,
+                        value: String(decoding: list, as: UTF8.self)))
             case .other:
                 // Sitemap, crawl-delay and unknown records end nothing and add nothing here.
                 return
@@ -77,6 +111,8 @@ public struct RobotsTxt: Sendable, Equatable {
         for (token, indices) in membership {
             let rules = indices.flatMap { groupRules[$0] }
             groups[token] = rules
+            let preferences = indices.flatMap { groupUsage[$0] }
+            if !preferences.isEmpty { usage[token] = preferences }
             if let set = shared[indices] {
                 ruleSets[token] = set
             } else {
@@ -88,7 +124,59 @@ public struct RobotsTxt: Sendable, Equatable {
     }
 
     /// Two files are equal when their groups are (the compiled form follows from them).
-    public static func == (a: RobotsTxt, b: RobotsTxt) -> Bool { a.groups == b.groups }
+    public static func == (a: RobotsTxt, b: RobotsTxt) -> Bool { a.groups == b.groups && a.usage == b.usage }
+
+    /// The usage preference lines that disallow `purpose` for `path`, for the first of `tokens` with a group (else
+    /// the `*` group), with that token: of each kind, the lines with the longest matching path (a line without one
+    /// matches every path, shortest); lines of equal length combine to the most restrictive. Empty when nothing
+    /// disallows (unknown counts as not disallowed). Only meaningful for a path robots.txt allows.
+    public func usageDenial(path: String, tokens: [String], purpose: UsagePurpose) -> (
+        rules: [UsageRule], token: String
+    )? {
+        if usage.isEmpty { return nil }
+        let target = String(
+            decoding: RobotsTxt.normalize(path.isEmpty ? Array("/".utf8) : Array(path.utf8), as: .target), as: UTF8.self
+        )
+        var agent = "*"
+        for t in tokens where groups[t.lowercased()] != nil || usage[t.lowercased()] != nil {
+            agent = t.lowercased()
+            break
+        }
+        guard let lines = usage[agent] else { return nil }
+        var denied: [UsageRule] = []
+        for kind in [UsageRule.Kind.contentUsage, .contentSignal] {
+            var best = -1
+            var matching: [UsageRule] = []
+            for r in lines where r.kind == kind {
+                let length: Int
+                if let p = r.path {
+                    guard RobotsTxt.matches(pattern: p, path: target) else { continue }
+                    length = p.utf8.count
+                } else {
+                    length = 0
+                }
+                if length > best {
+                    best = length
+                    matching = [r]
+                } else if length == best {
+                    matching.append(r)
+                }
+            }
+            let preferences = matching.map {
+                kind == .contentUsage
+                    ? AIPreferences.contentUsage($0.value, purpose: purpose).0
+                    : AIPreferences.contentSignal($0.value, purpose: purpose).0
+            }
+            if UsagePreference.combined(preferences) == .disallowed {
+                denied += matching.filter {
+                    (kind == .contentUsage
+                        ? AIPreferences.contentUsage($0.value, purpose: purpose).0
+                        : AIPreferences.contentSignal($0.value, purpose: purpose).0) == .disallowed
+                }
+            }
+        }
+        return denied.isEmpty ? nil : (denied, agent)
+    }
 
     /// The decision for `path` (path and query of the URL) for a crawler obeying `tokens`: the rules of each token's
     /// own group (or of `*` when a token has none); disallowed if any token's rules disallow it.
@@ -204,7 +292,7 @@ public struct RobotsTxt: Sendable, Equatable {
 
 extension RobotsTxt {
     /// The records a line can hold.
-    enum Directive { case userAgent, allow, disallow, other }
+    enum Directive { case userAgent, allow, disallow, contentUsage, contentSignal, other }
 
     /// Calls `body` with each line of `bytes` (without its end and without a comment), after a leading byte order
     /// mark. Lines end at LF, CR or CRLF (RFC 9309 2.2: EOL = %x0D / %x0A / %x0D.0A).
@@ -238,6 +326,8 @@ extension RobotsTxt {
         case "user-agent", "useragent", "user agent", "user_agent": directive = .userAgent
         case "allow": directive = .allow
         case "disallow", "dissallow", "dissalow", "disalow", "diasllow", "disallaw": directive = .disallow
+        case "content-usage": directive = .contentUsage
+        case "content-signal": directive = .contentSignal
         default: directive = .other
         }
         if directive == .other && !trimmed.contains(0x3a) { return nil }

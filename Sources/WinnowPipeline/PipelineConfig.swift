@@ -176,7 +176,7 @@ public struct PipelineConfig: Sendable {
                 "concurrency", "per_host_concurrency", "timeout", "connect_timeout", "max_bytes", "max_redirects",
                 "retries",
                 "user_agent", "ca_file", "dns_cache_timeout", "allow_ranges", "honour_robots_txt", "robots_tokens",
-                "honour_header_optouts",
+                "honour_header_optouts", "spawning", "spawning_url", "spawning_batch",
                 "x_robots_tag_values", "per_host_min_interval", "circuit_breaker_failures", "max_retry_after",
                 "honour_tdmrep", "honour_ai_txt", "policy_cache", "circuit_breaker_cooldown", "policy_retry_interval",
                 "max_header_bytes",
@@ -204,6 +204,10 @@ public struct PipelineConfig: Sendable {
             fetch.maxRetryAfter = try f.number("max_retry_after", min: 0) ?? fetch.maxRetryAfter
             fetch.robotsTokens = try f.strings("robots_tokens") ?? fetch.robotsTokens
             fetch.honourHeaderOptOuts = try f.bool("honour_header_optouts") ?? fetch.honourHeaderOptOuts
+            fetch.spawning = try f.bool("spawning") ?? fetch.spawning
+            fetch.spawningURL = try f.string("spawning_url") ?? fetch.spawningURL
+            fetch.spawningBatch =
+                try f.int("spawning_batch", min: 1, max: SpawningRegistry.maxBatch) ?? fetch.spawningBatch
             if let v = try f.strings("x_robots_tag_values") { fetch.xRobotsTagValues = Set(v.map { $0.lowercased() }) }
             if let ranges = try f.strings("allow_ranges") {
                 fetch.allowedRanges = try ranges.map { text in
@@ -303,7 +307,16 @@ public struct PipelineConfig: Sendable {
             dedup.against = try d.strings("against")?.map { relativeToConfig($0, file) } ?? dedup.against
         }
         if let o = try r.section("optout") {
-            try o.allow(["registry", "enabled"])
+            try o.allow(["registry", "enabled", "purpose"])
+            if let p = try o.string("purpose") {
+                guard let purpose = UsagePurpose(rawValue: p) else {
+                    throw WinnowError(
+                        .config,
+                        "\(file): optout.purpose: \(p.debugDescription) is not one of \(UsagePurpose.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
+                }
+                fetch.purpose = purpose
+            }
             optOutRegistry = try o.string("registry").map { relativeToConfig($0, file) }
             optOutEnabled = try o.bool("enabled") ?? optOutEnabled
         }

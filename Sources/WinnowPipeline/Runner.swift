@@ -145,6 +145,7 @@ public final class Runner: Sendable {
             }
         }
         _ = try OptOutGate.forRun(config)
+        if config.fetch.spawning { _ = try SpawningRegistry(url: config.fetch.spawningURL, settings: config.fetch) }
     }
 
     /// Runs the pipeline to the end. Throws only when the whole run cannot go on (unreadable input, disk errors), or
@@ -171,6 +172,9 @@ public final class Runner: Sendable {
         // the opt-out registry.
         let deduplicator = try Deduplicator(settings: config.dedup)
         let gate = try OptOutGate.forRun(config)
+        // Spawning's Do-Not-Train registry, when the pipeline asks for it (its key must be set before anything runs).
+        let spawning =
+            config.fetch.spawning ? try SpawningRegistry(url: config.fetch.spawningURL, settings: config.fetch) : nil
         let writer =
             retry != nil
             ? try ShardWriter(retrying: output, samplesPerShard: config.samplesPerShard)
@@ -269,11 +273,49 @@ public final class Runner: Sendable {
                 "\(output): resuming after \(Words.count(skippedInputs.count, "input")) read to the end (\(Words.count(skippedRows, "row"))): not read again"
             )
         }
-        let parseState = Handoff((reader, filter))
+        let parseState = Handoff((reader, filter, spawning))
         let firstSeq = skippedRows
+        let spawningBatch = max(1, min(config.fetch.spawningBatch, SpawningRegistry.maxBatch))
         spawn(group) { [self] in
-            let (reader, filter) = parseState.value
+            let (reader, filter, spawning) = parseState.value
+            // With Spawning's registry, samples are held in batches and its answer applied before they go on.
+            var held: [Sample] = []
+            func flushHeld() {
+                guard let spawning, !held.isEmpty else { return }
+                let urls = held.filter(\.isKept).map(\.candidate.url)
+                var answers: [String: Bool] = [:]
+                var unreachable: String?
+                if !urls.isEmpty {
+                    do {
+                        answers = try spawning.optedOut(urls)
+                    } catch {
+                        unreachable = (error as? WinnowError)?.message ?? "\(error)"
+                    }
+                }
+                for var s in held {
+                    if s.isKept {
+                        if let why = unreachable {
+                            s.drop(.spawningUnreachable, why)
+                            counters.withLock { $0.parseDropped += 1 }
+                        } else if answers[s.candidate.url] == true {
+                            s.drop(.spawningRegistry, "\(spawning.url) lists \(s.candidate.url)")
+                            counters.withLock { $0.parseDropped += 1 }
+                        }
+                    }
+                    toFetch.push(s)
+                }
+                held.removeAll(keepingCapacity: true)
+            }
+            func pushChecked(_ s: Sample) {
+                guard spawning != nil else {
+                    toFetch.push(s)
+                    return
+                }
+                held.append(s)
+                if held.count >= spawningBatch { flushHeld() }
+            }
             defer {
+                flushHeld()
                 toFetch.producerDone()
                 counters.withLock { $0.parseDoneAt = Date().timeIntervalSince(start) }
             }
@@ -287,7 +329,7 @@ public final class Runner: Sendable {
                         counters.withLock { $0.parseDropped += 1 }
                     }
                     counters.withLock { $0.parsed += 1 }
-                    toFetch.push(s)
+                    pushChecked(s)
                 }
                 return
             }
@@ -333,7 +375,7 @@ public final class Runner: Sendable {
                             $0.bytesRead = reader.bytesRead
                         }
                         if seq & 1023 == 0 { updateInputProgress(reader) }
-                        toFetch.push(s)
+                        pushChecked(s)
                     case .skipped(let e):
                         inputErrors.withLock { $0.append(e) }
                         counters.withLock { $0.inputErrors += 1 }
