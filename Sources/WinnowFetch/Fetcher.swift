@@ -354,43 +354,11 @@ public final class Fetcher {
             // cache says how old it is.
             let hop = t.hops > 0 ? "redirect hop \(t.hops) to \(t.url): " : ""
             let age = o.cachedAt.map { " [policy cache, fetched \(Fetcher.age(since: $0)) ago]" } ?? ""
-            let d = o.robots.decision(path: path, tokens: tokens)
-            if !d.allowed {
-                let rule = d.rule.map { "\($0.allow ? "Allow" : "Disallow"): \($0.pattern)" } ?? "disallowed"
-                t.sample.drop(
-                    .robotsTxt, "\(hop)\(o.origin)/robots.txt: \(rule) (user-agent \(d.token ?? "*"))\(age)")
+            let policy = OriginPolicy(origin: o.origin, robots: o.robots, tdm: o.tdm, aiTxt: o.aiTxt, failure: nil)
+            if let r = policy.refusal(path: path, tokens: tokens, purpose: purpose, prefix: hop, suffix: age) {
+                t.sample.drop(r)
                 emit(t.sample)
                 return
-            }
-            // The usage preferences robots.txt states for what it lets us crawl (AI Preferences, Content Signals).
-            if let u = o.robots.usageDenial(path: path, tokens: tokens, purpose: purpose) {
-                let first = u.rules[0]
-                t.sample.drop(
-                    first.kind == .contentUsage ? .robotsContentUsage : .contentSignal,
-                    "\(hop)\(o.origin)/robots.txt: \(u.rules.map(\.line).joined(separator: "; ")) (user-agent \(u.token), purpose \(purpose.rawValue))\(age)"
-                )
-                emit(t.sample)
-                return
-            }
-            if let rule = o.tdm.first(where: { $0.matches(path) }), rule.reservation {
-                let policy = rule.policy.map { ", tdm-policy \($0)" } ?? ""
-                t.sample.drop(
-                    .tdmrep,
-                    "\(hop)\(o.origin)\(PolicyDocument.tdmrep.path): location \(rule.location), tdm-reservation 1\(policy)\(age)"
-                )
-                emit(t.sample)
-                return
-            }
-            if let ai = o.aiTxt {
-                let a = ai.decision(path: path, tokens: tokens)
-                if !a.allowed {
-                    t.sample.drop(
-                        .aiTxt,
-                        "\(hop)\(o.origin)/ai.txt: Disallow: \(a.rule?.pattern ?? "") (user-agent \(a.token ?? "*"))\(age)"
-                    )
-                    emit(t.sample)
-                    return
-                }
             }
             schedule(t)
         }
@@ -416,8 +384,16 @@ public final class Fetcher {
                 emit(d)
                 return
             }
+            // Fails closed: a URL whose origin cannot be told is refused, never fetched unasked.
+            let o = OriginPolicy.origin(of: url)
+            guard let origin = o.origin else {
+                var d = s
+                d.drop(o.refusal ?? Reason(.urlInvalid, url.href))
+                emit(d)
+                return
+            }
             let t = Transfer(
-                sample: s, url: url.href, origin: Fetcher.origin(url), maxBytes: settings.maxBytes,
+                sample: s, url: url.href, origin: origin, maxBytes: settings.maxBytes,
                 maxHeaderBytes: settings.maxHeaderBytes, guardian: guardian, host: url.host)
             if checkHeaders {
                 t.headerCheck = {
@@ -795,6 +771,7 @@ extension Fetcher {
 
     /// `scheme://host[:port]` of a URL, the unit robots.txt applies to.
     static func origin(_ u: WebURL) -> String {
+        // The same as OriginPolicy.origin(of:) for the http(s) URLs that reach here.
         u.scheme + "://" + u.host + (u.port.map { ":\($0)" } ?? "")
     }
 

@@ -31,6 +31,12 @@ public enum SampleWeb {
         public var robotsDisallowed: Int
         /// Links whose image is served with `X-Robots-Tag: noai`.
         public var headerOptOuts: Int
+        /// Links whose image is served with `Content-Usage: train-ai=n`.
+        public var contentUsageHeaders = 0
+        /// Links that a `Content-Usage` rule of the site's robots.txt opts out of AI training.
+        public var robotsContentUsage = 0
+        /// Links that a `Content-Signal` line of the site's robots.txt opts out of AI training.
+        public var contentSignals = 0
         /// The WAT files, relative to the output directory.
         public var watFiles: [String]
     }
@@ -58,6 +64,26 @@ public enum SampleWeb {
         for site in sites {
             try fm.createDirectory(atPath: "\(sitesDir)/\(site)/img/gallery", withIntermediateDirectories: true)
         }
+        try fm.createDirectory(atPath: "\(sitesDir)/colour-shop.test/img/archive", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: "\(sitesDir)/shapes-gallery.test/img/studio", withIntermediateDirectories: true)
+        // Two sites state AI usage preferences in robots.txt: the IETF's Content-Usage rule for one folder, and
+        // Cloudflare's Content-Signal for another.
+        try Data(
+            """
+            # colour-shop.test: the archive may be indexed, not used to train AI (IETF AI Preferences).
+            User-agent: *
+            Allow: /
+            Content-Usage: /img/archive/ train-ai=n
+            """.utf8
+        ).write(to: URL(fileURLWithPath: "\(sitesDir)/colour-shop.test/robots.txt"))
+        try Data(
+            """
+            # shapes-gallery.test: Content Signals Policy for the studio's pictures.
+            User-Agent: *
+            Content-Signal: /img/studio/ search=yes, ai-train=no
+            Allow: /
+            """.utf8
+        ).write(to: URL(fileURLWithPath: "\(sitesDir)/shapes-gallery.test/robots.txt"))
         // One site asks AI-training crawlers to keep out of its gallery; everyone may fetch the rest.
         let robots = """
             # kids-art.test: the children's drawings are not for training AI.
@@ -141,15 +167,29 @@ public enum SampleWeb {
                         png ? try Codec.encodePNG(image) : try Codec.encodeJPEG(image, quality: 85 + rng.int(10))
                     let ext = png ? "png" : "jpg"
                     // kids-art.test keeps every third drawing in its robots.txt-protected gallery.
-                    let folder = site == "kids-art.test" && imageNumber % 3 == 0 ? "img/gallery" : "img"
+                    // colour-shop.test (every seventh) and shapes-gallery.test (every fourth) keep some in a folder their robots.txt
+                    // states AI-training preferences for.
+                    let folder =
+                        site == "kids-art.test" && imageNumber % 3 == 0
+                        ? "img/gallery"
+                        : site == "colour-shop.test" && imageNumber % 7 == 0
+                            ? "img/archive"
+                            : site == "shapes-gallery.test" && imageNumber % 4 == 2 ? "img/studio" : "img"
                     url = "http://\(site)/\(folder)/shape-\(imageNumber).\(ext)"
                     let file = "\(sitesDir)/\(site)/\(folder)/shape-\(imageNumber).\(ext)"
                     try Data(bytes).write(to: URL(fileURLWithPath: file))
                     if folder == "img/gallery" && !optOut { manifest.robotsDisallowed += 1 }
+                    if folder == "img/archive" && !optOut { manifest.robotsContentUsage += 1 }
+                    if folder == "img/studio" && !optOut { manifest.contentSignals += 1 }
                     // geometry-blog.test serves some images with an X-Robots-Tag: noai header.
                     if site == "geometry-blog.test" && imageNumber % 5 == 0 {
                         try Data("X-Robots-Tag: noai\n".utf8).write(to: URL(fileURLWithPath: file + ".headers"))
                         if !optOut { manifest.headerOptOuts += 1 }
+                    }
+                    // ... and some with the IETF's Content-Usage: train-ai=n.
+                    if site == "geometry-blog.test" && imageNumber % 5 == 2 {
+                        try Data("Content-Usage: train-ai=n\n".utf8).write(to: URL(fileURLWithPath: file + ".headers"))
+                        if !optOut { manifest.contentUsageHeaders += 1 }
                     }
                     drawn.append((url, bytes, ext))
                     alt = caption

@@ -323,16 +323,24 @@ func fetch(_ urls: [String], _ settings: FetchSettings) -> [String: Sample] {
         #expect(r.values.allSatisfy { $0.outcome.reason?.detail.contains("closed.test/robots.txt") == true })
     }
 
-    @Test func xRobotsTagStopsTheDownload() throws {
-        let tagged = try FileManager.default.contentsOfDirectory(atPath: "\(web.dir)/sites/geometry-blog.test/img")
-            .filter { $0.hasSuffix(".headers") }.map {
-                "http://geometry-blog.test/img/\($0.dropLast(".headers".count))"
-            }
-        try #require(!tagged.isEmpty)
+    @Test func headerOptOutsStopTheDownload() throws {
+        // The sample web serves some images with X-Robots-Tag: noai, others with Content-Usage: train-ai=n.
+        let dir = "\(web.dir)/sites/geometry-blog.test/img"
+        let sidecars = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".headers") }
+        var expected: [String: (String, String)] = [:]
+        for f in sidecars {
+            let header = try String(contentsOfFile: dir + "/" + f, encoding: .utf8)
+            expected["http://geometry-blog.test/img/\(f.dropLast(".headers".count))"] =
+                header.hasPrefix("X-Robots-Tag")
+                ? ("x_robots_tag", "X-Robots-Tag: noai")
+                : ("content_usage", "Content-Usage: train-ai=n (purpose train-ai)")
+        }
+        let tagged = Array(expected.keys)
+        try #require(Set(expected.values.map(\.0)) == ["x_robots_tag", "content_usage"])
         let r = fetch(tagged, settings)
         for u in tagged {
-            #expect(r[u]?.outcome.reason?.code == "x_robots_tag")
-            #expect(r[u]?.outcome.reason?.detail == "X-Robots-Tag: noai")
+            #expect(r[u]?.outcome.reason?.code == expected[u]?.0)
+            #expect(r[u]?.outcome.reason?.detail == expected[u]?.1)
         }
         var s = settings
         s.honourHeaderOptOuts = false

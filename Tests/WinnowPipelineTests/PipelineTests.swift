@@ -102,7 +102,7 @@ import WinnowTestSupport
     }
 
     @Test func sampleWebRunsEndToEnd() throws {
-        let (web, manifest) = try TestSupport.sampleWeb(pages: 8)
+        let (web, manifest) = try TestSupport.sampleWeb(pages: 12)
         let server = StaticServer(root: web)
         try server.start()
         defer { server.stop() }
@@ -120,6 +120,10 @@ import WinnowTestSupport
         #expect(stats.droppedByReason["http_404", default: 0] > 0)
         #expect(stats.droppedByReason["robots_txt", default: 0] == manifest.robotsDisallowed)
         #expect(stats.droppedByReason["x_robots_tag", default: 0] == manifest.headerOptOuts)
+        #expect(stats.droppedByReason["content_usage", default: 0] == manifest.contentUsageHeaders)
+        #expect(stats.droppedByReason["robots_content_usage", default: 0] == manifest.robotsContentUsage)
+        #expect(stats.droppedByReason["content_signal", default: 0] == manifest.contentSignals)
+        #expect(manifest.contentUsageHeaders > 0 && manifest.robotsContentUsage > 0 && manifest.contentSignals > 0)
         let db = try Connection(path: out + "/index.sqlite", readOnly: true)
         let dupes = try db.query(
             "SELECT count(*) AS n FROM (SELECT sha256 FROM samples WHERE status = 'kept' GROUP BY sha256 HAVING count(*) > 1)"
