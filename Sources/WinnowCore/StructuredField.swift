@@ -270,8 +270,10 @@ public enum StructuredField {
                 i += 1
             }
             guard peek == 0x3a else { return nil }
-            let text = String(decoding: b[start..<i], as: UTF8.self)
+            var text = String(decoding: b[start..<i], as: UTF8.self)
             i += 1
+            // RFC 9651 4.2.7: parsers should not fail on missing padding.
+            while text.utf8.count % 4 != 0 { text += "=" }
             guard let data = Data(base64Encoded: text) else { return nil }
             return .bytes([UInt8](data))
         }

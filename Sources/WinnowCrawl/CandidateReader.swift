@@ -562,7 +562,7 @@ public final class CandidateReader: @unchecked Sendable {
         var first = opened
         while true {
             do {
-                try readRemoteOnce(url, id, remote, &counters, opened: first) { e in
+                try readRemoteOnce(url, id, remote, &counters, opened: first, state: state) { e in
                     if state.passes(e) { out.add(e) }
                 }
                 return
@@ -599,8 +599,19 @@ public final class CandidateReader: @unchecked Sendable {
 
         init(url: String) { self.url = url }
 
-        /// Whether `e` is to be given (not a candidate given before a restart).
+        /// Whether candidates are remembered for a restart (not for Parquet, read by ranges, never restarted).
+        var tracking = true
+        /// The skipped records given (by offset and code), passed by after a restart.
+        private var givenErrors: Set<String> = []
+
+        /// Whether `e` is to be given (not a candidate or skipped record given before a restart).
         func passes(_ e: CrawlEvent) -> Bool {
+            if !tracking { return true }
+            if case .skipped(let r) = e {
+                let id = "\(r.offset) \(r.code)"
+                let new = givenErrors.insert(id).inserted
+                return restarts == 0 || new
+            }
             guard case .candidate(let c) = e else { return true }
             if restarts > 0 && !before.isEmpty {
                 // The first not yet passed of the equal keys.
@@ -660,15 +671,17 @@ public final class CandidateReader: @unchecked Sendable {
 
     private func readRemoteOnce(
         _ url: String, _ id: Int, _ remote: any RemoteInputs, _ counters: inout ParseCounters, opened: Opened?,
-        _ emit: (consuming CrawlEvent) -> Void
+        state: RemoteRead? = nil, _ emit: (consuming CrawlEvent) -> Void
     ) throws {
         if opened == nil && ParquetInput.isParquet(path: url, format: listOptions.format) {
+            state?.tracking = false
             try readRemoteParquet(url, id, remote, emit)
             return
         }
         let o = try opened ?? open(remote: url, remote)
         let (stream, head) = (o.stream, o.head)
         if head.starts(with: Array("PAR1".utf8)) {
+            state?.tracking = false
             try readRemoteParquet(url, id, remote, emit)
             return
         }
@@ -697,7 +710,14 @@ public final class CandidateReader: @unchecked Sendable {
         let input = try ParquetInput(path: url, options: listOptions, remote: remote)
         noteList.withLock { $0 += input.notes }
         for g in 0..<input.rowGroups {
-            input.read(group: g) { (e: consuming CrawlEvent) in emit(e) }
+            // A transfer that failed for good ends the input (recorded once), as for a stream.
+            switch input.decode(group: g) {
+            case .failure(let e):
+                emit(.skipped(e))
+                if e.code == "input_unreadable" { return }
+            case .success(let group):
+                input.read(group, rows: 0..<group.rows) { (e: consuming CrawlEvent) in emit(e) }
+            }
             parquetProgress(input, g, id)
         }
     }

@@ -150,6 +150,13 @@ struct ParquetInput {
             return .success(
                 Group(index: g, first: first, rows: rows, chunks: try file.read(rowGroup: g, columns: wanted)))
         } catch {
+            // A remote file that cannot be read (the transfer failed for good) is not a corrupt row group.
+            if error.code == .io && InputLocation.isRemote(path) {
+                return .failure(
+                    RecordError(
+                        code: "input_unreadable", path: path, offset: Int64(first),
+                        message: ParquetInput.dropPath(error.message, path) + " (at row group \(g))"))
+            }
             return .failure(
                 RecordError(
                     code: "corrupt_row_group", path: path, offset: Int64(first),

@@ -100,6 +100,7 @@ final class HTTPStream: ByteStream {
     private var finished = false
     private var failedSeconds = 0.0
     private var attempts = 0
+    private var deliveredAtLastBegin: Int64 = 0
 
     // The current attempt.
     private var multi: UnsafeMutableRawPointer?
@@ -198,6 +199,10 @@ final class HTTPStream: ByteStream {
     private func begin() throws {
         endAttempt()
         let from = start + delivered
+        // Only failures in a row count against the retries: an attempt that brought bytes starts the count again
+        // (a long read may lose its connection many times while its reader is busy).
+        if delivered > deliveredAtLastBegin { attempts = 0 }
+        deliveredAtLastBegin = delivered
         if range == nil && delivered > 0 && validator == nil {
             throw InputChanged(
                 url: url, message: "cannot resume at byte \(from): no ETag or Last-Modified to check the rest against")
@@ -283,7 +288,10 @@ final class HTTPStream: ByteStream {
             return try retry(after: why)
         case nil: break
         }
-        if let r = refused { throw WinnowError(.network, "\(url): address refused: \(r) (see --allow-range)") }
+        // An address the guard refused matters when no other address of the host served the request.
+        if let r = refused, result != CURLE_OK {
+            throw WinnowError(.network, "\(url): address refused: \(r) (see --allow-range)")
+        }
         if result == CURLE_OK && (200..<300).contains(status) {
             let end = range?.upperBound ?? size
             if let end, start + delivered < end {

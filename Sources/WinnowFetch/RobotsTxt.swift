@@ -126,10 +126,11 @@ public struct RobotsTxt: Sendable, Equatable {
     /// Two files are equal when their groups are (the compiled form follows from them).
     public static func == (a: RobotsTxt, b: RobotsTxt) -> Bool { a.groups == b.groups && a.usage == b.usage }
 
-    /// The usage preference lines that disallow `purpose` for `path`, for the first of `tokens` with a group (else
-    /// the `*` group), with that token: of each kind, the lines with the longest matching path (a line without one
-    /// matches every path, shortest); lines of equal length combine to the most restrictive. Empty when nothing
-    /// disallows (unknown counts as not disallowed). Only meaningful for a path robots.txt allows.
+    /// The usage preference lines that disallow `purpose` for `path`, as `decision` reads groups: each of `tokens`
+    /// obeys its own group, else the `*` group, and any group that disallows wins (with its token). Within a group,
+    /// of each kind, the lines with the longest matching path apply (a line without one matches every path,
+    /// shortest); lines of equal length combine to the most restrictive. Nil when nothing disallows (unknown counts
+    /// as not disallowed). Only meaningful for a path robots.txt allows.
     public func usageDenial(path: String, tokens: [String], purpose: UsagePurpose) -> (
         rules: [UsageRule], token: String
     )? {
@@ -137,12 +138,24 @@ public struct RobotsTxt: Sendable, Equatable {
         let target = String(
             decoding: RobotsTxt.normalize(path.isEmpty ? Array("/".utf8) : Array(path.utf8), as: .target), as: UTF8.self
         )
-        var agent = "*"
-        for t in tokens where groups[t.lowercased()] != nil || usage[t.lowercased()] != nil {
-            agent = t.lowercased()
-            break
+        var evaluated: Set<String> = []
+        for t in tokens {
+            let token = t.lowercased()
+            let agent = groups[token] != nil ? token : "*"
+            guard evaluated.insert(agent).inserted, let lines = usage[agent] else { continue }
+            let denied = RobotsTxt.denied(lines, target: target, purpose: purpose)
+            if !denied.isEmpty { return (denied, agent) }
         }
-        guard let lines = usage[agent] else { return nil }
+        return nil
+    }
+
+    /// The lines of one group that disallow `purpose` for the normalised `target`.
+    private static func denied(_ lines: [UsageRule], target: String, purpose: UsagePurpose) -> [UsageRule] {
+        func preference(_ r: UsageRule) -> UsagePreference {
+            r.kind == .contentUsage
+                ? AIPreferences.contentUsage(r.value, purpose: purpose).0
+                : AIPreferences.contentSignal(r.value, purpose: purpose).0
+        }
         var denied: [UsageRule] = []
         for kind in [UsageRule.Kind.contentUsage, .contentSignal] {
             var best = -1
@@ -162,20 +175,11 @@ public struct RobotsTxt: Sendable, Equatable {
                     matching.append(r)
                 }
             }
-            let preferences = matching.map {
-                kind == .contentUsage
-                    ? AIPreferences.contentUsage($0.value, purpose: purpose).0
-                    : AIPreferences.contentSignal($0.value, purpose: purpose).0
-            }
-            if UsagePreference.combined(preferences) == .disallowed {
-                denied += matching.filter {
-                    (kind == .contentUsage
-                        ? AIPreferences.contentUsage($0.value, purpose: purpose).0
-                        : AIPreferences.contentSignal($0.value, purpose: purpose).0) == .disallowed
-                }
+            if UsagePreference.combined(matching.map(preference)) == .disallowed {
+                denied += matching.filter { preference($0) == .disallowed }
             }
         }
-        return denied.isEmpty ? nil : (denied, agent)
+        return denied
     }
 
     /// The decision for `path` (path and query of the URL) for a crawler obeying `tokens`: the rules of each token's

@@ -55,8 +55,9 @@ public final class SpawningRegistry {
     public func optedOut(_ urls: [String]) throws -> [String: Bool] {
         var out: [String: Bool] = [:]
         var unknown: [String] = []
+        var seen: Set<String> = []
         for u in urls {
-            if let v = cache[u] { out[u] = v } else if out[u] == nil, !unknown.contains(u) { unknown.append(u) }
+            if let v = cache[u] { out[u] = v } else if seen.insert(u).inserted { unknown.append(u) }
         }
         var start = 0
         while start < unknown.count {
@@ -96,7 +97,12 @@ public final class SpawningRegistry {
                 throw WinnowError(.network, "\(url): the answer is not {\"urls\": [...]}")
             }
             asked += batch.count
+            // The answer lists the URLs in the order asked (Spawning's own client reads it by position); by name
+            // when it does not hold one answer a URL.
             var out: [String: Bool] = [:]
+            if items.count == batch.count {
+                for (u, item) in zip(batch, items) where item["optOut"] as? Bool == true { out[u] = true }
+            }
             for item in items {
                 if let u = item["url"] as? String, let o = item["optOut"] as? Bool { out[u] = (out[u] ?? false) || o }
             }

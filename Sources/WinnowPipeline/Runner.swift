@@ -184,16 +184,23 @@ public final class Runner: Sendable {
         if let reader { try writer.setSavedColumns(reader.savedColumns) }
         // A resumed run does not read again the inputs it had read to their end: those before the last input with
         // committed rows (rows are committed in input order). A remote input is not downloaded twice.
+        // Only when every committed row names one of the inputs (candidate files carry the WAT's name instead).
         var skippedRows = 0
         var skippedInputs: [String] = []
+        var partialInput = ""
         if resume, let reader, writer.committed.samples > 0 {
             let rows = try writer.rowsByInput()
-            if let last = inputs.lastIndex(where: { rows[$0] != nil }), last > 0 {
+            if Set(rows.keys).isSubset(of: Set(inputs)), let last = inputs.lastIndex(where: { rows[$0] != nil }),
+                last > 0
+            {
                 skippedInputs = Array(inputs[..<last])
                 skippedRows = skippedInputs.reduce(0) { $0 + (rows[$1] ?? 0) }
+                partialInput = inputs[last]
                 reader.skipFirstInputs = last
             }
         }
+        // The input errors committed so far stay for the inputs not read again; the others are found again.
+        if resume && retry == nil { try writer.deleteInputErrors(keeping: skippedInputs) }
         let committed = writer.committed
         // A retry's work: the dropped rows to fetch again, in row order.
         let retryRows = try retry.map { try writer.droppedRows(reasons: $0) } ?? []
@@ -241,6 +248,17 @@ public final class Runner: Sendable {
         // With an embed stage, it sits between the image workers and the writer.
         let toWrite = encoder == nil ? fromImage : BoundedQueue<Sample>(capacity: 256)
         let inputErrors = Mutex<[RecordError]>([])
+        // The input errors found so far go into each commit, so that a resumed run keeps those of the inputs it
+        // does not read again.
+        func writeInputErrors() throws {
+            for e in inputErrors.withLock({ errors in
+                defer { errors = [] }; return errors
+            }) {
+                try writer.writeInputError(inputFile: e.path, offset: e.offset, code: e.code, message: e.message)
+            }
+        }
+        writer.beforeCommit = writeInputErrors
+        defer { writer.beforeCommit = nil }  // the closure holds the writer
         let failure = Mutex<WinnowError?>(nil)
         let start = Date()
         let group = DispatchGroup()
@@ -264,7 +282,7 @@ public final class Runner: Sendable {
         // The (url, caption) keys the skipped inputs' rows gave the filter, as reading them again would.
         if config.parse.dedupURLCaption && !skippedInputs.isEmpty {
             let before = [ReasonCode.pageOptout, .urlTooLong, .captionTooShort, .extensionDropped].map(\.rawValue)
-            for k in try writer.keys(ofInputs: skippedInputs, notDroppedFor: before) {
+            for k in try writer.keys(exceptInput: partialInput, notDroppedFor: before) {
                 if let h = UInt64(k, radix: 16) { filter.remember(h) }
             }
         }
@@ -282,6 +300,11 @@ public final class Runner: Sendable {
             var held: [Sample] = []
             func flushHeld() {
                 guard let spawning, !held.isEmpty else { return }
+                // Stopped: the held samples are not written, and a resumed run reads them again.
+                if stop.isRaised {
+                    held.removeAll()
+                    return
+                }
                 let urls = held.filter(\.isKept).map(\.candidate.url)
                 var answers: [String: Bool] = [:]
                 var unreachable: String?
@@ -543,9 +566,7 @@ public final class Runner: Sendable {
         {
             try writer.setRun("parse_counters", String(decoding: d, as: UTF8.self))
         }
-        for e in inputErrors.withLock({ $0 }) {
-            try writer.writeInputError(inputFile: e.path, offset: e.offset, code: e.code, message: e.message)
-        }
+        try writeInputErrors()
         // What the decode budget held at most, beside the budget itself: how close the run came to it.
         try writer.setRun("decode_budget_peak_bytes", String(processor.budget.highWater))
         try writer.setRun("decode_budget_bytes", String(processor.budget.capacity))

@@ -296,17 +296,25 @@ public final class ShardIndex {
         return out
     }
 
-    /// The keys of the rows of `inputs` whose reason is none of `reasons`.
-    public func keys(ofInputs inputs: [String], notDroppedFor reasons: [String]) throws -> [String] {
-        var out: [String] = []
-        for f in inputs {
-            let placeholders = reasons.indices.map { "?\($0 + 2)" }.joined(separator: ", ")
-            let rows = try db.query(
-                "SELECT key FROM samples WHERE input_file = ?1 AND coalesce(reason, '') NOT IN (\(placeholders))",
-                ([f] + reasons).map { $0 as any SQLiteBindable })
-            out += rows.compactMap { $0.string("key") }
+    /// The keys of the rows not of `input` whose reason is none of `reasons` (one scan).
+    public func keys(exceptInput input: String, notDroppedFor reasons: [String]) throws -> [String] {
+        let placeholders = reasons.indices.map { "?\($0 + 2)" }.joined(separator: ", ")
+        return try db.query(
+            "SELECT key FROM samples WHERE coalesce(input_file, '') <> ?1 AND coalesce(reason, '') NOT IN (\(placeholders))",
+            ([input] + reasons).map { $0 as any SQLiteBindable }
+        ).compactMap { $0.string("key") }
+    }
+
+    /// Deletes the input errors of every input but `inputs`.
+    public func deleteInputErrors(keeping inputs: [String]) throws {
+        if inputs.isEmpty {
+            try db.execute("DELETE FROM input_errors")
+            return
         }
-        return out
+        let placeholders = inputs.indices.map { "?\($0 + 1)" }.joined(separator: ", ")
+        try db.run(
+            "DELETE FROM input_errors WHERE input_file NOT IN (\(placeholders))",
+            inputs.map { $0 as any SQLiteBindable })
     }
 
     /// Records a finished shard.

@@ -73,8 +73,8 @@ public final class ShardWriter {
             shardNumber = c.nextShard
             shardsWritten = c.shards
             savedColumns = try SampleTable.savedColumns(index)
-            // The input errors are written in full by the process that finishes.
-            try index.db.execute("DELETE FROM input_errors")
+            // Input errors are committed with the shards (`beforeCommit`); the resumed run deletes those of the
+            // inputs it reads again (`deleteInputErrors(keeping:)`).
             removedUncommitted = try ShardWriter.removeUncommitted(directory, from: shardNumber)
         } else if resume {
             // Killed before its index existed: whatever shard file it began is not committed.
@@ -228,7 +228,11 @@ public final class ShardWriter {
         }
     }
 
+    /// Runs inside each commit's transaction, before it commits (the run writes the input errors found so far).
+    public var beforeCommit: (() throws -> Void)?
+
     private func commit() throws {
+        try beforeCommit?()
         try index.db.execute("COMMIT; BEGIN")
         committedSamples = written
         sinceCommit = 0
@@ -237,10 +241,13 @@ public final class ShardWriter {
     /// Committed rows of each input file.
     public func rowsByInput() throws -> [String: Int] { try index.rowsByInput() }
 
-    /// The keys of the committed rows of `inputs` whose reason is none of `reasons`.
-    public func keys(ofInputs inputs: [String], notDroppedFor reasons: [String]) throws -> [String] {
-        try index.keys(ofInputs: inputs, notDroppedFor: reasons)
+    /// The keys of the committed rows not of `input` whose reason is none of `reasons`.
+    public func keys(exceptInput input: String, notDroppedFor reasons: [String]) throws -> [String] {
+        try index.keys(exceptInput: input, notDroppedFor: reasons)
     }
+
+    /// Deletes the committed input errors of every input but `inputs` (a resumed run reads those again).
+    public func deleteInputErrors(keeping inputs: [String]) throws { try index.deleteInputErrors(keeping: inputs) }
 
     /// The kept samples' hashes committed so far, in the order they were written.
     public func keptHashes() throws -> [(

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WinnowCore
+import WinnowSQLite
 import WinnowTestSupport
 
 /// `winnow parse|run` with inputs over HTTP: paths files, the exit status of an input that cannot be read, and a
@@ -61,7 +62,9 @@ import WinnowTestSupport
         let per = (lines.count + 3) / 4
         for k in 0..<4 {
             let part = lines[(k * per)..<min(lines.count, (k + 1) * per)]
-            server.serve("part-\(k).jsonl", Array((part.joined(separator: "\n") + "\n").utf8))
+            // The first part has a line that is not JSON: an input error, which must survive the resume.
+            let bad = k == 0 ? "{not json\n" : ""
+            server.serve("part-\(k).jsonl", Array((bad + part.joined(separator: "\n") + "\n").utf8))
         }
         try server.start()
         defer { server.stop() }
@@ -89,6 +92,14 @@ import WinnowTestSupport
         #expect(resumed.stderr.contains("2 inputs read to the end"), "\(resumed.stderr)")
         let same = try ResumeTests.sameOutput(reference, out)
         #expect(same.same && same.rows == lines.count)
+        // The input error of the part not read again was committed with the shards, and is kept.
+        func inputErrors(_ dir: String) throws -> [String] {
+            try Connection(path: dir + "/index.sqlite", readOnly: true).query(
+                "SELECT input_file, record_offset, code FROM input_errors ORDER BY input_file, record_offset"
+            ).map { "\($0.string("input_file") ?? "") \($0.int("record_offset") ?? -1) \($0.string("code") ?? "")" }
+        }
+        #expect(try inputErrors(out) == inputErrors(reference))
+        #expect(try inputErrors(out).count == 1)
 
         // A run with an input that cannot be read finishes the others, names it and exits 3.
         let mixed = try TestSupport.run(

@@ -106,6 +106,10 @@ import WinnowTestSupport
         #expect(denial("/open/a.jpg", ["WinnowBot"]) == nil)
         #expect(denial("/img/a.jpg", ["WinnowBot"], .search) == nil)
         #expect(denial("/img/a.jpg", ["OtherBot"]) == nil)
+        // Every token is asked, as for Disallow: a token without a group of its own obeys *, which says no, even
+        // when an earlier token has a group of its own that says nothing.
+        #expect(denial("/img/a.jpg", ["OtherBot", "GPTBot"]) == ["Content-Usage: train-ai=n"])
+        #expect(r.usageDenial(path: "/img/a.jpg", tokens: ["OtherBot", "GPTBot"], purpose: .trainAI)?.token == "*")
         // The lines are rules of their group: the file's Allow/Disallow read as before.
         #expect(r.decision(path: "/never/x", tokens: ["GPTBot"]).allowed == false)
         #expect(r.decision(path: "/img/x", tokens: ["WinnowBot"]).allowed == true)
