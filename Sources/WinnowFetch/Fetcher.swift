@@ -188,6 +188,9 @@ public final class Fetcher {
     private let guardian: AddressGuard
     /// Transfers the watchdog had to stop in the last `run` (none when libcurl kept every deadline).
     public private(set) var watchdogReports: [String] = []
+    /// Opt-out signals in the last `run` that could not be read and were ignored (a `Content-Usage` header that is
+    /// not an RFC 9651 Dictionary states no preference): how many, with a few examples.
+    public private(set) var ignoredSignals: [String] = []
     /// Origins whose circuit breaker opened in the last `run`: how often, the state at the end, the last reason.
     public private(set) var circuitReports: [String] = []
 
@@ -288,6 +291,8 @@ public final class Fetcher {
         var origins: [String: OriginState] = [:]
         let cache = settings.policyCachePath.flatMap { try? PolicyCache(path: $0) }
         var watchdogReports: [String] = []
+        var ignoredUsage = 0
+        var ignoredExamples: [String] = []
         var hostNotBefore: [String: Date] = [:]
         var breakers = CircuitBreakers(
             threshold: settings.circuitBreakerFailures, cooldown: settings.circuitBreakerCooldown)
@@ -396,8 +401,13 @@ public final class Fetcher {
                 sample: s, url: url.href, origin: origin, maxBytes: settings.maxBytes,
                 maxHeaderBytes: settings.maxHeaderBytes, guardian: guardian, host: url.host)
             if checkHeaders {
-                t.headerCheck = {
-                    Fetcher.headerOptOut($0, tokens: tokens, xRobotsTagValues: xRobots, purpose: purpose)
+                let href = url.href
+                t.headerCheck = { headers in
+                    if let bad = Fetcher.invalidContentUsage(headers) {
+                        ignoredUsage += 1
+                        if ignoredExamples.count < 3 { ignoredExamples.append("\(href): Content-Usage: \(bad)") }
+                    }
+                    return Fetcher.headerOptOut(headers, tokens: tokens, xRobotsTagValues: xRobots, purpose: purpose)
                 }
             }
             route(t, url)
@@ -698,6 +708,14 @@ public final class Fetcher {
             }
             if inputDone && active.isEmpty && delayed.isEmpty && waitingCount == 0 {
                 self.watchdogReports = watchdogReports
+                self.ignoredSignals =
+                    ignoredUsage == 0
+                    ? []
+                    : [
+                        "\(Words.count(ignoredUsage, "Content-Usage header")) not an RFC 9651 Dictionary, ignored (no preference read): "
+                            + ignoredExamples.joined(separator: "; ")
+                            + (ignoredUsage > ignoredExamples.count ? "; ..." : "")
+                    ]
                 circuitReports = breakers.reports
                 break
             }
@@ -798,6 +816,14 @@ extension Fetcher {
 
     /// The opt-out a response's headers carry, if any: `X-Robots-Tag` (plain, or scoped to one of `tokens`),
     /// `tdm-reservation: 1` (W3C TDMRep), `Content-Usage: train-ai=n` (IETF AI preferences draft).
+    /// The joined `Content-Usage` value of a response when it is not a valid Dictionary (nil when valid or absent).
+    static func invalidContentUsage(_ headers: [(String, String)]) -> String? {
+        let usage = headers.filter { $0.0.lowercased() == "content-usage" }.map(\.1)
+        if usage.isEmpty { return nil }
+        let joined = usage.joined(separator: ", ")
+        return StructuredField.dictionary(joined) == nil ? joined : nil
+    }
+
     static func headerOptOut(
         _ headers: [(String, String)], tokens: [String], xRobotsTagValues: Set<String>,
         purpose: UsagePurpose = .trainAI

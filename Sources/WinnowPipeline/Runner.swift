@@ -546,6 +546,10 @@ public final class Runner: Sendable {
         if !fetcherObject.circuitReports.isEmpty {
             try writer.setRun("circuit_breakers", fetcherObject.circuitReports.joined(separator: "\n"))
         }
+        if !fetcherObject.ignoredSignals.isEmpty {
+            try writer.setRun("ignored_signals", fetcherObject.ignoredSignals.joined(separator: "\n"))
+            for line in fetcherObject.ignoredSignals { note?("\(output): " + line) }
+        }
         if !fetcherObject.watchdogReports.isEmpty {
             try writer.setRun("watchdog", fetcherObject.watchdogReports.joined(separator: "\n"))
         }

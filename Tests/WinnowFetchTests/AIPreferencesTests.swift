@@ -156,6 +156,35 @@ import WinnowTestSupport
         #expect(search.values.allSatisfy { $0.isKept }, "\(search.values.map(\.outcome))")
     }
 
+    @Test func invalidContentUsageHeadersAreIgnoredAndRecorded() {
+        func image(_ usage: String) -> RouteServer.Response {
+            var r = RouteServer.Response.image
+            r.headers.append(("Content-Usage", usage))
+            return r
+        }
+        server.route("cu.test", "/robots.txt", text(""))
+        server.route("cu.test", "/bad.jpg", image("TRAIN-AI=n"))
+        server.route("cu.test", "/good.jpg", image("train-ai=n"))
+        let fetcher = Fetcher(settings: settings)
+        var pending = ["http://cu.test/bad.jpg", "http://cu.test/good.jpg"].map {
+            Sample(
+                candidate: Candidate(
+                    url: $0, caption: "c", pageURL: "", provenance: Provenance(inputFile: "t", recordOffset: 0)))
+        }
+        var out: [String: Sample] = [:]
+        fetcher.run(
+            pull: { _ in pending.isEmpty ? .finished : .sample(pending.removeFirst()) },
+            emit: { out[$0.candidate.url] = $0 })
+        // Not read as an opt-out (nor as a permission): the image is kept, and the run says what it ignored.
+        #expect(out["http://cu.test/bad.jpg"]?.isKept == true)
+        #expect(out["http://cu.test/good.jpg"]?.outcome.reason?.code == "content_usage")
+        #expect(fetcher.ignoredSignals.count == 1)
+        #expect(
+            fetcher.ignoredSignals.first?.hasPrefix("1 Content-Usage header not an RFC 9651 Dictionary") == true,
+            "\(fetcher.ignoredSignals)")
+        #expect(fetcher.ignoredSignals.first?.contains("http://cu.test/bad.jpg: Content-Usage: TRAIN-AI=n") == true)
+    }
+
     @Test func urlsURLComponentsRejectsAreStillCheckedAgainstRobotsTxt() {
         server.route("odd.test", "/robots.txt", text("User-agent: *\nDisallow: /private/\n"))
         let urls = [
