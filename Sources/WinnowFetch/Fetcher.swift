@@ -215,9 +215,23 @@ public final class Fetcher {
         defer { curl_multi_cleanup(multi) }
         let share = curl_share_init()
         defer { curl_share_cleanup(share) }
-        winnow_share_setopt_long(share, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_DNS.rawValue))
-        winnow_share_setopt_long(share, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_SSL_SESSION.rawValue))
-        winnow_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, settings.perHostConcurrency)
+        do throws(CurlError) {
+            try Curl.check(
+                winnow_share_setopt_long(share, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_DNS.rawValue)), "share DNS")
+            try Curl.check(
+                winnow_share_setopt_long(share, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_SSL_SESSION.rawValue)),
+                "share SSL sessions")
+            // The per-host connection limit is politeness: without it nothing is fetched.
+            try Curl.check(
+                winnow_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, settings.perHostConcurrency),
+                "CURLMOPT_MAX_HOST_CONNECTIONS")
+        } catch {
+            while case .sample(var s) = pull(true) {
+                s.drop(.fetchSetup, error.description)
+                emit(s)
+            }
+            return
+        }
         var connectTo: UnsafeMutablePointer<curl_slist>?
         for entry in settings.connectTo { connectTo = curl_slist_append(connectTo, entry) }
         defer { curl_slist_free_all(connectTo) }
@@ -248,44 +262,53 @@ public final class Fetcher {
             t.headerLines = 0
             t.headersTooLarge = false
             let ctx = Unmanaged.passUnretained(t).toOpaque()
-            winnow_easy_setopt_string(easy, CURLOPT_URL, t.url)
-            winnow_easy_setopt_share(easy, share)
-            winnow_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
-            winnow_easy_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
-            // An image's redirects are followed here, one hop at a time, each checked against its own origin's
-            // opt-outs before it is requested. A policy document's are followed by libcurl (RFC 9309 2.3.1.2).
-            winnow_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, t.policyDoc == nil ? 0 : 1)
-            winnow_easy_setopt_long(easy, CURLOPT_MAXREDIRS, settings.maxRedirects)
-            winnow_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(settings.timeoutSeconds * 1000))
-            winnow_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeoutSeconds * 1000))
-            winnow_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, settings.lowSpeedBytesPerSecond)
-            winnow_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, settings.lowSpeedSeconds)
-            winnow_easy_setopt_off(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(settings.maxBytes))
-            winnow_easy_setopt_string(easy, CURLOPT_USERAGENT, settings.userAgent)
-            // Any encoding curl can decode; the write callback sees decoded bytes, so max_bytes caps the decompressed
-            // size too (a gzip bomb is cut off at the cap).
-            winnow_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
-            winnow_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-            winnow_easy_setopt_long(easy, CURLOPT_DNS_CACHE_TIMEOUT, settings.dnsCacheSeconds)
-            if let c = connectTo { winnow_easy_setopt_slist(easy, CURLOPT_CONNECT_TO, c) }
-            if t.policyDoc == nil, let a = accept { winnow_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, a) }
-            if let ca = settings.caFile { winnow_easy_setopt_string(easy, CURLOPT_CAINFO, ca) }
-            winnow_easy_setopt_write(easy, CURLOPT_WRITEFUNCTION, writeCallback)
-            winnow_easy_setopt_write(easy, CURLOPT_HEADERFUNCTION, headerCallback)
-            winnow_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, ctx)
-            t.headers.removeAll()
-            t.headersChecked = false
-            t.optOut = nil
-            winnow_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, ctx)
-            winnow_easy_setopt_opensocket(easy, openSocketCallback)
-            winnow_easy_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, ctx)
-            winnow_easy_setopt_pointer(easy, CURLOPT_PRIVATE, ctx)
+            // Every option checked: a call libcurl refuses fails the sample with its name, not silently.
+            let o = EasyHandle(easy: easy)
+            do throws(CurlError) {
+                try o.set(CURLOPT_URL, t.url)
+                try o.set(share: share)
+                try o.set(CURLOPT_PROTOCOLS_STR, "http,https")
+                try o.set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+                // An image's redirects are followed here, one hop at a time, each checked against its own origin's
+                // opt-outs before it is requested. A policy document's are followed by libcurl (RFC 9309 2.3.1.2).
+                try o.set(CURLOPT_FOLLOWLOCATION, t.policyDoc == nil ? 0 : 1)
+                try o.set(CURLOPT_MAXREDIRS, settings.maxRedirects)
+                try o.set(CURLOPT_TIMEOUT_MS, Int(settings.timeoutSeconds * 1000))
+                try o.set(CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeoutSeconds * 1000))
+                try o.set(CURLOPT_LOW_SPEED_LIMIT, settings.lowSpeedBytesPerSecond)
+                try o.set(CURLOPT_LOW_SPEED_TIME, settings.lowSpeedSeconds)
+                try o.set(CURLOPT_MAXFILESIZE_LARGE, offset: curl_off_t(settings.maxBytes))
+                try o.set(CURLOPT_USERAGENT, settings.userAgent)
+                // Any encoding curl can decode; the write callback sees decoded bytes, so max_bytes caps the decompressed
+                // size too (a gzip bomb is cut off at the cap).
+                try o.set(CURLOPT_ACCEPT_ENCODING, "")
+                try o.set(CURLOPT_NOSIGNAL, 1)
+                try o.set(CURLOPT_DNS_CACHE_TIMEOUT, settings.dnsCacheSeconds)
+                if let c = connectTo { try o.set(CURLOPT_CONNECT_TO, list: c) }
+                if t.policyDoc == nil, let a = accept { try o.set(CURLOPT_HTTPHEADER, list: a) }
+                if let ca = settings.caFile { try o.set(CURLOPT_CAINFO, ca) }
+                try o.set(CURLOPT_WRITEFUNCTION, callback: writeCallback)
+                try o.set(CURLOPT_HEADERFUNCTION, callback: headerCallback)
+                try o.set(CURLOPT_HEADERDATA, pointer: ctx)
+                t.headers.removeAll()
+                t.headersChecked = false
+                t.optOut = nil
+                try o.set(CURLOPT_WRITEDATA, pointer: ctx)
+                try o.set(openSocket: openSocketCallback)
+                try o.set(CURLOPT_OPENSOCKETDATA, pointer: ctx)
+                try o.set(CURLOPT_PRIVATE, pointer: ctx)
+                try Curl.check(curl_multi_add_handle(multi, easy), "curl_multi_add_handle")
+            } catch {
+                curl_easy_cleanup(easy)
+                t.sample.drop(.fetchSetup, error.description)
+                emit(t.sample)
+                return
+            }
             active[easy] = t
             perHost[t.host, default: 0] += 1
             if settings.perHostMinInterval > 0 {
                 hostNotBefore[t.host] = Date().addingTimeInterval(settings.perHostMinInterval)
             }
-            curl_multi_add_handle(multi, easy)
         }
 
         var origins: [String: OriginState] = [:]

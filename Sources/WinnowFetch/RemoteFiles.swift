@@ -221,37 +221,43 @@ final class HTTPStream: ByteStream {
         }
         multi = m
         easy = e
-        winnow_easy_setopt_string(e, CURLOPT_URL, url)
-        winnow_easy_setopt_string(e, CURLOPT_PROTOCOLS_STR, "http,https")
-        winnow_easy_setopt_string(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
-        winnow_easy_setopt_long(e, CURLOPT_FOLLOWLOCATION, 1)
-        winnow_easy_setopt_long(e, CURLOPT_MAXREDIRS, 5)
-        winnow_easy_setopt_long(e, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeoutSeconds * 1000))
-        winnow_easy_setopt_string(e, CURLOPT_USERAGENT, settings.userAgent)
-        winnow_easy_setopt_long(e, CURLOPT_NOSIGNAL, 1)
-        winnow_easy_setopt_long(e, CURLOPT_BUFFERSIZE, 512 << 10)
-        if let ca = settings.caFile { winnow_easy_setopt_string(e, CURLOPT_CAINFO, ca) }
-        if !settings.connectTo.isEmpty {
-            for c in settings.connectTo { connectList = curl_slist_append(connectList, c) }
-            winnow_easy_setopt_slist(e, CURLOPT_CONNECT_TO, connectList)
-        }
-        // A range: Parquet's, or a resumed transfer's (which If-Range ties to the version read so far).
-        if range != nil || from > 0 {
-            let last = range.map { String($0.upperBound - 1) } ?? ""
-            headerList = curl_slist_append(headerList, "Range: bytes=\(from)-\(last)")
-            if from > start || range == nil, let v = validator {
-                headerList = curl_slist_append(headerList, "If-Range: \(v)")
+        let o = EasyHandle(easy: e)
+        do throws(CurlError) {
+            try o.set(CURLOPT_URL, url)
+            try o.set(CURLOPT_PROTOCOLS_STR, "http,https")
+            try o.set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+            try o.set(CURLOPT_FOLLOWLOCATION, 1)
+            try o.set(CURLOPT_MAXREDIRS, 5)
+            try o.set(CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeoutSeconds * 1000))
+            try o.set(CURLOPT_USERAGENT, settings.userAgent)
+            try o.set(CURLOPT_NOSIGNAL, 1)
+            try o.set(CURLOPT_BUFFERSIZE, 512 << 10)
+            if let ca = settings.caFile { try o.set(CURLOPT_CAINFO, ca) }
+            if !settings.connectTo.isEmpty {
+                for c in settings.connectTo { connectList = curl_slist_append(connectList, c) }
+                try o.set(CURLOPT_CONNECT_TO, list: connectList)
             }
-            winnow_easy_setopt_slist(e, CURLOPT_HTTPHEADER, headerList)
+            // A range: Parquet's, or a resumed transfer's (which If-Range ties to the version read so far).
+            if range != nil || from > 0 {
+                let last = range.map { String($0.upperBound - 1) } ?? ""
+                headerList = curl_slist_append(headerList, "Range: bytes=\(from)-\(last)")
+                if from > start || range == nil, let v = validator {
+                    headerList = curl_slist_append(headerList, "If-Range: \(v)")
+                }
+                try o.set(CURLOPT_HTTPHEADER, list: headerList)
+            }
+            let ctx = Unmanaged.passUnretained(self).toOpaque()
+            try o.set(CURLOPT_WRITEFUNCTION, callback: remoteWriteCallback)
+            try o.set(CURLOPT_WRITEDATA, pointer: ctx)
+            try o.set(CURLOPT_HEADERFUNCTION, callback: remoteHeaderCallback)
+            try o.set(CURLOPT_HEADERDATA, pointer: ctx)
+            try o.set(openSocket: remoteOpenSocketCallback)
+            try o.set(CURLOPT_OPENSOCKETDATA, pointer: ctx)
+            try Curl.check(curl_multi_add_handle(m, e), "curl_multi_add_handle")
+        } catch {
+            endAttempt()
+            throw WinnowError(.network, "\(url): \(error)")
         }
-        let ctx = Unmanaged.passUnretained(self).toOpaque()
-        winnow_easy_setopt_write(e, CURLOPT_WRITEFUNCTION, remoteWriteCallback)
-        winnow_easy_setopt_pointer(e, CURLOPT_WRITEDATA, ctx)
-        winnow_easy_setopt_write(e, CURLOPT_HEADERFUNCTION, remoteHeaderCallback)
-        winnow_easy_setopt_pointer(e, CURLOPT_HEADERDATA, ctx)
-        winnow_easy_setopt_opensocket(e, remoteOpenSocketCallback)
-        winnow_easy_setopt_pointer(e, CURLOPT_OPENSOCKETDATA, ctx)
-        curl_multi_add_handle(m, e)
         attempts += 1
     }
 

@@ -124,22 +124,36 @@ public final class SpawningRegistry {
         defer { if let connect { curl_slist_free_all(connect) } }
         let context = PostContext(guardian: guardian)
         let ctx = Unmanaged.passUnretained(context).toOpaque()
-        winnow_easy_setopt_string(e, CURLOPT_URL, url)
-        winnow_easy_setopt_string(e, CURLOPT_PROTOCOLS_STR, "http,https")
-        winnow_easy_setopt_string(e, CURLOPT_USERAGENT, userAgent)
-        winnow_easy_setopt_long(e, CURLOPT_NOSIGNAL, 1)
-        winnow_easy_setopt_long(e, CURLOPT_TIMEOUT_MS, Int(timeoutSeconds * 1000))
-        winnow_easy_setopt_slist(e, CURLOPT_HTTPHEADER, headers)
-        if let connect { winnow_easy_setopt_slist(e, CURLOPT_CONNECT_TO, connect) }
-        if let ca = caFile { winnow_easy_setopt_string(e, CURLOPT_CAINFO, ca) }
-        winnow_easy_setopt_write(e, CURLOPT_WRITEFUNCTION, spawningWriteCallback)
-        winnow_easy_setopt_pointer(e, CURLOPT_WRITEDATA, ctx)
-        winnow_easy_setopt_opensocket(e, spawningOpenSocketCallback)
-        winnow_easy_setopt_pointer(e, CURLOPT_OPENSOCKETDATA, ctx)
-        let result: CURLcode = body.withUnsafeBytes { b in
-            winnow_easy_setopt_off(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(b.count))
-            winnow_easy_setopt_pointer(e, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: b.baseAddress))
-            return curl_easy_perform(e)
+        let o = EasyHandle(easy: e)
+        let result: CURLcode
+        do throws(CurlError) {
+            try o.set(CURLOPT_URL, url)
+            try o.set(CURLOPT_PROTOCOLS_STR, "http,https")
+            try o.set(CURLOPT_USERAGENT, userAgent)
+            try o.set(CURLOPT_NOSIGNAL, 1)
+            try o.set(CURLOPT_TIMEOUT_MS, Int(timeoutSeconds * 1000))
+            try o.set(CURLOPT_HTTPHEADER, list: headers)
+            if let connect { try o.set(CURLOPT_CONNECT_TO, list: connect) }
+            if let ca = caFile { try o.set(CURLOPT_CAINFO, ca) }
+            try o.set(CURLOPT_WRITEFUNCTION, callback: spawningWriteCallback)
+            try o.set(CURLOPT_WRITEDATA, pointer: ctx)
+            try o.set(openSocket: spawningOpenSocketCallback)
+            try o.set(CURLOPT_OPENSOCKETDATA, pointer: ctx)
+            // The body outlives the transfer: it is performed inside this closure.
+            var setup: CurlError?
+            result = body.withUnsafeBytes { b -> CURLcode in
+                do throws(CurlError) {
+                    try o.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: curl_off_t(b.count))
+                    try o.set(CURLOPT_POSTFIELDS, pointer: UnsafeMutableRawPointer(mutating: b.baseAddress))
+                } catch {
+                    setup = error
+                    return CURLE_FAILED_INIT
+                }
+                return curl_easy_perform(e)
+            }
+            if let setup { throw setup }
+        } catch {
+            return (0, [], error.description)
         }
         if let r = context.refused { return (0, [], "address refused: \(r)") }
         guard result == CURLE_OK else { return (0, [], String(cString: curl_easy_strerror(result))) }
