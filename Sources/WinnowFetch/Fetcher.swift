@@ -313,6 +313,8 @@ public final class Fetcher {
 
         var origins: [String: OriginState] = [:]
         let cache = settings.policyCachePath.flatMap { try? PolicyCache(path: $0) }
+        // What the run stored is on disk when it returns (the next run, or another process, reads it).
+        defer { cache?.flush() }
         var watchdogReports: [String] = []
         var ignoredUsage = 0
         var ignoredExamples: [String] = []

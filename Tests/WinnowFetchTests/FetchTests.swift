@@ -282,6 +282,27 @@ func fetch(_ urls: [String], _ settings: FetchSettings) -> [String: Sample] {
         #expect(fetch(gallery, s).values.allSatisfy { $0.isKept })
     }
 
+    /// Stored answers are seen at once, written by the cache's own thread in batches, all on disk after a flush.
+    @Test func policyCacheWritesOffTheCallersThread() throws {
+        let path = TestSupport.temporaryDirectory() + "/p.sqlite"
+        let cache = try PolicyCache(path: path)
+        let now = Date()
+        for i in 0..<2000 {
+            cache.store(
+                origin: "http://h\(i % 500).test", document: "/robots.txt",
+                entry: .init(status: 200, failure: nil, body: Array("v\(i)".utf8), fetchedAt: now))
+            // The latest answer for an origin is what lookup sees, whether or not it is written yet.
+            #expect(
+                cache.lookup(origin: "http://h\(i % 500).test", document: "/robots.txt")?.body == Array("v\(i)".utf8))
+        }
+        cache.flush()
+        let again = try PolicyCache(path: path)
+        for k in 0..<500 {
+            #expect(
+                again.lookup(origin: "http://h\(k).test", document: "/robots.txt")?.body == Array("v\(1500 + k)".utf8))
+        }
+    }
+
     @Test func policiesAreCachedWithTheirFetchTime() throws {
         let dir = TestSupport.temporaryDirectory()
         let cache = try PolicyCache(path: dir + "/p.sqlite", maxAge: 3600)

@@ -210,6 +210,7 @@ func fetchOverTime(_ schedule: [(at: Double, url: String, action: (() -> Void)?)
         cache.store(
             origin: "http://q.test", document: "/robots.txt",
             entry: .init(status: 0, failure: "connect", body: [], fetchedAt: Date()))
+        cache.flush()
         server.route("q.test", "/robots.txt", .init(body: Array("User-agent: *\nAllow: /\n".utf8)))
         server.route("q.test", "/x.jpg", .image)
         #expect(fetch(["http://q.test/x.jpg"], s)["http://q.test/x.jpg"]?.isKept == true)
