@@ -42,23 +42,10 @@ public final class InputFaultServer: @unchecked Sendable {
 
     private func handle(_ fd: Int32) {
         defer { close(fd) }
-        var request: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while request.firstRange(of: [13, 10, 13, 10]) == nil {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 || request.count > 1 << 16 { return }
-            request += chunk[0..<n]
-        }
-        let text = String(decoding: request, as: UTF8.self)
-        let lines = text.components(separatedBy: "\r\n")
-        let target = lines[0].split(separator: " ").dropFirst().first.map(String.init) ?? "/"
-        func header(_ name: String) -> String? {
-            lines.dropFirst().first { $0.lowercased().hasPrefix(name + ":") }.map {
-                String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces)
-            }
-        }
-        let rangeHeader = header("range")
-        let ifRange = header("if-range")
+        guard let request = LoopbackRequest.read(fd, maxHead: 1 << 16) else { return }
+        let target = request.target
+        let rangeHeader = request.header("range")
+        let ifRange = request.header("if-range")
         let parts = target.split(separator: "/").map(String.init)
         let (k, bytes): (Int, [UInt8]?) = lock.withLock {
             counts[target, default: 0] += 1

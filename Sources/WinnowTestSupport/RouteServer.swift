@@ -72,14 +72,8 @@ public final class RouteServer: @unchecked Sendable {
 
     private func handle(_ fd: Int32) {
         defer { close(fd) }
-        var request: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while request.firstRange(of: [13, 10, 13, 10]) == nil {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 || request.count > 1 << 20 { return }
-            request.append(contentsOf: chunk[0..<n])
-        }
-        let lines = String(decoding: request, as: UTF8.self).components(separatedBy: "\r\n")
+        guard let request = LoopbackRequest.read(fd) else { return }
+        let lines = request.lines
         let parts = lines[0].split(separator: " ")
         guard parts.count >= 2 else { return }
         var host = ""

@@ -35,26 +35,9 @@ public final class SpawningFake: @unchecked Sendable {
 
     private func handle(_ fd: Int32) {
         defer { close(fd) }
-        var request: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        var headerEnd: Int?
-        var length = 0
-        while true {
-            if headerEnd == nil, let r = request.firstRange(of: [13, 10, 13, 10]) {
-                headerEnd = r.upperBound
-                let head = String(decoding: request[..<r.lowerBound], as: UTF8.self).lowercased()
-                for line in head.components(separatedBy: "\r\n") where line.hasPrefix("content-length:") {
-                    length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces)) ?? 0
-                }
-            }
-            if let e = headerEnd, request.count >= e + length { break }
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { return }
-            request += chunk[0..<n]
-        }
-        let end = headerEnd ?? request.count
-        let head = String(decoding: request[..<end], as: UTF8.self)
-        let body = String(decoding: request[end...], as: UTF8.self)
+        guard let request = LoopbackRequest.read(fd) else { return }
+        let head = request.head + "\r\n"
+        let body = String(decoding: request.body, as: UTF8.self)
         func answer(_ status: String, _ text: String) {
             let bytes = Array(
                 "HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nContent-Length: \(text.utf8.count)\r\nConnection: close\r\n\r\n\(text)"
