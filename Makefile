@@ -57,7 +57,8 @@ bench-fetch: setup
 	bash scripts/bench_fetch_memory.sh
 
 # The image decoders under libFuzzer with ASan + UBSan (fuzz/image_fuzz.c; AVIF and JPEG XL in fuzz/avif_fuzz.c and
-# fuzz/jxl_fuzz.c), seeded with the test images, and the Parquet reader (fuzz/parquet_fuzz.swift, ASan), for
+# fuzz/jxl_fuzz.c), seeded with the test images, the Parquet reader (fuzz/parquet_fuzz.swift, ASan) and the C2PA
+# reader (fuzz/c2pa_fuzz.swift: APP11 reassembly, JUMBF, CBOR), for
 # FUZZ_SECONDS each. Anything it finds is written to fuzz/crashes/ (kept in git: each becomes a regression fixture).
 FUZZ_SECONDS ?= 60
 fuzz: setup
@@ -85,6 +86,12 @@ fuzz: setup
 		-lsnappy -lzstd -lz -o .build/fuzz/parquet_fuzz
 	.build/fuzz/parquet_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=131072 -rss_limit_mb=2048 \
 		-malloc_limit_mb=1024 -artifact_prefix=fuzz/crashes/parquet- .build/fuzz/parquet-corpus
+	# The C2PA reader (Swift, fuzz/c2pa_fuzz.swift: APP11 reassembly, JUMBF, CBOR), seeded with the signed fixtures.
+	mkdir -p .build/fuzz/c2pa-corpus && cp Tests/WinnowImageTests/Fixtures/c2pa_*.jpg .build/fuzz/c2pa-corpus/
+	$(SWIFT)c -sanitize=fuzzer,address -parse-as-library -O -module-name WinnowC2PAFuzz \
+		Sources/WinnowImage/C2PA/*.swift fuzz/c2pa_fuzz.swift -o .build/fuzz/c2pa_fuzz
+	.build/fuzz/c2pa_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=262144 -rss_limit_mb=2048 \
+		-malloc_limit_mb=1024 -artifact_prefix=fuzz/crashes/c2pa- .build/fuzz/c2pa-corpus fuzz/crashes
 
 # The C that reads WAT records (CScan: record walk, container scans in every instruction set, link and page URL
 # paths) under libFuzzer with ASan + UBSan, seeded with the JSON records of the real Common Crawl samples.

@@ -25,7 +25,8 @@ public enum ColumnValue: Sendable, Hashable, Codable {
         "key", "hash", "uid", "url", "caption", "page_url", "status", "error_message", "reason", "reason_detail",
         "input_file", "record_offset", "record_id", "page_date", "sha256", "md5", "sha1", "original_bytes", "width",
         "height", "original_width", "original_height", "original_format", "exif_orientation", "data_mining", "c2pa",
-        "pdq", "pdq_quality", "pdq_trimmed", "similarity", "http_status", "content_type", "http_version",
+        "c2pa_training", "pdq", "pdq_quality", "pdq_trimmed", "similarity", "http_status", "content_type",
+        "http_version",
         "opt_out_signals", "duplicate_of", "shard", "attempts", "semantic_duplicate_of", "semantic_similarity",
         "removed_by", "removed_at", "url_attribute", "laion_hash", "stored_bytes",
     ]

@@ -85,6 +85,9 @@ public struct ImageInfo: Sendable, Equatable {
     public var dataMining: String?
     /// The image carries a C2PA manifest.
     public var hasC2PA = false
+    /// What the C2PA manifest's training-and-data-mining assertion says, e.g. `cawg.training-mining:
+    /// cawg.ai_training=allowed, cawg.data_mining=allowed`, or `unreadable: WHY`; nil without one.
+    public var c2paTraining: String?
     /// PDQ perceptual hash of the decoded, upright image (64 hex digits), and its quality (0-100; below 50 the hash
     /// is not to be trusted).
     public var pdq: String?

@@ -70,6 +70,9 @@ public struct ReasonCode: Hashable, Sendable, CustomStringConvertible {
         "a Content-Signal line of the site's robots.txt disallows the run's purpose (ai-train=no)")
     public static let xmpDataMining = ReasonCode(
         "xmp_data_mining", .optOut, "the image's XMP plus:DataMining prohibits AI training")
+    public static let c2paTrainingMining = ReasonCode(
+        "c2pa_training_mining", .optOut,
+        "the image's C2PA manifest says notAllowed or constrained to the run's purpose (cawg.training-mining)")
 
     // Fetch.
     public static let addressRefused = ReasonCode(
@@ -142,7 +145,8 @@ public struct ReasonCode: Hashable, Sendable, CustomStringConvertible {
     public static let all: [ReasonCode] = [
         pageOptout, urlTooLong, captionTooShort, extensionDropped, duplicateURLCaption, optOutRegistry, robotsTxt,
         robotsContentUsage, contentSignal, spawningRegistry, spawningUnreachable,
-        robotsUnreachable, tdmrep, aiTxt, xRobotsTag, tdmReservation, contentUsage, xmpDataMining, addressRefused,
+        robotsUnreachable, tdmrep, aiTxt, xRobotsTag, tdmReservation, contentUsage, xmpDataMining, c2paTrainingMining,
+        addressRefused,
         urlInvalid, badScheme, redirectInvalid, tooManyRedirects, dns, connect, timeout, connectionReset, truncated,
         tls, network, headersTooLarge, tooLarge, contentType, hostCircuitOpen, fetchSetup, http4xx, http5xx,
         fileTooSmall, notImage, unsupportedFormat, decodeError, truncatedImage, tooManyPixels, tooManyPixelsForBudget,

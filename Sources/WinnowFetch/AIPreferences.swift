@@ -1,15 +1,6 @@
 import WinnowCore
 
-/// What a run's data is for (pipeline `optout.purpose`), in the IETF AI Preferences vocabulary
-/// (draft-ietf-aipref-vocab-08, section 6.1): the category whose preferences decide whether a sample may be kept.
-public enum UsagePurpose: String, Sendable, CaseIterable {
-    /// Training (changing the learned parameters of) a generative AI model: a LAION-style dataset's purpose.
-    case trainAI = "train-ai"
-    /// Using the content as input to a generative AI model (grounding, retrieval), not training.
-    case aiUse = "ai-use"
-    /// Building a search index that links to the source.
-    case search
-
+extension UsagePurpose {
     /// The Content Signals (Cloudflare's robots.txt `Content-Signal`) label that says the same.
     var contentSignal: String {
         switch self {

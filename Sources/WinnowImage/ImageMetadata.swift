@@ -10,6 +10,11 @@ public struct ImageMetadata: Sendable, Equatable {
     public var dataMining: String?
     /// A C2PA manifest store is present (JPEG APP11 JUMBF, PNG `caBX`, WebP `C2PA`).
     public var hasC2PA = false
+    /// The training-and-data-mining assertion of the store's active manifest, when it has one (JPEG, PNG, WebP
+    /// and JPEG XL stores are read; AVIF's only detected).
+    public var c2paTraining: C2PATrainingMining?
+    /// Why a C2PA manifest store that is present could not be read: it then states no preference.
+    public var c2paUnreadable: String?
 
     /// Creates metadata.
     public init(orientation: Int = 1, dataMining: String? = nil, hasC2PA: Bool = false) {
@@ -24,12 +29,27 @@ public struct ImageMetadata: Sendable, Equatable {
     /// machine can tell what those allow). `DMI-UNSPECIFIED` and `DMI-ALLOWED` do not.
     public var dataMiningProhibited: Bool { dataMining?.uppercased().contains("DMI-PROHIBITED") == true }
 
+    /// The C2PA training-mining assertion in a line (`LABEL: entry=use, ...`), or why the store is unreadable.
+    public var c2paSummary: String? {
+        if let t = c2paTraining {
+            return t.label + ": " + t.entries.map { "\($0.name)=\($0.use)" }.joined(separator: ", ")
+        }
+        return c2paUnreadable.map { "unreadable: " + $0 }
+    }
+
     /// Scans `bytes` of the given format.
     public static func scan(_ bytes: [UInt8], format: ImageFormat) -> ImageMetadata {
         var m = ImageMetadata()
         bytes.withUnsafeBufferPointer { b in
             switch format {
-            case .jpeg: m.scanJPEG(b)
+            case .jpeg:
+                var jumbf = JPEGJUMBFAssembler()
+                m.scanJPEG(b, &jumbf)
+                // Several JUMBF boxes may ride in APP11 (JPEG 360, JPEG Trust...): the manifest store is labelled c2pa.
+                for box in jumbf.boxes() where box.withUnsafeBufferPointer({ ImageMetadata.isC2PAStore($0) }) {
+                    box.withUnsafeBufferPointer { m.readC2PA(store: $0) }
+                    break
+                }
             case .png: m.scanPNG(b)
             case .webp: m.scanWebP(b)
             case .gif: break
@@ -69,7 +89,33 @@ public struct ImageMetadata: Sendable, Equatable {
 
     private mutating func readJXLBox(_ type: String, _ data: UnsafeBufferPointer<UInt8>) {
         if type == "xml " { readXMP(data) }
-        if type == "jumb" && ImageMetadata.contains(data, Array("c2pa".utf8)) { hasC2PA = true }
+        if type == "jumb" && ImageMetadata.contains(data, Array("c2pa".utf8)) {
+            hasC2PA = true
+            if c2paTraining == nil && c2paUnreadable == nil {
+                do throws(C2PAError) { c2paTraining = try C2PATrainingMining.read(storeContents: data) } catch {
+                    c2paUnreadable = error.message
+                }
+            }
+        }
+    }
+
+    /// Reads the training-mining assertion of a manifest store (a whole `jumb` box); the first store found counts.
+    private mutating func readC2PA(store: UnsafeBufferPointer<UInt8>) {
+        hasC2PA = true
+        guard c2paTraining == nil && c2paUnreadable == nil else { return }
+        do throws(C2PAError) { c2paTraining = try C2PATrainingMining.read(store: store) } catch {
+            c2paUnreadable = error.message
+        }
+    }
+
+    /// Whether a whole `jumb` box's description box is labelled `c2pa` (a C2PA manifest store).
+    static func isC2PAStore(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        // jumb header (8, or 16 with an XLBox), jumd header (8), UUID (16), toggles (1), then the label.
+        guard b.count >= 16 else { return false }
+        let h = b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 1 ? 16 : 8
+        return b.count >= h + 30 && b[4..<8].elementsEqual("jumb".utf8)
+            && b[(h + 4)..<(h + 8)].elementsEqual("jumd".utf8)
+            && b[h + 24] & 0x02 != 0 && b[(h + 25)..<(h + 30)].elementsEqual("c2pa\0".utf8)
     }
 
     /// The C2PA manifest store's `uuid` box type (d8fec3d6-1b0e-483c-9297-5828877ec481), for ISO BMFF files.
@@ -102,7 +148,7 @@ public struct ImageMetadata: Sendable, Equatable {
         }
     }
 
-    private mutating func scanJPEG(_ b: UnsafeBufferPointer<UInt8>) {
+    private mutating func scanJPEG(_ b: UnsafeBufferPointer<UInt8>, _ jumbf: inout JPEGJUMBFAssembler) {
         var i = 2
         while i + 4 <= b.count {
             guard b[i] == 0xff else { return }
@@ -127,8 +173,9 @@ public struct ImageMetadata: Sendable, Equatable {
                 {
                     readXMP(segment)
                 }
-            } else if marker == 0xeb && ImageMetadata.contains(segment, Array("c2pa".utf8)) {
-                hasC2PA = true
+            } else if marker == 0xeb {
+                jumbf.add(segment)
+                if ImageMetadata.contains(segment, Array("c2pa".utf8)) { hasC2PA = true }
             }
             i += 2 + length
         }
@@ -148,7 +195,7 @@ public struct ImageMetadata: Sendable, Equatable {
                 if data.starts(with: Array("XML:com.adobe.xmp\0".utf8)), data.count > 19, data[18] == 0 {
                     readXMP(data)
                 }
-            case "caBX": hasC2PA = true
+            case "caBX": readC2PA(store: data)
             case "IEND": return
             default: break
             }
@@ -169,7 +216,7 @@ public struct ImageMetadata: Sendable, Equatable {
                 let tiff = data.starts(with: Array("Exif\0\0".utf8)) ? UnsafeBufferPointer(rebasing: data[6...]) : data
                 readOrientation(tiff)
             case "XMP ": readXMP(data)
-            case "C2PA": hasC2PA = true
+            case "C2PA": readC2PA(store: data)
             default: break
             }
             i += 8 + length + (length & 1)

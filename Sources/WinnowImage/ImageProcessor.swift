@@ -30,6 +30,11 @@ public struct ImageSettings: Sendable, Equatable {
     public var applyOrientation = true
     /// Drop images whose XMP `plus:DataMining` prohibits AI/ML training (`xmp_data_mining`).
     public var honourDataMining = true
+    /// Drop images whose C2PA manifest's training-and-data-mining assertion says `notAllowed` or `constrained` for
+    /// `purpose` (`c2pa_training_mining`).
+    public var honourC2PA = true
+    /// What the run's data is for (pipeline `optout.purpose`): which C2PA entries speak.
+    public var purpose = UsagePurpose.trainAI
     /// Keep JPEGs with corrupt or truncated data, decoded as far as they go (the rest grey); by default they are
     /// dropped as `truncated_image`.
     public var allowTruncated = false
@@ -127,6 +132,10 @@ public struct ImageProcessor: Sendable {
             sample.drop(.xmpDataMining, "XMP plus:DataMining \(meta.dataMining ?? "")")
             return
         }
+        if settings.honourC2PA, let t = meta.c2paTraining, let why = t.denial(purpose: settings.purpose.rawValue) {
+            sample.drop(.c2paTrainingMining, "C2PA \(t.label) \(why)")
+            return
+        }
         func info(storedWidth: Int, storedHeight: Int) -> ImageInfo {
             var i = ImageInfo(
                 originalFormat: header.format.rawValue, originalWidth: w, originalHeight: h, storedWidth: storedWidth,
@@ -134,6 +143,7 @@ public struct ImageProcessor: Sendable {
             i.exifOrientation = meta.orientation
             i.dataMining = meta.dataMining
             i.hasC2PA = meta.hasC2PA
+            i.c2paTraining = meta.c2paSummary
             return i
         }
         let unchanged =

@@ -226,6 +226,7 @@ public struct PipelineConfig: Sendable {
                 "process", "image_size", "resize_mode", "upscale", "encode_format", "encode_quality", "min_bytes",
                 "min_side",
                 "max_pixels", "max_aspect_ratio", "workers", "md5_and_sha1", "apply_orientation", "honour_data_mining",
+                "honour_c2pa",
                 "allow_truncated", "keep_original_if_unchanged", "decode_gif", "pdq", "downscale_interpolation",
                 "decode_memory_mb",
             ])
@@ -264,6 +265,7 @@ public struct PipelineConfig: Sendable {
             image.md5AndSHA1 = try i.bool("md5_and_sha1") ?? image.md5AndSHA1
             image.applyOrientation = try i.bool("apply_orientation") ?? image.applyOrientation
             image.honourDataMining = try i.bool("honour_data_mining") ?? image.honourDataMining
+            image.honourC2PA = try i.bool("honour_c2pa") ?? image.honourC2PA
             image.allowTruncated = try i.bool("allow_truncated") ?? image.allowTruncated
             image.keepOriginalIfUnchanged = try i.bool("keep_original_if_unchanged") ?? image.keepOriginalIfUnchanged
             image.decodeGIF = try i.bool("decode_gif") ?? image.decodeGIF
@@ -316,6 +318,7 @@ public struct PipelineConfig: Sendable {
                     )
                 }
                 fetch.purpose = purpose
+                image.purpose = purpose
             }
             optOutRegistry = try o.string("registry").map { relativeToConfig($0, file) }
             optOutEnabled = try o.bool("enabled") ?? optOutEnabled

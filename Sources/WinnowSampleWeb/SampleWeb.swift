@@ -37,6 +37,8 @@ public enum SampleWeb {
         public var robotsContentUsage = 0
         /// Links that a `Content-Signal` line of the site's robots.txt opts out of AI training.
         public var contentSignals = 0
+        /// Links whose JPEG carries a C2PA manifest with a `cawg.training-mining` assertion saying notAllowed.
+        public var c2paTrainingMining = 0
         /// The WAT files, relative to the output directory.
         public var watFiles: [String]
     }
@@ -99,7 +101,7 @@ public enum SampleWeb {
             sites: sites, pages: pages, imageLinks: 0, missingImages: 0, mismatchedCaptions: 0, duplicateImages: 0,
             tinyImages: 0, optedOutLinks: 0, robotsDisallowed: 0, headerOptOuts: 0, watFiles: [])
         var truths: [Truth] = []
-        var drawn: [(url: String, bytes: [UInt8], ext: String)] = []
+        var drawn: [(url: String, bytes: [UInt8], ext: String, c2pa: Bool)] = []
         let pagesPerFile = 16
         var writer: WARCWriter?
         var imageNumber = 0
@@ -156,6 +158,7 @@ public enum SampleWeb {
                             url: url, caption: t.caption, alt: alt, shape: t.shape, colour: t.colour, count: t.count,
                             background: t.background))
                     manifest.duplicateImages += 1
+                    if original.c2pa && !optOut { manifest.c2paTrainingMining += 1 }  // the copy carries the manifest
                 } else {
                     let scene = Scene.random(&rng)
                     let caption = scene.caption(&rng)
@@ -163,8 +166,16 @@ public enum SampleWeb {
                     let w = 200 + rng.int(440)
                     let h = 160 + rng.int(320)
                     let image = scene.draw(width: w, height: h, rng: &rng)
-                    let bytes =
+                    var bytes =
                         png ? try Codec.encodePNG(image) : try Codec.encodeJPEG(image, quality: 85 + rng.int(10))
+                    // colour-shop.test marks some of its photographs notAllowed for training in their C2PA manifest.
+                    let c2pa = site == "colour-shop.test" && imageNumber % 7 == 3 && !png
+                    if c2pa {
+                        bytes = SampleWeb.withC2PATrainingMining(
+                            bytes, use: "notAllowed",
+                            manifestID: "00000000-0000-4000-8000-\(String(imageNumber, radix: 16))")
+                        if !optOut { manifest.c2paTrainingMining += 1 }
+                    }
                     let ext = png ? "png" : "jpg"
                     // kids-art.test keeps every third drawing in its robots.txt-protected gallery.
                     // colour-shop.test (every seventh) and shapes-gallery.test (every fourth) keep some in a folder their robots.txt
@@ -191,7 +202,7 @@ public enum SampleWeb {
                         try Data("Content-Usage: train-ai=n\n".utf8).write(to: URL(fileURLWithPath: file + ".headers"))
                         if !optOut { manifest.contentUsageHeaders += 1 }
                     }
-                    drawn.append((url, bytes, ext))
+                    drawn.append((url, bytes, ext, c2pa))
                     alt = caption
                     if rng.int(100) < 10 {
                         // An alt text that does not describe the image: another scene's caption, or filler.

@@ -47,6 +47,7 @@ public enum SampleTable {
         ("opt_out_signals", .string, "opt_out_signals"),
         ("data_mining", .string, "data_mining"),
         ("c2pa", .boolean, "c2pa"),
+        ("c2pa_training", .string, "c2pa_training"),
         ("exif_orientation", .int64, "exif_orientation"),
         ("duplicate_of", .string, "duplicate_of"),
         ("semantic_duplicate_of", .string, "semantic_duplicate_of"),

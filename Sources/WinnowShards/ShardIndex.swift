@@ -122,6 +122,10 @@ public final class ShardIndex {
         -- by output name; their names and types are in the run property saved_columns.
         ALTER TABLE samples ADD COLUMN saved_columns TEXT;
         """#,
+        #"""
+        -- Version 11: what the image's C2PA training-and-data-mining assertion says (cawg.training-mining: ...).
+        ALTER TABLE samples ADD COLUMN c2pa_training TEXT;
+        """#,
     ]
 
     /// The database.
@@ -165,7 +169,7 @@ public final class ShardIndex {
         "original_width", "original_height", "original_bytes", "stored_width", "stored_height", "stored_bytes",
         "stored_ext", "sha256", "duplicate_of", "shard", "tar_offset", "offset", "size", "laion_hash", "uid",
         "http_version", "md5", "sha1", "exif_orientation", "data_mining", "c2pa", "pdq", "pdq_quality", "similarity",
-        "embedding_row", "pdq_trimmed", "saved_columns",
+        "embedding_row", "pdq_trimmed", "saved_columns", "c2pa_training",
     ]
 
     /// The row of one sample, column by column (`sampleColumns`).
@@ -187,7 +191,7 @@ public final class ShardIndex {
             location?.size, c.laionHash, c.cc2datasetUID, s.fetch?.httpVersion, s.md5, s.sha1, s.image?.exifOrientation,
             s.image?.dataMining, s.image.map { $0.hasC2PA ? 1 : 0 }, s.image?.pdq, s.image?.pdqQuality,
             s.similarity.map { (Double($0) * 1e6).rounded() / 1e6 }, embeddingRow, s.image?.pdqTrimmed,
-            c.columns.isEmpty ? nil : ColumnValue.jsonObject(c.columns),
+            c.columns.isEmpty ? nil : ColumnValue.jsonObject(c.columns), s.image?.c2paTraining,
         ]
     }
 

@@ -397,6 +397,7 @@ public final class ShardWriter {
             if i.exifOrientation != 1 { m.add("exif_orientation", i.exifOrientation) }
             if let d = i.dataMining { m.add("data_mining", d) }
             if i.hasC2PA { m.add("c2pa", 1) }
+            if let t = i.c2paTraining { m.add("c2pa_training", t) }
             if let h = i.pdq { m.add("pdq", h) }
             if let q = i.pdqQuality { m.add("pdq_quality", q) }
             if let t = i.pdqTrimmed { m.add("pdq_trimmed", t) }

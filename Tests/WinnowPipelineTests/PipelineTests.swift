@@ -123,7 +123,10 @@ import WinnowTestSupport
         #expect(stats.droppedByReason["content_usage", default: 0] == manifest.contentUsageHeaders)
         #expect(stats.droppedByReason["robots_content_usage", default: 0] == manifest.robotsContentUsage)
         #expect(stats.droppedByReason["content_signal", default: 0] == manifest.contentSignals)
-        #expect(manifest.contentUsageHeaders > 0 && manifest.robotsContentUsage > 0 && manifest.contentSignals > 0)
+        #expect(stats.droppedByReason["c2pa_training_mining", default: 0] == manifest.c2paTrainingMining)
+        #expect(
+            manifest.contentUsageHeaders > 0 && manifest.robotsContentUsage > 0 && manifest.contentSignals > 0
+                && manifest.c2paTrainingMining > 0)
         let db = try Connection(path: out + "/index.sqlite", readOnly: true)
         let dupes = try db.query(
             "SELECT count(*) AS n FROM (SELECT sha256 FROM samples WHERE status = 'kept' GROUP BY sha256 HAVING count(*) > 1)"
