@@ -33,12 +33,14 @@ $(VENV)/.ready: scripts/requirements-dev.txt
 	touch $@
 
 # Validates pipelines/*.json against the schema, and reads shards written by winnow with Python's tarfile and the webdataset package, and decodes every image;
-# reads the shards' Parquet files and `winnow export`'s with pyarrow and DuckDB and checks them against the index.
+# reads the shards' Parquet files and `winnow export`'s with pyarrow and DuckDB and checks them against the index;
+# validates a demo's `winnow report` (ai-act-summary.json against its schema, summary.json against the index).
 interop: $(VENV)/.ready
 	$(SWIFT) build
 	$(VENV)/bin/python scripts/check_shards.py --winnow .build/debug/winnow
 	$(VENV)/bin/python scripts/check_parquet.py --winnow .build/debug/winnow
 	$(VENV)/bin/python scripts/validate_schema.py
+	$(VENV)/bin/python scripts/check_report.py --winnow .build/debug/winnow
 
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift

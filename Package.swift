@@ -35,6 +35,10 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
+        // The Public Suffix List (WinnowReport's registrable domains).
+        .systemLibrary(
+            name: "CPSL", pkgConfig: "libpsl",
+            providers: [.apt(["libpsl-dev"])]),
         .systemLibrary(
             name: "CDeflate", pkgConfig: "libdeflate",
             providers: [.apt(["libdeflate-dev"])]),
@@ -99,6 +103,7 @@ let package = Package(
         .target(name: "WinnowParquet", dependencies: ["CSnappy", "CZstd", "CZlib"], exclude: readme),
         .target(name: "WinnowShards", dependencies: ["WinnowCore", "WinnowSQLite", "WinnowParquet"], exclude: readme),
         .target(name: "WinnowOptOut", dependencies: ["WinnowCore", "WinnowSQLite"], exclude: readme),
+        .target(name: "WinnowReport", dependencies: ["WinnowCore", "WinnowShards", "CPSL"], exclude: readme),
         .target(
             name: "WinnowSampleWeb", dependencies: ["WinnowCore", "WinnowCrawl", "WinnowImage"], exclude: readme),
         .target(
@@ -112,7 +117,7 @@ let package = Package(
             name: "WinnowCLI",
             dependencies: [
                 "WinnowCore", "WinnowCrawl", "WinnowFetch", "WinnowImage", "WinnowEmbed", "WinnowDedup", "WinnowShards",
-                "WinnowPipeline", "WinnowSampleWeb", "WinnowOptOut",
+                "WinnowPipeline", "WinnowSampleWeb", "WinnowOptOut", "WinnowReport",
             ],
             exclude: readme),
         .executableTarget(name: "winnow", dependencies: ["WinnowCLI", "WinnowTensor"], exclude: readme),
@@ -143,6 +148,9 @@ let package = Package(
         .testTarget(name: "WinnowTensorTests", dependencies: ["WinnowTensor", "WinnowCore"]),
         .testTarget(name: "WinnowDedupTests", dependencies: ["WinnowDedup", "WinnowCore"]),
         .testTarget(name: "WinnowOptOutTests", dependencies: ["WinnowOptOut", "WinnowCore"]),
+        .testTarget(
+            name: "WinnowReportTests",
+            dependencies: ["WinnowReport", "WinnowShards", "WinnowSQLite", "WinnowCore", "WinnowTestSupport"]),
         .testTarget(
             name: "WinnowEmbedTests",
             dependencies: ["WinnowEmbed", "WinnowImage", "WinnowSampleWeb", "WinnowTestSupport"]),

@@ -93,3 +93,5 @@ INSERT INTO samples_fts (samples_fts) VALUES ('rebuild');
 -- Version 10: the input columns a run saved with each sample (--save-additional-columns), as a JSON object
 -- by output name; their names and types are in the run property saved_columns.
 ALTER TABLE samples ADD COLUMN saved_columns TEXT;
+-- Version 11: what the image's C2PA training-and-data-mining assertion says (cawg.training-mining: ...).
+ALTER TABLE samples ADD COLUMN c2pa_training TEXT;

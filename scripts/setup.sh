@@ -7,8 +7,9 @@ set -euo pipefail
 # (curl: a reference HTTP client in tests; nginx + openssl: the HTTP/2-over-TLS fetch test; python3-venv: the
 # interoperability check; libturbojpeg0-dev: winnow-bench's raw tjDecompress2 baseline; libavif-bin and libjxl-tools:
 # avifenc and cjxl, which scripts/gen_avif_jxl_fixtures.py writes the AVIF and JPEG XL test files with; slurmctld,
-# slurmd and slurm-client: the single-node Slurm of the cluster test, started by scripts/slurm/start.sh).
-packages=(pkg-config curl libsnappy-dev libzstd-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev nginx openssl libjpeg62-turbo-dev libturbojpeg0-dev zlib1g-dev libdeflate-dev libpng-dev libwebp-dev libgif-dev libavif-dev libjxl-dev libbrotli-dev libavif-bin libjxl-tools libopenblas-dev python3 python3-venv slurmctld slurmd slurm-client)
+# slurmd and slurm-client: the single-node Slurm of the cluster test, started by scripts/slurm/start.sh; libpsl-dev:
+# the Public Suffix List for the report's domains; chromium: the report test opens index.html headless).
+packages=(pkg-config curl libsnappy-dev libzstd-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev nginx openssl libjpeg62-turbo-dev libturbojpeg0-dev zlib1g-dev libdeflate-dev libpng-dev libwebp-dev libgif-dev libavif-dev libjxl-dev libbrotli-dev libavif-bin libjxl-tools libopenblas-dev libpsl-dev chromium python3 python3-venv slurmctld slurmd slurm-client)
 
 missing=()
 for p in "${packages[@]}"; do

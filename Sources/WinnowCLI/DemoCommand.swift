@@ -1,6 +1,7 @@
 import Foundation
 import WinnowCore
 import WinnowPipeline
+import WinnowReport
 import WinnowSampleWeb
 import WinnowShards
 
@@ -14,7 +15,8 @@ enum DemoCommand {
             2. serves its sites on 127.0.0.1 with a static server of its own (site names are mapped to it with
                libcurl's CONNECT_TO, so the crawl's URLs stay as they are),
             3. runs the pipeline (default pipelines/demo.json) on the crawl's WAT files into DIR/out,
-            4. stops the server and prints a summary and example queries.
+            4. stops the server, writes the dataset report into DIR/report ('winnow report'), and prints a summary
+               and example queries.
             """,
         options: [
             .value("output", "DIR", "where to put everything (default: demo-out)"),
@@ -84,6 +86,10 @@ enum DemoCommand {
         let stats = try RunCommand.execute(
             config: c, inputs: inputs, output: out, part: nil, overwrite: true, humanSummary: true)
         server.stop()
+        let reportDir = ((out as NSString).deletingLastPathComponent as NSString).appendingPathComponent("report")
+        try Report(directories: [out]).write(to: reportDir)
+        WinnowCLI.note(
+            "demo: dataset report in \(reportDir)/index.html (and summary.json, README.md, ai-act-summary.md)")
         let reader = try IndexReader(directory: out)
         var q = IndexReader.Query()
         q.status = "kept"

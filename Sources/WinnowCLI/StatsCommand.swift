@@ -1,5 +1,6 @@
 import Foundation
 import WinnowCore
+import WinnowReport
 import WinnowShards
 
 enum StatsCommand {
@@ -27,6 +28,7 @@ enum StatsCommand {
                     ($0.stage, $0.reasons.reduce(0) { $0 + $1.count })
                 })
             o["shard_bytes_human"] = Words.bytes(s.shardBytes)
+            o["image_bytes_human"] = Words.bytes(s.imageBytes)
             let d = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
             print(String(decoding: d, as: UTF8.self))
         } else {
@@ -34,17 +36,9 @@ enum StatsCommand {
         }
     }
 
-    /// Dropped counts grouped by the stage that recorded them (`ReasonCode.Stage`; a code this version does not know
-    /// goes under "other").
+    /// Dropped counts grouped by the stage that recorded them, as the report groups them.
     static func byStage(_ reasons: [String: Int]) -> [(stage: String, reasons: [(code: String, count: Int)])] {
-        var groups: [String: [(code: String, count: Int)]] = [:]
-        for (code, n) in reasons {
-            groups[ReasonCode.lookup(code)?.stage.rawValue ?? "other", default: []].append((code, n))
-        }
-        let order = ReasonCode.Stage.allCases.map(\.rawValue) + ["other"]
-        return order.compactMap { stage in
-            groups[stage].map { (stage, $0.sorted { ($0.count, $1.code) > ($1.count, $0.code) }) }
-        }
+        Report.byStage(reasons)
     }
 
     static func render(_ s: IndexStats, title: String) -> String {
@@ -71,6 +65,7 @@ enum StatsCommand {
         }
         let bytes: String = Words.bytes(s.shardBytes)
         lines.append(text("shard bytes", "\(bytes) (\(Words.grouped(s.shardBytes)) bytes)"))
+        lines.append(text("image bytes", "\(Words.bytes(s.imageBytes)) (\(Words.grouped(s.imageBytes)) bytes)"))
         if let r = s.optOutRegistry {
             let entries: String = s.optOutEntries.map { " (" + WinnowCLI.count($0, "entry", "entries") + ")" } ?? ""
             lines.append(text("opt-out registry", r + entries))

@@ -72,7 +72,8 @@ public enum WinnowCLI {
 
     static let commands: [Command] = [
         DemoCommand.command, RunCommand.command, ParseCommand.command, FetchCommand.command, QueryCommand.command,
-        GetCommand.command, StatsCommand.command, ExportCommand.command, EmbedCommand.command, DedupCommand.command,
+        GetCommand.command, StatsCommand.command, ReportCommand.command, ExportCommand.command, EmbedCommand.command,
+        DedupCommand.command,
         HashCommand.command,
         OptOutCommand.command, IndexCommand.command,
         SampleWebCommand.command,

@@ -232,6 +232,7 @@ public final class Runner: Sendable {
             try writer.setRun("pipeline", config.name)
             try writer.setRun("inputs", inputs.joined(separator: "\n"))
             try writer.setRun("started", ISO8601DateFormatter().string(from: Date()))
+            try writer.setRun("crawler", Runner.crawlerDescription(config))
         }
         counters.withLock {
             $0.bytesTotal = reader?.totalBytes ?? 0
@@ -652,5 +653,34 @@ final class ReorderWindow: @unchecked Sendable {
         cancelled = true
         lock.broadcast()
         lock.unlock()
+    }
+}
+
+extension Runner {
+    /// The run's crawler as the dataset report and the AI Act summary describe it (run property `crawler`, JSON):
+    /// its user agent, the robots.txt tokens it obeys, the signals it honours for which purpose, and its politeness.
+    static func crawlerDescription(_ config: PipelineConfig) -> String {
+        let f = config.fetch
+        var honoured: [String] = []
+        if f.honourRobotsTxt {
+            honoured += ["robots.txt (RFC 9309)", "robots.txt Content-Usage", "robots.txt Content-Signal"]
+        }
+        if f.honourTDMRep { honoured.append("TDMRep (tdmrep.json, tdm-reservation header)") }
+        if f.honourAiTxt { honoured.append("ai.txt") }
+        if f.honourHeaderOptOuts { honoured += ["X-Robots-Tag", "Content-Usage header"] }
+        if config.parse.honourPageOptOuts { honoured.append("page meta robots / tdm-reservation") }
+        if config.image.honourDataMining { honoured.append("IPTC/XMP plus:DataMining") }
+        if config.image.honourC2PA { honoured.append("C2PA/CAWG training-and-data-mining assertion") }
+        if f.spawning { honoured.append("Spawning Do-Not-Train registry") }
+        if config.optOutEnabled && config.optOutRegistry != nil { honoured.append("Winnow opt-out registry") }
+        let o: [String: Any] = [
+            "user_agent": f.userAgent, "robots_tokens": f.robotsTokens, "purpose": f.purpose.rawValue,
+            "signals_honoured": honoured, "per_host_concurrency": f.perHostConcurrency,
+            "per_host_min_interval_seconds": f.perHostMinInterval, "retries": f.retries,
+            "timeout_seconds": f.timeoutSeconds, "max_bytes": f.maxBytes,
+            "address_guard": "private, loopback, link-local and reserved addresses refused",
+        ]
+        let d = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data()
+        return String(decoding: d, as: UTF8.self)
     }
 }

@@ -127,7 +127,7 @@ public final class IndexReader {
         }
     }
 
-    private func q(_ sql: String, _ args: [SQLiteBindable] = []) throws -> [Row] {
+    func q(_ sql: String, _ args: [SQLiteBindable] = []) throws -> [Row] {
         do { return try index.db.query(sql, args) } catch {
             throw WinnowError(.database, "\(directory)/index.sqlite: \(error)")
         }

@@ -5,7 +5,8 @@ import WinnowSQLite
 extension ShardIndex {
     /// Writes `DIR/index.sqlite` over the finished outputs `parts` (`winnow index merge`): their rows, shards (named
     /// `prefix` + name, the part's path relative to DIR), input errors and run properties (as the first part
-    /// recorded them), built as `index.sqlite.partial` and renamed into place. Returns the number of rows.
+    /// recorded them; `started` and `finished` the parts' earliest and latest, `merged_at` when merged), built as
+    /// `index.sqlite.partial` and renamed into place. Returns the number of rows.
     /// `beforeCommit` sees the merged index before it is renamed into place (to resolve duplicates across parts).
     public static func merge(
         into directory: String, parts: [(directory: String, prefix: String)],
@@ -23,6 +24,8 @@ extension ShardIndex {
             let select = columns.map { $0 == "shard" ? "CASE WHEN shard IS NULL THEN NULL ELSE ?1 || shard END" : $0 }
                 .joined(separator: ", ")
             var inputs: [String] = []
+            var started: [String] = []
+            var finished: [String] = []
             for p in parts {
                 try db.run("ATTACH DATABASE ?1 AS part", [ShardWriter.indexPath(p.directory)])
                 try db.transaction {
@@ -37,6 +40,13 @@ extension ShardIndex {
                     if let v = try db.query("SELECT value FROM part.run WHERE name = 'inputs'").first?.string("value") {
                         inputs.append(v)
                     }
+                    for (name, into) in [("started", 0), ("finished", 1)] {
+                        if let v = try db.query("SELECT value FROM part.run WHERE name = ?1", [name]).first?.string(
+                            "value")
+                        {
+                            if into == 0 { started.append(v) } else { finished.append(v) }
+                        }
+                    }
                     // The run's settings (pipeline, embed model, registry...) as the first part recorded them.
                     try db.execute(
                         "INSERT OR IGNORE INTO run (name, value) SELECT name, value FROM part.run WHERE name NOT IN ('inputs', 'started', 'finished')"
@@ -47,7 +57,10 @@ extension ShardIndex {
             try db.transaction {
                 try index.setRun("merged_from", parts.map(\.directory).joined(separator: "\n"))
                 try index.setRun("inputs", inputs.joined(separator: "\n"))
-                try index.setRun("finished", ISO8601DateFormatter().string(from: Date()))
+                // The collection period is the parts': the earliest start, the latest finish (ISO 8601 UTC sorts).
+                if let s = started.min() { try index.setRun("started", s) }
+                try index.setRun("finished", finished.max() ?? ISO8601DateFormatter().string(from: Date()))
+                try index.setRun("merged_at", ISO8601DateFormatter().string(from: Date()))
                 try db.execute("INSERT INTO samples_fts (samples_fts) VALUES ('rebuild')")
             }
             try beforeCommit(index)

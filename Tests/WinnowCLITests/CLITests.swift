@@ -121,6 +121,36 @@ let winnow = TestSupport.winnowBinary
         let missing = try TestSupport.run(winnow, ["get", out, "0000000000000000", "--output", file])
         // A key that does not exist is a failure (1), not a usage error (64).
         #expect(missing.status == 1 && missing.stderr.contains("no sample with that key"))
+
+        // The report of the run: its files, the provider's answers taken from --provider, bad input in one line.
+        let reportDir = TestSupport.temporaryDirectory("cli-report")
+        let provider = reportDir + "-provider.json"
+        try Data(#"{"provider_name_and_contact": "Example Lab, data@example.org"}"#.utf8)
+            .write(to: URL(fileURLWithPath: provider))
+        let rep = try TestSupport.run(winnow, ["report", out, "--output", reportDir, "--provider", provider, "--sme"])
+        #expect(rep.status == 0, "\(rep.stderr)")
+        for f in ["index.html", "summary.json", "README.md", "ai-act-summary.json", "ai-act-summary.md"] {
+            #expect(FileManager.default.fileExists(atPath: reportDir + "/" + f), "\(f)")
+        }
+        let ai = try #require(
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: reportDir + "/ai-act-summary.json")))
+                as? [String: Any])
+        let p11 = (ai["section_1"] as? [String: Any])?["1_1_provider"] as? [String: Any]
+        #expect(
+            (p11?["a_provider_name_and_contact"] as? [String: Any])?["value"] as? String
+                == "Example Lab, data@example.org")
+        let top = ((ai["section_2"] as? [String: Any])?["2_3_crawled_data"] as? [String: Any])?["g_top_domains"]
+        #expect(((top as? [String: Any])?["value"] as? [String: Any])?["share"] as? String == "top 5%")
+        let noOutput = try TestSupport.run(winnow, ["report", out])
+        #expect(noOutput.status == 64 && noOutput.stderr.contains("--output"))
+        let noDir = try TestSupport.run(winnow, ["report", "/no/such/dir", "--output", reportDir])
+        #expect(
+            noDir.status == 1 && noDir.stderr.split(separator: "\n").count == 1 && noDir.stderr.contains("/no/such/dir")
+        )
+        try Data("[1, 2]".utf8).write(to: URL(fileURLWithPath: provider))
+        let badProvider = try TestSupport.run(winnow, ["report", out, "--output", reportDir, "--provider", provider])
+        #expect(badProvider.status == 1 && badProvider.stderr.contains("not a JSON object"))
     }
 
     /// `winnow embed --shards` adds what the embed stage writes to a finished run: per-shard .npy files with one row

@@ -34,8 +34,9 @@ import WinnowTestSupport
     static let parserErrors = ["unknown option", "needs a value", "needs at least one value", "takes no value"]
 
     @Test func everyCommandAndSubcommandHasATable() {
-        #expect(Self.paths.count == 17, "\(Self.paths)")
-        for path in ["run", "fetch", "parse", "optout file", "optout apply", "index merge", "hash", "export"] {
+        #expect(Self.paths.count == 18, "\(Self.paths)")
+        for path in ["run", "fetch", "parse", "optout file", "optout apply", "index merge", "hash", "export", "report"]
+        {
             #expect(Self.paths.contains(path))
         }
         // No table names an option twice.
