@@ -395,8 +395,8 @@ extension Report {
     }
 
     /// ai-act-summary.md: the same answers as a document people read, item by item, blanks marked.
-    public func aiActMarkdown() -> String {
-        let s = aiActSummary()
+    public func aiActMarkdown(_ summary: [String: Any]? = nil) -> String {
+        let s = summary ?? aiActSummary()
         var lines = [
             "# Public summary of training content", "",
             "_\(Report.templateName)._", "",

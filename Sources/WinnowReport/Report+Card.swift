@@ -88,7 +88,7 @@ extension Report {
             "- Collected: " + (f.runPeriod.map { "\($0.lowerBound) to \($0.upperBound)" } ?? "not recorded"),
             "- Pages captured: " + (f.pageDates.map { "\($0.lowerBound) to \($0.upperBound)" } ?? "not recorded"),
             "- Domains: \(Words.grouped(domains.count)); the largest by kept bytes: "
-                + topDomains(by: \.keptBytes, limit: 5).map { "\($0.domain) (\(Words.bytes($0.counts.keptBytes)))" }
+                + topByKeptBytes.prefix(5).map { "\($0.domain) (\(Words.bytes($0.counts.keptBytes)))" }
                 .joined(separator: ", "),
             "",
             "### Data collection and processing",

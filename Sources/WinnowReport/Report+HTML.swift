@@ -38,13 +38,13 @@ extension Report {
         body.append("<div class=pair><div><h3>by kept bytes</h3>")
         body.append(
             HBar(
-                rows: topDomains(by: \.keptBytes, limit: options.top).map { ($0.domain, $0.counts.keptBytes, "") },
+                rows: topByKeptBytes.map { ($0.domain, $0.counts.keptBytes, "") },
                 format: Words.bytes
             ).svg)
         body.append("</div><div><h3>by kept samples</h3>")
         body.append(
             HBar(
-                rows: topDomains(by: \.kept, limit: options.top).map { ($0.domain, $0.counts.kept, "") },
+                rows: topByKept.map { ($0.domain, $0.counts.kept, "") },
                 format: Words.grouped
             ).svg)
         body.append("</div></div>")

@@ -63,8 +63,8 @@ extension Report {
             "input_errors": f.inputErrors,
             "domains": [
                 "total": domains.count,
-                "by_kept_bytes": domainRows(topDomains(by: \.keptBytes, limit: options.top)),
-                "by_kept_count": domainRows(topDomains(by: \.kept, limit: options.top)),
+                "by_kept_bytes": domainRows(topByKeptBytes),
+                "by_kept_count": domainRows(topByKept),
                 "ai_act": [
                     "basis": "kept samples' bytes as downloaded", "share": ai.share, "total_domains": ai.total,
                     "domains": domainRows(ai.rows),

@@ -32,6 +32,9 @@ public struct Report {
     public let sources: [String]
     /// Every registrable domain, by bytes downloaded (most first; ties by name).
     public let domains: [DomainRow]
+    /// The top domains by kept stored bytes and by kept samples (`options.top` each), and the AI Act list.
+    public let topByKeptBytes: [DomainRow], topByKept: [DomainRow]
+    public let aiActDomains: (share: String, total: Int, rows: [DomainRow])
 
     /// Reads the figures of each directory and adds them up.
     public init(directories: [String], options: Options = Options()) throws {
@@ -50,8 +53,11 @@ public struct Report {
             let d = psl.registrable(host)
             byDomain[d] = (byDomain[d] ?? .init()) + c
         }
-        domains = byDomain.map { DomainRow(domain: $0.key, counts: $0.value) }
-            .sorted { ($0.counts.bytes, $1.domain) > ($1.counts.bytes, $0.domain) }
+        let all = byDomain.map { DomainRow(domain: $0.key, counts: $0.value) }
+        domains = all.sorted { ($0.counts.bytes, $1.domain) > ($1.counts.bytes, $0.domain) }
+        topByKeptBytes = Report.top(all, by: \.keptBytes, limit: options.top)
+        topByKept = Report.top(all, by: \.kept, limit: options.top)
+        aiActDomains = Report.aiActList(all, sme: options.sme)
     }
 
     // MARK: Figures derived from ReportFigures
@@ -82,10 +88,11 @@ public struct Report {
     }
 
     /// Domains ranked by a measure, most first, ties by name; only those with a non-zero measure.
-    public func topDomains(by measure: (ReportFigures.HostCounts) -> Int, limit: Int) -> [DomainRow] {
+    static func top(_ rows: [DomainRow], by measure: KeyPath<ReportFigures.HostCounts, Int>, limit: Int) -> [DomainRow]
+    {
         Array(
-            domains.filter { measure($0.counts) > 0 }
-                .sorted { (measure($0.counts), $1.domain) > (measure($1.counts), $0.domain) }
+            rows.filter { $0.counts[keyPath: measure] > 0 }
+                .sorted { ($0.counts[keyPath: measure], $1.domain) > ($1.counts[keyPath: measure], $0.domain) }
                 .prefix(limit))
     }
 
@@ -93,14 +100,14 @@ public struct Report {
     /// top 5 % or 1,000 domains, whichever is fewer), rounded up, with every domain tied with the last one included.
     /// The content is the training content: kept samples, their bytes as downloaded; the domains counted are
     /// those with a kept sample.
-    public var aiActDomains: (share: String, total: Int, rows: [DomainRow]) {
-        let scraped = domains.filter { $0.counts.keptOriginalBytes > 0 }
+    static func aiActList(_ rows: [DomainRow], sme: Bool) -> (share: String, total: Int, rows: [DomainRow]) {
+        let scraped = rows.filter { $0.counts.keptOriginalBytes > 0 }
             .sorted { ($0.counts.keptOriginalBytes, $1.domain) > ($1.counts.keptOriginalBytes, $0.domain) }
         let total = scraped.count
         let tenth = Int((Double(total) * 0.10).rounded(.up))
         let twentieth = Int((Double(total) * 0.05).rounded(.up))
-        let wanted = options.sme ? min(twentieth, 1000) : tenth
-        let share = options.sme ? (twentieth > 1000 ? "top 1000" : "top 5%") : "top 10%"
+        let wanted = sme ? min(twentieth, 1000) : tenth
+        let share = sme ? (twentieth > 1000 ? "top 1000" : "top 5%") : "top 10%"
         guard wanted > 0 else { return (share, total, []) }
         let last = scraped[wanted - 1].counts.keptOriginalBytes
         let rows = scraped.prefix { $0.counts.keptOriginalBytes >= last }
@@ -155,12 +162,13 @@ extension Report {
     /// rename, so that a killed report never leaves a half-written file under its name.
     public func write(to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let ai = aiActSummary()
         let files: [(String, String)] = [
             ("summary.json", Report.json(summary())),
             ("index.html", html()),
             ("README.md", datasetCard()),
-            ("ai-act-summary.json", Report.json(aiActSummary())),
-            ("ai-act-summary.md", aiActMarkdown()),
+            ("ai-act-summary.json", Report.json(ai)),
+            ("ai-act-summary.md", aiActMarkdown(ai)),
         ]
         for (name, text) in files {
             let path = (directory as NSString).appendingPathComponent(name)

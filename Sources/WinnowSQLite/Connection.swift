@@ -209,6 +209,30 @@ public final class Statement {
         try forEachStep(arguments) { body(sqlite3_column_int64(handle, 0), sqlite3_column_int64(handle, 1)) }
     }
 
+    /// A row as `forEachRow` hands it: its columns read by index, typed, without building a `Row` (the fast path for
+    /// scanning millions of rows). Valid only inside the call; text is handed as SQLite's own bytes.
+    public struct Cursor {
+        let handle: OpaquePointer?
+
+        /// Whether column `i` is NULL.
+        public func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
+        /// Column `i` as an integer; nil for NULL. The corresponding C function is `sqlite3_column_int64`.
+        public func int(_ i: Int32) -> Int64? { isNull(i) ? nil : sqlite3_column_int64(handle, i) }
+        /// Column `i` as a real; nil for NULL.
+        public func double(_ i: Int32) -> Double? { isNull(i) ? nil : sqlite3_column_double(handle, i) }
+        /// Column `i`'s text as UTF-8 bytes (nil for NULL), valid until the next read of this row or the next step.
+        /// The corresponding C function is `sqlite3_column_text`.
+        public func text(_ i: Int32) -> UnsafeBufferPointer<UInt8>? {
+            guard let p = sqlite3_column_text(handle, i) else { return nil }
+            return UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(handle, i)))
+        }
+    }
+
+    /// Binds `arguments` and calls `body` with every row as a `Cursor`.
+    public func forEachRow(_ arguments: [SQLiteBindable] = [], _ body: (Cursor) -> Void) throws(SQLiteError) {
+        try forEachStep(arguments) { body(Cursor(handle: handle)) }
+    }
+
     private func forEachStep(_ arguments: [SQLiteBindable], _ row: () -> Void) throws(SQLiteError) {
         try bind(arguments)
         while true {

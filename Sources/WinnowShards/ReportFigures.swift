@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import WinnowCore
 import WinnowSQLite
 
@@ -126,145 +127,48 @@ public struct ReportFigures: Sendable, Equatable {
 }
 
 extension IndexReader {
-    /// The report's figures of this index, each from one plain `GROUP BY` query over `samples` (memory bounded by
-    /// the number of distinct values, not of rows), plus the run table and the opt-out audit log.
-    public func reportFigures() throws -> ReportFigures {
+    /// The report's figures of this index: the samples table read once, split by row id over `threads` threads
+    /// (each with its own connection), aggregated as it streams (memory bounded by the distinct hosts, reasons and
+    /// duplicate clusters, never by rows); the small tables (shards, input errors, run) by plain queries, and the
+    /// opt-out audit log. scripts/report_baseline.sql computes the same figures as GROUP BY queries.
+    public func reportFigures(threads: Int = 2, minRowsPerThread: Int = 100_000) throws -> ReportFigures {
         var f = ReportFigures()
-        let t = try q(
-            """
-            SELECT count(*) AS n, coalesce(sum(status = 'kept'), 0) AS kept, coalesce(sum(status = 'dropped'), 0) AS dropped,
-                   coalesce(sum(original_bytes IS NOT NULL), 0) AS fetched, coalesce(sum(original_bytes), 0) AS fetched_bytes,
-                   coalesce(sum(CASE WHEN status = 'kept' THEN original_bytes END), 0) AS kept_original,
-                   coalesce(sum(CASE WHEN status = 'kept' THEN stored_bytes END), 0) AS kept_stored,
-                   min(page_date) AS first_page, max(page_date) AS last_page
-            FROM samples
-            """)[0]
         func int(_ r: Row, _ c: String) -> Int { Int(r.int(c) ?? 0) }
-        f.candidates = int(t, "n")
-        f.kept = int(t, "kept")
-        f.dropped = int(t, "dropped")
-        f.fetched = int(t, "fetched")
-        f.fetchedBytes = int(t, "fetched_bytes")
-        f.keptOriginalBytes = int(t, "kept_original")
-        f.keptStoredBytes = int(t, "kept_stored")
-        if let a = t.string("first_page"), let b = t.string("last_page") { f.pageDates = a...b }
         let shards = try q("SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM shards")[0]
         f.shards = int(shards, "n")
         f.shardBytes = int(shards, "b")
-        for r in try q("SELECT reason, count(*) AS n FROM samples WHERE status = 'dropped' GROUP BY reason") {
-            f.droppedByReason[r.string("reason") ?? "unknown"] = int(r, "n")
-        }
         for r in try q("SELECT code, count(*) AS n FROM input_errors GROUP BY code") {
             f.inputErrors[r.string("code") ?? "unknown"] = int(r, "n")
         }
-        // The host of a URL as the index writes it (WHATWG href: scheme://host[:port]/...).
-        for r in try q(
+        let semantic = try hasColumn("semantic_duplicate_of") ? "semantic_duplicate_of" : "NULL"
+        let training = try hasColumn("c2pa_training") ? "c2pa_training LIKE '%training-mining:%'" : "0"
+        let sql = """
+            SELECT url, status, reason, original_bytes, stored_bytes, original_width, original_height, length(caption),
+                   similarity, content_type, original_format, duplicate_of, \(semantic), opt_out_signals,
+                   data_mining IS NOT NULL, c2pa = 1, \(training), removed_by, page_date
+            FROM samples WHERE id BETWEEN ?1 AND ?2
             """
-            SELECT lower(substr(rest, 1, instr(rest || '/', '/') - 1)) AS host, count(*) AS n,
-                   sum(status = 'kept') AS kept, coalesce(sum(original_bytes), 0) AS bytes,
-                   coalesce(sum(CASE WHEN status = 'kept' THEN stored_bytes END), 0) AS kept_bytes,
-                   coalesce(sum(CASE WHEN status = 'kept' THEN original_bytes END), 0) AS kept_original
-            FROM (SELECT substr(url, instr(url, '://') + 3) AS rest, status, original_bytes, stored_bytes FROM samples)
-            GROUP BY host
-            """)
-        {
-            let host = IndexReader.withoutPort(r.string("host") ?? "")
-            f.hosts[host, default: .init()] =
-                f.hosts[host, default: .init()]
-                + .init(
-                    samples: int(r, "n"), kept: int(r, "kept"), bytes: int(r, "bytes"), keptBytes: int(r, "kept_bytes"),
-                    keptOriginalBytes: int(r, "kept_original"))
-        }
-        for r in try q(
-            "SELECT original_width AS v, count(*) AS n FROM samples WHERE status = 'kept' AND original_width IS NOT NULL GROUP BY v"
-        ) {
-            f.widths[int(r, "v")] = int(r, "n")
-        }
-        for r in try q(
-            "SELECT original_height AS v, count(*) AS n FROM samples WHERE status = 'kept' AND original_height IS NOT NULL GROUP BY v"
-        ) {
-            f.heights[int(r, "v")] = int(r, "n")
-        }
-        let edges = ReportFigures.aspectEdges.enumerated().map { "WHEN r < \($0.element) THEN \($0.offset)" }
-        for r in try q(
-            """
-            SELECT CASE \(edges.joined(separator: " ")) ELSE \(edges.count) END AS bin, count(*) AS n
-            FROM (SELECT original_width * 1.0 / original_height AS r FROM samples
-                  WHERE status = 'kept' AND original_width > 0 AND original_height > 0)
-            GROUP BY bin
-            """)
-        {
-            f.aspect[int(r, "bin")] = int(r, "n")
-        }
-        for r in try q("SELECT length(caption) AS v, count(*) AS n FROM samples WHERE status = 'kept' GROUP BY v") {
-            f.captionLengths[int(r, "v")] = int(r, "n")
-        }
-        for r in try q(
-            """
-            SELECT status = 'kept' AS kept, CAST((similarity + 1) * \(ReportFigures.similarityBinsPerUnit) AS INTEGER) AS bin,
-                   count(*) AS n
-            FROM samples WHERE similarity IS NOT NULL GROUP BY kept, bin
-            """)
-        {
-            if int(r, "kept") == 1 {
-                f.similarityKept[int(r, "bin")] = int(r, "n")
-            } else {
-                f.similarityDropped[int(r, "bin")] = int(r, "n")
+        let bounds = try q("SELECT coalesce(min(id), 0) AS lo, coalesce(max(id), -1) AS hi FROM samples")[0]
+        let (lo, hi) = (int(bounds, "lo"), int(bounds, "hi"))
+        let n = max(1, min(threads, (hi - lo + 1) / max(1, minRowsPerThread) + 1))
+        let step = (hi - lo + n) / n
+        let path = ShardWriter.indexPath(directory)
+        let results = Mutex<[Result<RowScan, SQLiteError>]>([])
+        DispatchQueue.concurrentPerform(iterations: n) { k in
+            var scan = RowScan()
+            let result = Result { () throws(SQLiteError) -> RowScan in
+                let c = try Connection(path: path, readOnly: true)
+                defer { c.close() }
+                try c.prepare(sql).forEachRow([lo + k * step, min(hi, lo + (k + 1) * step - 1)]) { scan.add($0) }
+                return scan
             }
+            results.withLock { $0.append(result) }
         }
-        for r in try q(
-            """
-            SELECT coalesce(nullif(lower(trim(CASE WHEN instr(content_type, ';') > 0
-                       THEN substr(content_type, 1, instr(content_type, ';') - 1) ELSE content_type END)), ''),
-                       'format:' || original_format, 'unknown') AS type,
-                   count(*) AS n, coalesce(sum(stored_bytes), 0) AS b, coalesce(sum(original_bytes), 0) AS ob
-            FROM samples WHERE status = 'kept' GROUP BY type
-            """)
-        {
-            f.contentTypes[r.string("type") ?? "unknown"] = .init(
-                samples: int(r, "n"), kept: int(r, "n"), bytes: int(r, "ob"), keptBytes: int(r, "b"),
-                keptOriginalBytes: int(r, "ob"))
+        var total = RowScan()
+        for r in results.withLock({ $0 }) {
+            do { total.merge(try r.get()) } catch { throw WinnowError(.database, "\(path): \(error)") }
         }
-        for (column, into) in [
-            ("duplicate_of", \ReportFigures.duplicateClusters), ("semantic_duplicate_of", \.semanticClusters),
-        ] {
-            guard try hasColumn(column) else { continue }
-            for r in try q(
-                """
-                SELECT n + 1 AS size, count(*) AS clusters
-                FROM (SELECT count(*) AS n FROM samples WHERE \(column) IS NOT NULL GROUP BY \(column)) GROUP BY size
-                """)
-            {
-                f[keyPath: into][int(r, "size")] = int(r, "clusters")
-            }
-        }
-        for r in try q(
-            """
-            SELECT opt_out_signals AS s, count(*) AS n, sum(status = 'kept') AS kept
-            FROM samples WHERE opt_out_signals IS NOT NULL GROUP BY s
-            """)
-        {
-            for signal in (r.string("s") ?? "").split(separator: ",") {
-                f.pageSignals[String(signal), default: .init()] =
-                    f.pageSignals[String(signal), default: .init()] + .init(samples: int(r, "n"), kept: int(r, "kept"))
-            }
-        }
-        var imageSignals = [
-            ("xmp_data_mining", "data_mining IS NOT NULL"), ("c2pa_manifest", "c2pa = 1"),
-        ]
-        if try hasColumn("c2pa_training") {
-            imageSignals.append(("c2pa_training_mining", "c2pa_training LIKE '%training-mining:%'"))
-        }
-        let sums = imageSignals.map {
-            "coalesce(sum(\($0.1)), 0) AS \($0.0), coalesce(sum(status = 'kept' AND \($0.1)), 0) AS \($0.0)_kept"
-        }
-        let s = try q("SELECT \(sums.joined(separator: ", ")) FROM samples")[0]
-        for (name, _) in imageSignals where int(s, name) > 0 {
-            f.imageSignals[name] = .init(samples: int(s, name), kept: int(s, name + "_kept"))
-        }
-        for r in try q("SELECT removed_by AS r, count(*) AS n FROM samples WHERE removed_by IS NOT NULL GROUP BY r") {
-            f.removedByRequest[r.string("r") ?? ""] = int(r, "n")
-        }
+        total.finish(into: &f)
         var run: [String: String] = [:]
         for r in try q("SELECT name, value FROM run") { run[r.string("name") ?? ""] = r.string("value") }
         if let a = run["started"], let b = run["finished"] ?? run["started"] { f.runPeriod = a...max(a, b) }

@@ -11,6 +11,7 @@ import WinnowOptOut
 import WinnowParquet
 import WinnowSQLite
 import WinnowSampleWeb
+import WinnowShards
 import WinnowTensor
 import WinnowTestSupport
 
@@ -1188,6 +1189,105 @@ if filterList.contains("resume") {
         Measurement(
             name: "fetch + 256px crop into shards, resumable (5,000 URLs, nginx, 2 cores)", unit: "images/s",
             ours: new, baselineName: "the same run before resumable runs (241c20b)", baseline: base))
+}
+
+// The dataset report of a 10M-row index (issue 26): `winnow report` (its queries, the domain roll-up, every file
+// written) beside the same figures' GROUP BY queries in the sqlite3 shell (scripts/report_baseline.sql), in turn, on a
+// synthetic index made once by the generator below (.build/bench-data/report-N; REPORT_ROWS sets N, default 10M).
+// The report's peak RSS is printed (/usr/bin/time).
+if wanted("report-10m") {
+    let rows = Int(ProcessInfo.processInfo.environment["REPORT_ROWS"] ?? "") ?? 10_000_000
+    let dir = packageRoot + "/.build/bench-data/report-\(rows)"
+    let indexPath = dir + "/index.sqlite"
+    if !FileManager.default.fileExists(atPath: indexPath) {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let started = DispatchTime.now().uptimeNanoseconds
+        let partial = indexPath + ".partial"
+        try? FileManager.default.removeItem(atPath: partial)
+        let db = try ShardIndex(path: partial).db
+        // Indexes are built after the rows (the same final index, made faster).
+        let indexes = try db.query("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        for i in indexes { try db.execute("DROP INDEX \(i.string("name") ?? "")") }
+        try db.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
+        // 100,000 hosts (a third under a cdn. subdomain), 60 % kept, four drop reasons, duplicates of kept rows,
+        // sizes, captions of 10-129 characters, similarities, a few page and image signals.
+        try db.execute(
+            """
+            WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < \(rows - 1))
+            INSERT INTO samples (key, status, reason, url, caption, page_url, input_file, record_offset, page_date,
+                                 opt_out_signals, http_status, content_type, original_format, original_width,
+                                 original_height, original_bytes, stored_width, stored_height, stored_bytes, stored_ext,
+                                 sha256, duplicate_of, shard, similarity, c2pa)
+            SELECT printf('%016x', i), CASE WHEN i % 10 < 6 THEN 'kept' ELSE 'dropped' END,
+                   CASE i % 10 WHEN 6 THEN 'robots_txt' WHEN 7 THEN 'http_404' WHEN 8 THEN 'low_similarity'
+                               WHEN 9 THEN 'duplicate_sha256' END,
+                   'https://' || CASE WHEN i % 3 = 0 THEN 'cdn.' ELSE '' END || 'site' || ((i * 2654435761) % 100000)
+                       || '.example/img/' || i || '.jpg',
+                   substr('a photograph of a red bicycle leaning against a blue wall in the afternoon sun, with long shadows across an empty cobbled street', 1, 10 + i % 120),
+                   'https://site' || ((i * 2654435761) % 100000) || '.example/page', 'CC-MAIN-2024-10/wat/part-' || (i / 1000000),
+                   i, '2024-02-' || printf('%02d', 1 + i % 28) || 'T00:00:00Z',
+                   CASE WHEN i % 1000 = 0 THEN 'meta-robots:noai' END, CASE WHEN i % 10 = 7 THEN 404 ELSE 200 END,
+                   CASE WHEN i % 4 = 0 THEN 'image/png' ELSE 'image/jpeg' END, CASE WHEN i % 4 = 0 THEN 'png' ELSE 'jpeg' END,
+                   100 + (i * 7919) % 3000, 100 + (i * 104729) % 2000, CASE WHEN i % 10 IN (6, 7) THEN NULL ELSE 5000 + (i * 31) % 200000 END,
+                   CASE WHEN i % 10 < 6 THEN 256 END, CASE WHEN i % 10 < 6 THEN 256 END,
+                   CASE WHEN i % 10 < 6 THEN 3000 + (i * 17) % 30000 END, CASE WHEN i % 10 < 6 THEN 'jpg' END,
+                   printf('%064x', i), CASE WHEN i % 10 = 9 THEN printf('%016x', i - 9) END,
+                   CASE WHEN i % 10 < 6 THEN printf('%05d.tar', i / 10000) END,
+                   CASE WHEN i % 10 IN (6, 7) THEN NULL ELSE ((i * 37) % 1000) / 1000.0 * 0.6 - 0.1 END,
+                   CASE WHEN i % 10 IN (6, 7) THEN NULL ELSE i % 500 = 0 END
+            FROM c
+            """)
+        try db.execute(
+            """
+            WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < \((rows + 9_999) / 10_000 - 1))
+            INSERT INTO shards (name, samples, bytes, sha256) SELECT printf('%05d.tar', i), 6000, 100000000, printf('%064x', i) FROM c
+            """)
+        for (name, value) in [
+            ("inputs", "crawl-data/CC-MAIN-2024-10/segments/0/wat/part-0.warc.wat.gz"),
+            ("started", "2026-12-01T00:00:00Z"),
+            ("finished", "2026-12-03T00:00:00Z"), ("min_similarity", "0.28"),
+        ] {
+            try db.run("INSERT INTO run (name, value) VALUES (?1, ?2)", [name, value])
+        }
+        for i in indexes { try db.execute(i.string("sql") ?? "") }
+        db.close()
+        try FileManager.default.moveItem(atPath: partial, toPath: indexPath)
+        FileHandle.standardError.write(
+            Data(
+                "report-10m: generated \(rows) rows in \(Int(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)) s\n"
+                    .utf8))
+    }
+    let winnow = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path + "/winnow"
+    let timeFile = dir + "-report.time"
+    var peakKB: [Int] = []
+    let timed = try measureInTurn(
+        runs: runs, units: Double(rows),
+        [
+            {
+                let (status, _) = try output(
+                    of: "/usr/bin/time",
+                    ["-f", "%M", "-o", timeFile, winnow, "report", dir, "--output", dir + "-report"])
+                if status != 0 { throw WinnowError(.io, "report-10m: winnow report failed") }
+                peakKB.append(
+                    Int(
+                        (try String(contentsOfFile: timeFile, encoding: .utf8)).trimmingCharacters(
+                            in: .whitespacesAndNewlines)) ?? 0)
+            },
+            {
+                let (status, _) = try output(
+                    of: "/bin/sh",
+                    ["-c", "sqlite3 '\(indexPath)' < '\(packageRoot)/scripts/report_baseline.sql' > /dev/null"])
+                if status != 0 { throw WinnowError(.io, "report-10m: sqlite3 failed") }
+            },
+        ])
+    FileHandle.standardError.write(
+        Data(
+            "report-10m: \(rows) rows, report \(String(format: "%.1f", Double(rows) / median(timed[0]))) s (median), sqlite3 \(String(format: "%.1f", Double(rows) / median(timed[1]))) s; report peak RSS \(peakKB.max() ?? 0) KB\n"
+                .utf8))
+    results.append(
+        Measurement(
+            name: "winnow report, \(Words.grouped(rows))-row index (2 cores)", unit: "rows/s", ours: timed[0],
+            baselineName: "the same GROUP BY queries in the sqlite3 shell", baseline: timed[1]))
 }
 
 // robots.txt decisions on a hostile file (issue 29): 2,000 rules `/*aaaa...(236)...b<k>` for the 12 default tokens,

@@ -217,6 +217,16 @@ import WinnowTestSupport
         #expect(pages["from"] as? String == (try db.query("SELECT min(page_date) AS d FROM samples")[0].string("d")))
     }
 
+    /// The scan split over threads gives what one thread gives.
+    @Test func threadsDoNotChangeTheFigures() throws {
+        let dir = TestSupport.temporaryDirectory("report-threads")
+        try ReportTests.makeIndex(dir, seed: 5, n: 500)
+        let r = try IndexReader(directory: dir)
+        let one = try r.reportFigures(threads: 1)
+        #expect(one.candidates == 500)
+        for threads in [2, 3, 7] { #expect(try r.reportFigures(threads: threads, minRowsPerThread: 1) == one) }
+    }
+
     /// The parts of a run, reported together, give the report of their merged index.
     @Test func partsAddUpToTheirMergedIndex() throws {
         let root = TestSupport.temporaryDirectory("report-parts")
