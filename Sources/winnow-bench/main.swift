@@ -771,6 +771,46 @@ if wanted("image-peers") {
             baseline: decodeOnly))
 }
 
+// What the default image settings cost (issue 27): the image stage over every 4th file of the fetch web (256 px
+// centre crop, JPEG 95) with the defaults (SHA-256, MD5 and SHA-1 of the original, PDQ with its mirror and border
+// hashes) beside SHA-256 only and no PDQ, in turn within each run, one core. Goal: >= 0.85x.
+if wanted("image-hashes") {
+    let dir = packageRoot + "/.build/bench-data/fetch-web/site/img"
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir).sorted() else {
+        throw WinnowError(.io, "image-hashes: run `make bench-fetch` once first (it builds the fetch web)")
+    }
+    let files = try names.enumerated().filter { $0.offset % 4 == 0 }.map {
+        try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/" + $0.element)))
+    }
+    var defaults = ImageSettings()
+    defaults.imageSize = 256
+    defaults.resizeMode = .centerCrop
+    defaults.minBytes = 0
+    var plain = defaults
+    plain.md5AndSHA1 = false
+    plain.pdq = false
+    var digestsOnly = plain
+    digestsOnly.md5AndSHA1 = true
+    var pdqOnly = plain
+    pdqOnly.pdq = true
+    let processors = [defaults, plain, digestsOnly, pdqOnly].map { ImageProcessor(settings: $0) }
+    var failed = 0
+    let timed = try measureInTurn(
+        runs: runs, units: Double(files.count),
+        processors.map { p in { for f in files where !imageStage(p, f) { failed += 1 } } })
+    FileHandle.standardError.write(
+        Data(
+            String(
+                format:
+                    "image-hashes: images/s defaults %.1f, SHA-256 only %.1f, + MD5 and SHA-1 %.1f, + PDQ %.1f (%d dropped)\n",
+                median(timed[0]), median(timed[1]), median(timed[2]), median(timed[3]), failed
+            ).utf8))
+    results.append(
+        Measurement(
+            name: "image stage, default hashes (MD5, SHA-1, SHA-256, PDQ), \(files.count) files of the fetch web (1 core)",
+            unit: "images/s", ours: timed[0], baselineName: "the same with SHA-256 only and no PDQ", baseline: timed[1]))
+}
+
 // 7. CLIP embedding on the CPU: a ViT-B/32-shaped random-weight checkpoint (made once by
 //    scripts/embed_peer_bench.py with transformers, in .venv-embed), batches of 16, both cores. Beside it: PyTorch
 //    (transformers' CLIPModel, 2 threads) on the same checkpoint in the same run, and the sgemm limit: the tower's
