@@ -181,11 +181,14 @@ final class FetchRun {
         }
     }
 
-    private func start(_ t: Transfer) {
+    /// Starts `t`; false when libcurl refused it (its sample then has its outcome).
+    @discardableResult
+    private func start(_ t: Transfer) -> Bool {
         do throws(CurlError) {
             if let b = broken { throw b }
             try loop.start(t)
             scheduler.started(t)
+            return true
         } catch {
             // libcurl refused the transfer: a sample is dropped with the call it refused; a policy document counts
             // as not fetched (its origin then waits and is asked again), so its waiting samples get their answer.
@@ -196,6 +199,7 @@ final class FetchRun {
             } else {
                 drop(t, Reason(.fetchSetup, error.description))
             }
+            return false
         }
     }
 
@@ -203,9 +207,10 @@ final class FetchRun {
         if let (o, ready) = released { for w in ready { apply(o, w) } }
     }
 
-    /// A slot of this host is free: start its next queued transfer.
+    /// A slot of this host is free: start its next queued transfer (and the next, while libcurl refuses them, so
+    /// that the queue never stalls with nothing in flight to free a slot).
     private func startNext(_ host: String) {
-        if let next = scheduler.nextQueued(host) { start(next) }
+        while let next = scheduler.nextQueued(host), !start(next) {}
     }
 
     /// A transfer ended: a document is recorded for its origin; an image's redirect goes on to its next hop;
@@ -236,6 +241,12 @@ final class FetchRun {
             t.isProbe = false
             follow(t, to: target)
             startNext(freed)
+            return
+        }
+        if let b = broken {
+            // The multi handle failed: the transfer says nothing about its origin.
+            drop(t, Reason(.fetchSetup, b.description))
+            startNext(t.host)
             return
         }
         if var r = outcome(t, c) {

@@ -15,6 +15,8 @@ public struct ImageMetadata: Sendable, Equatable {
     public var c2paTraining: C2PATrainingMining?
     /// Why a C2PA manifest store that is present could not be read: it then states no preference.
     public var c2paUnreadable: String?
+    /// A manifest store was read (so a later store, or a damaged one, is not looked at).
+    private var c2paStoreRead = false
 
     /// Creates metadata.
     public init(orientation: Int = 1, dataMining: String? = nil, hasC2PA: Bool = false) {
@@ -46,9 +48,14 @@ public struct ImageMetadata: Sendable, Equatable {
                 var jumbf = JPEGJUMBFAssembler()
                 m.scanJPEG(b, &jumbf)
                 // Several JUMBF boxes may ride in APP11 (JPEG 360, JPEG Trust...): the manifest store is labelled c2pa.
+                var stores = 0
                 for box in jumbf.boxes() where box.withUnsafeBufferPointer({ ImageMetadata.isC2PAStore($0) }) {
+                    stores += 1
                     box.withUnsafeBufferPointer { m.readC2PA(store: $0) }
-                    break
+                }
+                if m.hasC2PA && stores == 0 && m.c2paUnreadable == nil {
+                    m.c2paUnreadable =
+                        "its APP11 segments do not make a whole C2PA manifest store (a packet missing or repeated)"
                 }
             case .png: m.scanPNG(b)
             case .webp: m.scanWebP(b)
@@ -91,20 +98,26 @@ public struct ImageMetadata: Sendable, Equatable {
         if type == "xml " { readXMP(data) }
         if type == "jumb" && ImageMetadata.contains(data, Array("c2pa".utf8)) {
             hasC2PA = true
-            if c2paTraining == nil && c2paUnreadable == nil {
-                do throws(C2PAError) { c2paTraining = try C2PATrainingMining.read(storeContents: data) } catch {
-                    c2paUnreadable = error.message
-                }
-            }
+            record { () throws(C2PAError) in try C2PATrainingMining.read(storeContents: data) }
         }
     }
 
-    /// Reads the training-mining assertion of a manifest store (a whole `jumb` box); the first store found counts.
+    /// Reads the training-mining assertion of a manifest store (a whole `jumb` box).
     private mutating func readC2PA(store: UnsafeBufferPointer<UInt8>) {
         hasC2PA = true
-        guard c2paTraining == nil && c2paUnreadable == nil else { return }
-        do throws(C2PAError) { c2paTraining = try C2PATrainingMining.read(store: store) } catch {
-            c2paUnreadable = error.message
+        record { () throws(C2PAError) in try C2PATrainingMining.read(store: store) }
+    }
+
+    /// The first store that reads counts; one that does not is recorded as unreadable only while no store has
+    /// read (a box that merely mentions "c2pa" never hides a real store after it).
+    private mutating func record(_ read: () throws(C2PAError) -> C2PATrainingMining?) {
+        guard !c2paStoreRead else { return }
+        do throws(C2PAError) {
+            c2paTraining = try read()
+            c2paStoreRead = true
+            c2paUnreadable = nil
+        } catch {
+            if c2paUnreadable == nil { c2paUnreadable = error.message }
         }
     }
 

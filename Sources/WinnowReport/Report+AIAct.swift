@@ -447,9 +447,16 @@ extension Report {
             + words.dropFirst()
     }
 
+    /// Whether `v` is a boolean: a Swift Bool, or Foundation's (a JSON true or false). A JSON number 1 also casts
+    /// to Bool on Linux, so the cast alone cannot tell.
+    static func isBoolean(_ v: Any) -> Bool {
+        type(of: v) == Bool.self || String(describing: type(of: v)).hasSuffix("Boolean")
+    }
+
     static func markdownValue(_ v: Any) -> String {
+        if isBoolean(v), let b = v as? Bool { return b ? "yes" : "no" }
+        if type(of: v) != Bool.self, !(v is String), let n = v as? NSNumber { return n.stringValue }
         switch v {
-        case let b as Bool: return b ? "yes" : "no"
         case let a as [Any]:
             if a.isEmpty { return "none" }
             return a.map { "\n  - " + markdownValue($0).replacingOccurrences(of: "\n", with: "\n    ") }.joined()

@@ -140,12 +140,30 @@ extension Report {
 
     private var inputCount: Int { figures.runs.reduce(0) { $0 + ($1["inputs"] ?? "").split(separator: "\n").count } }
 
-    /// A YAML scalar: plain when safe, double-quoted otherwise.
+    /// A YAML string scalar: plain when it can only be read as that string (an ASCII letter first, then letters,
+    /// digits, spaces and `_./-<`, no trailing space, not a word YAML 1.1 reads as a boolean or null), double-quoted
+    /// otherwise, with backslash, quote and every control character escaped, so no value can end the front matter.
     static func yamlScalar(_ s: String) -> String {
+        let reserved: Set<String> = ["y", "n", "yes", "no", "true", "false", "on", "off", "null"]
+        func letter(_ u: Unicode.Scalar) -> Bool { ("a"..."z").contains(u) || ("A"..."Z").contains(u) }
         let plain =
-            !s.isEmpty && s.allSatisfy { $0.isLetter || $0.isNumber || " -_./<>".contains($0) }
-            && !s.hasPrefix(" ") && !s.hasPrefix("-")
+            s.unicodeScalars.first.map(letter) == true
+            && s.unicodeScalars.allSatisfy {
+                letter($0) || ("0"..."9").contains($0) || " _./-<".unicodeScalars.contains($0)
+            }
+            && !s.hasSuffix(" ") && !reserved.contains(s.lowercased())
         if plain { return s }
-        return "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u.value {
+            case 0x5c: out += "\\\\"
+            case 0x22: out += "\\\""
+            case 0x0a: out += "\\n"
+            case 0x09: out += "\\t"
+            case 0..<0x20, 0x7f, 0x80..<0xa0, 0x2028, 0x2029: out += String(format: "\\u%04X", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
     }
 }

@@ -244,7 +244,7 @@ struct Columns {
             let x = 10 + Double(i) * slot
             let h = top > 0 ? (base - 20) * Double(b.count) / top : 0
             out +=
-                "<rect class=bar x=\"\(String(format: "%.1f", x + 3))\" y=\"\(String(format: "%.1f", base - h))\" width=\"\(String(format: "%.1f", slot - 6))\" height=\"\(String(format: "%.1f", h))\"><title>\(Report.escape(b.label)): \(Words.grouped(b.count))</title></rect>"
+                "<rect class=bar x=\"\(String(format: "%.1f", x + 3))\" y=\"\(String(format: "%.1f", base - h))\" width=\"\(String(format: "%.1f", max(1, slot - 6)))\" height=\"\(String(format: "%.1f", h))\"><title>\(Report.escape(b.label)): \(Words.grouped(b.count))</title></rect>"
                 + "<text x=\"\(String(format: "%.1f", x + slot / 2))\" y=\"\(Int(base + 16))\" text-anchor=\"middle\">\(Report.escape(b.label))</text>"
             if b.count > 0 {
                 out +=

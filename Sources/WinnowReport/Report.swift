@@ -164,10 +164,10 @@ extension Report {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let ai = aiActSummary()
         let files: [(String, String)] = [
-            ("summary.json", Report.json(summary())),
+            ("summary.json", try Report.json(summary())),
             ("index.html", html()),
             ("README.md", datasetCard()),
-            ("ai-act-summary.json", Report.json(ai)),
+            ("ai-act-summary.json", try Report.json(ai)),
             ("ai-act-summary.md", aiActMarkdown(ai)),
         ]
         for (name, text) in files {
@@ -188,11 +188,14 @@ extension Report {
     }
 
     /// Pretty JSON with sorted keys and a final newline.
-    static func json(_ o: Any) -> String {
-        let d =
-            (try? JSONSerialization.data(
-                withJSONObject: o, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        return String(decoding: d, as: UTF8.self) + "\n"
+    static func json(_ o: Any) throws -> String {
+        do {
+            let d = try JSONSerialization.data(
+                withJSONObject: o, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            return String(decoding: d, as: UTF8.self) + "\n"
+        } catch {
+            throw WinnowError(.format, "winnow report: a figure could not be written as JSON (\(error))")
+        }
     }
 
     static func iso(_ d: Date) -> String { ISO8601DateFormatter().string(from: d) }

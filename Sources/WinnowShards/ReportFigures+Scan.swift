@@ -86,8 +86,9 @@ struct RowScan: Sendable {
                 name.withUnsafeBufferPointer { types.values[types.slot($0, .init())] += c }
             }
         }
-        if let s = r.double(8) {
-            let bin = Int((s + 1) * ReportFigures.similarityBinsPerUnit)
+        if let s = r.double(8), s.isFinite {
+            // Cosines lie in [-1, 1]; 1 itself goes in the last bin.
+            let bin = Int((min(max(s, -1), 1) + 1) * ReportFigures.similarityBinsPerUnit).clamped(to: 0...99)
             if isKept { f.similarityKept[bin, default: 0] += 1 } else { f.similarityDropped[bin, default: 0] += 1 }
         }
         if let d = r.text(11) { RowScan.count(d, &clusters, &otherClusters) }
@@ -106,13 +107,17 @@ struct RowScan: Sendable {
         }
     }
 
-    /// The host of a URL as the index writes it (WHATWG href: scheme://host[:port]/...), port included.
+    /// The host of a URL as the index writes it (WHATWG href: scheme://[userinfo@]host[:port]/...), port included,
+    /// userinfo left out (`http://www.google.com:80@evil.example/` is evil.example's).
     static func host(_ url: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
         var i = 0
         while i + 2 < url.count && !(url[i] == 0x3a && url[i + 1] == 0x2f && url[i + 2] == 0x2f) { i += 1 }
-        let start = i + 2 < url.count ? i + 3 : 0
+        var start = i + 2 < url.count ? i + 3 : 0
         var end = start
-        while end < url.count && url[end] != 0x2f { end += 1 }
+        while end < url.count && url[end] != 0x2f && url[end] != 0x3f && url[end] != 0x23 {
+            if url[end] == 0x40 { start = end + 1 }
+            end += 1
+        }
         return UnsafeBufferPointer(rebasing: url[start..<end])
     }
 
@@ -194,7 +199,9 @@ struct RowScan: Sendable {
         for n in semantic.values { out.semanticClusters[Int(n) + 1, default: 0] += 1 }
         for n in otherSemantic.values { out.semanticClusters[n + 1, default: 0] += 1 }
         if let a = firstPage, let b = lastPage {
-            out.pageDates = String(decoding: a, as: UTF8.self)...String(decoding: b, as: UTF8.self)
+            // Chosen by bytes (as SQLite's min and max); Strings compare after normalisation, so order them again.
+            let (x, y) = (String(decoding: a, as: UTF8.self), String(decoding: b, as: UTF8.self))
+            out.pageDates = min(x, y)...max(x, y)
         }
         for (name, c) in [("xmp_data_mining", dataMining), ("c2pa_manifest", c2pa), ("c2pa_training_mining", training)]
         where c.samples > 0 {
@@ -205,4 +212,8 @@ struct RowScan: Sendable {
 
 extension ReportFigures.HostCounts {
     static func += (a: inout Self, b: Self) { a = a + b }
+}
+
+extension Int {
+    func clamped(to r: ClosedRange<Int>) -> Int { Swift.min(Swift.max(self, r.lowerBound), r.upperBound) }
 }

@@ -140,18 +140,27 @@ extension IndexReader {
         for r in try q("SELECT code, count(*) AS n FROM input_errors GROUP BY code") {
             f.inputErrors[r.string("code") ?? "unknown"] = int(r, "n")
         }
-        let semantic = try hasColumn("semantic_duplicate_of") ? "semantic_duplicate_of" : "NULL"
-        let training = try hasColumn("c2pa_training") ? "c2pa_training LIKE '%training-mining:%'" : "0"
+        // Columns a read-only index made by an older winnow may lack (migrations 4, 6, 8, 9, 11) read as NULL.
+        func column(_ name: String, _ expression: String? = nil) throws -> String {
+            try hasColumn(name) ? expression ?? name : "NULL"
+        }
         let sql = """
             SELECT url, status, reason, original_bytes, stored_bytes, original_width, original_height, length(caption),
-                   similarity, content_type, original_format, duplicate_of, \(semantic), opt_out_signals,
-                   data_mining IS NOT NULL, c2pa = 1, \(training), removed_by, page_date
+                   \(try column("similarity")), content_type, original_format, duplicate_of,
+                   \(try column("semantic_duplicate_of")), opt_out_signals,
+                   \(try column("data_mining", "data_mining IS NOT NULL")), \(try column("c2pa", "c2pa = 1")),
+                   \(try column("c2pa_training", "c2pa_training LIKE '%training-mining:%' AND c2pa_training NOT LIKE 'unreadable:%'")),
+                   \(try column("removed_by")), page_date
             FROM samples WHERE id BETWEEN ?1 AND ?2
             """
         let bounds = try q("SELECT coalesce(min(id), 0) AS lo, coalesce(max(id), -1) AS hi FROM samples")[0]
         let (lo, hi) = (int(bounds, "lo"), int(bounds, "hi"))
-        let n = max(1, min(threads, (hi - lo + 1) / max(1, minRowsPerThread) + 1))
-        let step = (hi - lo + n) / n
+        // Row ids count from 1 in an index Winnow wrote; ids spread wider than 2^40 (a hand-made index) are read by
+        // one thread, so that no arithmetic below can overflow.
+        let sane = lo >= -(1 << 40) && hi <= 1 << 40
+        let rows = hi >= lo ? (sane ? hi - lo + 1 : 1) : 0
+        let n = sane ? max(1, min(threads, rows / max(1, minRowsPerThread) + 1)) : 1
+        let step = max(1, (rows + n - 1) / n)
         let path = ShardWriter.indexPath(directory)
         let results = Mutex<[Result<RowScan, SQLiteError>]>([])
         DispatchQueue.concurrentPerform(iterations: n) { k in
@@ -159,7 +168,8 @@ extension IndexReader {
             let result = Result { () throws(SQLiteError) -> RowScan in
                 let c = try Connection(path: path, readOnly: true)
                 defer { c.close() }
-                try c.prepare(sql).forEachRow([lo + k * step, min(hi, lo + (k + 1) * step - 1)]) { scan.add($0) }
+                let range = n == 1 ? [lo, hi] : [lo + k * step, min(hi, lo + (k + 1) * step - 1)]
+                try c.prepare(sql).forEachRow(range) { scan.add($0) }
                 return scan
             }
             results.withLock { $0.append(result) }

@@ -807,8 +807,10 @@ if wanted("image-hashes") {
             ).utf8))
     results.append(
         Measurement(
-            name: "image stage, default hashes (MD5, SHA-1, SHA-256, PDQ), \(files.count) files of the fetch web (1 core)",
-            unit: "images/s", ours: timed[0], baselineName: "the same with SHA-256 only and no PDQ", baseline: timed[1]))
+            name:
+                "image stage, default hashes (MD5, SHA-1, SHA-256, PDQ), \(files.count) files of the fetch web (1 core)",
+            unit: "images/s", ours: timed[0], baselineName: "the same with SHA-256 only and no PDQ", baseline: timed[1])
+    )
 }
 
 // 7. CLIP embedding on the CPU: a ViT-B/32-shaped random-weight checkpoint (made once by

@@ -163,6 +163,19 @@ import WinnowTestSupport
         var gap = JPEGJUMBFAssembler()
         for s in [segments[0], segments[2]] { s.withUnsafeBufferPointer { gap.add($0) } }
         #expect(gap.boxes().isEmpty)
+        // The file without its middle segment: the store cannot be put together, and that is recorded.
+        var at = 2
+        var cut = [UInt8](big[0..<2])
+        var seen = 0
+        while at + 4 <= big.count, big[at] == 0xff, big[at + 1] != 0xda {
+            let n = Int(big[at + 2]) << 8 | Int(big[at + 3])
+            if big[at + 1] == 0xeb { seen += 1 }
+            if !(big[at + 1] == 0xeb && seen == 2) { cut += big[at..<(at + 2 + n)] }
+            at += 2 + n
+        }
+        cut += big[at...]
+        let m = ImageMetadata.scan(cut, format: .jpeg)
+        #expect(m.hasC2PA && m.c2paTraining == nil && m.c2paUnreadable?.contains("APP11") == true)
     }
 
     func find(_ hay: [UInt8], _ needle: [UInt8], from: Int) -> Int? {
@@ -226,6 +239,14 @@ import WinnowTestSupport
             } catch {
                 #expect(error.message.contains(message), "\(h): \(error.message)")
             }
+        }
+        // Items are bounded: an array of 200,000 one-byte integers is refused, not built (40 bytes an item).
+        let many = [0x9a, 0x00, 0x03, 0x0d, 0x40] + [UInt8](repeating: 0x01, count: 200_000)
+        do {
+            _ = try CBOR.decode(many)
+            Issue.record("200,000 items were decoded")
+        } catch {
+            #expect(error.message.contains("more than 100000 items"), "\(error)")
         }
         // Nesting is bounded: 10,000 nested arrays are refused, not recursed into.
         let deep = [UInt8](repeating: 0x81, count: 10_000) + [0x00]

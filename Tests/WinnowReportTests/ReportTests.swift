@@ -246,12 +246,30 @@ import WinnowTestSupport
         for s in [parts, whole] { #expect(s["provenance"] != nil) }
         let p = try #require(parts["provenance"] as? [String: Any])
         let w = try #require(whole["provenance"] as? [String: Any])
-        #expect(Report.json(p["collection_period"] ?? [:]) == Report.json(w["collection_period"] ?? [:]))
-        #expect(Report.json(p["crawls"] ?? []) == Report.json(w["crawls"] ?? []))
+        #expect(try Report.json(p["collection_period"] ?? [:]) == Report.json(w["collection_period"] ?? [:]))
+        #expect(try Report.json(p["crawls"] ?? []) == Report.json(w["crawls"] ?? []))
         parts["provenance"] = nil
         whole["provenance"] = nil
-        #expect(Report.json(parts) == Report.json(whole))
+        #expect(try Report.json(parts) == Report.json(whole))
         #expect((parts["totals"] as? [String: Any])?["candidates"] as? Int == 550)
+    }
+
+    /// Values of the provider's that YAML would read as something else, or that would end the front matter, are
+    /// quoted and escaped; JSON numbers print as numbers and booleans as yes/no in the Markdown summary.
+    @Test func cardScalarsAndMarkdownValues() throws {
+        #expect(Report.yamlScalar("My dataset v2") == "My dataset v2")
+        for s in ["True", "no", "null", ">folded", "2024", "-x", "a: b", "line\n---\nend", "bell\u{7}", "trailing "] {
+            let y = Report.yamlScalar(s)
+            #expect(y.hasPrefix("\"") && y.hasSuffix("\"") && !y.contains("\n"), "\(s.debugDescription) -> \(y)")
+        }
+        #expect(Report.yamlScalar("line\n---") == #""line\n---""#)
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(#"{"retries": 1, "on": true, "zero": 0}"#.utf8))
+                as? [String: Any])
+        #expect(Report.markdownValue(json["retries"]!) == "1")
+        #expect(Report.markdownValue(json["zero"]!) == "0")
+        #expect(Report.markdownValue(json["on"]!) == "yes")
+        #expect(Report.markdownValue(false) == "no" && Report.markdownValue(3) == "3")
     }
 
     /// SME: the top 5 % (rounded up), at most 1,000; the share is named.

@@ -114,3 +114,21 @@ func keptSample(_ n: Int) -> Sample {
         #expect(try Connection(path: dir + "/index.sqlite", readOnly: true).userVersion == ShardIndex.migrations.count)
     }
 }
+
+/// The report's scan takes a URL's host as the fetcher does: userinfo, port, query and fragment are not part of it.
+@Suite struct ReportScanTests {
+    func host(_ url: String) -> String {
+        Array(url.utf8).withUnsafeBufferPointer {
+            IndexReader.withoutPort(String(decoding: RowScan.host($0), as: UTF8.self))
+        }
+    }
+
+    @Test func hostsAreTheFetchersHosts() {
+        #expect(host("http://www.google.com:80@evil.example/a.jpg") == "evil.example")
+        #expect(host("https://user:pw@cdn.site.example:8443/x?y=1") == "cdn.site.example")
+        #expect(host("http://a.example?q=http://b.example/") == "a.example")
+        #expect(host("http://a.example#frag") == "a.example")
+        #expect(host("http://[::1]:8080/x") == "[::1]")
+        #expect(host("https://plain.example/") == "plain.example")
+    }
+}

@@ -18,6 +18,9 @@ public struct C2PATrainingMining: Sendable, Equatable {
         a.label == b.label && a.entries.elementsEqual(b.entries) { $0.name == $1.name && $0.use == $1.use }
     }
 
+    /// Largest training-mining assertion read (real ones are under 1 KiB).
+    public static let maxAssertionBytes = 64 * 1024
+
     /// The entries (without their `cawg.`/`c2pa.` prefix) that speak for each purpose of a run, as the vocabulary
     /// of `optout.purpose` names them. Building a training set is data mining as well as training, so `data_mining`
     /// speaks for every purpose; `ai_generative_training` for training, as LAION-style sets train generative models.
@@ -82,6 +85,11 @@ public struct C2PATrainingMining: Sendable, Equatable {
         for child in a.children {
             guard case .content(let type, let payload) = child else { continue }
             let body = UnsafeBufferPointer(rebasing: bytes[payload])
+            // A training-mining assertion is a few hundred bytes; a huge one is refused before it is decoded.
+            guard body.count <= C2PATrainingMining.maxAssertionBytes else {
+                throw C2PAError(
+                    message: "assertion \(label) is \(body.count) bytes, over \(C2PATrainingMining.maxAssertionBytes)")
+            }
             let value: CBOR
             switch type {
             case "cbor":

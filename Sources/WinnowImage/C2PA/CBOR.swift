@@ -56,9 +56,13 @@ public indirect enum CBOR: Sendable, Equatable {
 
     /// Nesting deeper than this is refused (C2PA assertions nest a handful of levels).
     public static let maxDepth = 64
+    /// Items (of any kind, nested ones included) one decode makes at most: each is a heap object of some 40 bytes,
+    /// so a hostile array of a million one-byte integers would otherwise cost 40 times its size.
+    public static let maxItems = 100_000
 
-    /// Decodes the one item that `bytes` hold; bytes left over after it are an error. Never allocates more than
-    /// the input could describe: a declared length or count is checked against the bytes that remain first.
+    /// Decodes the one item that `bytes` hold; bytes left over after it are an error. A declared length or count is
+    /// checked against the bytes that remain, and at most `maxItems` items are made, so memory stays a small
+    /// multiple of the input however it is built.
     public static func decode(_ bytes: UnsafeBufferPointer<UInt8>) throws(DecodeError) -> CBOR {
         var d = Decoder(b: bytes)
         let item = try d.item(depth: 0)
@@ -76,6 +80,7 @@ public indirect enum CBOR: Sendable, Equatable {
     private struct Decoder {
         let b: UnsafeBufferPointer<UInt8>
         var i = 0
+        var made = 0
 
         func fail(_ message: String) -> DecodeError { DecodeError(offset: i, message: message) }
 
@@ -114,6 +119,8 @@ public indirect enum CBOR: Sendable, Equatable {
 
         mutating func item(depth: Int) throws(DecodeError) -> CBOR {
             guard depth < CBOR.maxDepth else { throw fail("nested deeper than \(CBOR.maxDepth)") }
+            made += 1
+            guard made <= CBOR.maxItems else { throw fail("more than \(CBOR.maxItems) items") }
             let start = i
             let initial = try byte()
             let major = initial >> 5
@@ -176,7 +183,7 @@ public indirect enum CBOR: Sendable, Equatable {
                 var items: [CBOR] = []
                 if let n = arg {
                     let count = try length(n, unit: 1)
-                    items.reserveCapacity(count)
+                    items.reserveCapacity(min(count, 64))
                     for _ in 0..<count { items.append(try item(depth: depth + 1)) }
                 } else {
                     while try !atBreak() { items.append(try item(depth: depth + 1)) }
@@ -186,7 +193,7 @@ public indirect enum CBOR: Sendable, Equatable {
                 var pairs: [(key: CBOR, value: CBOR)] = []
                 if let n = arg {
                     let count = try length(n, unit: 2)
-                    pairs.reserveCapacity(count)
+                    pairs.reserveCapacity(min(count, 64))
                     for _ in 0..<count {
                         let k = try item(depth: depth + 1)
                         pairs.append((k, try item(depth: depth + 1)))
