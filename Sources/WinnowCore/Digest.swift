@@ -65,6 +65,24 @@ public final class Digest: @unchecked Sendable {
     }
 }
 
+/// The three digests removal lists come in, of one buffer, in one pass over it (the image stage's hashes of every
+/// download): lower-case hex.
+public func contentDigests(_ bytes: [UInt8]) -> (sha256: String, md5: String, sha1: String) {
+    var a = [UInt8](repeating: 0, count: 32)
+    var b = [UInt8](repeating: 0, count: 16)
+    var c = [UInt8](repeating: 0, count: 20)
+    bytes.withUnsafeBytes { data in
+        a.withUnsafeMutableBufferPointer { pa in
+            b.withUnsafeMutableBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    winnow_digest3(data.baseAddress, data.count, pa.baseAddress, pb.baseAddress, pc.baseAddress)
+                }
+            }
+        }
+    }
+    return (hex(a), hex(b), hex(c))
+}
+
 /// SHA-256 of whole buffers (the content hash of every download).
 public enum SHA256 {
     /// The 32-byte digest of `bytes`.

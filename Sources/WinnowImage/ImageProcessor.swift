@@ -87,10 +87,10 @@ public struct ImageProcessor: Sendable {
     /// Processes a sample that holds downloaded bytes; dropped samples pass through untouched.
     public func process(_ sample: inout Sample) {
         guard sample.isKept, let bytes = sample.original else { return }
-        sample.sha256 = SHA256.hexDigest(bytes)
         if settings.md5AndSHA1 {
-            sample.md5 = DigestAlgorithm.md5.hexDigest(bytes)
-            sample.sha1 = DigestAlgorithm.sha1.hexDigest(bytes)
+            (sample.sha256, sample.md5, sample.sha1) = contentDigests(bytes)
+        } else {
+            sample.sha256 = SHA256.hexDigest(bytes)
         }
         sample.originalSize = bytes.count
         if bytes.count < settings.minBytes {

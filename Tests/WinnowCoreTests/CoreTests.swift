@@ -158,3 +158,29 @@ import WinnowCore
         }
     }
 }
+
+/// Issue 27: SHA-256, MD5 and SHA-1 in one pass give what each gives alone, at every block boundary, and the known
+/// digests of the empty input and "abc" (FIPS 180-4 and RFC 1321 test vectors).
+@Suite struct ContentDigestsTests {
+    @Test func onePassEqualsEachAlone() {
+        var rng = UInt64(0x9e37_79b9_7f4a_7c15)
+        for size in [0, 1, 55, 56, 63, 64, 65, 65_535, 65_536, 65_537, 200_003] {
+            let bytes = (0..<size).map { _ in
+                rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return UInt8(truncatingIfNeeded: rng >> 33)
+            }
+            let d = contentDigests(bytes)
+            #expect(d.sha256 == DigestAlgorithm.sha256.hexDigest(bytes), "\(size)")
+            #expect(d.md5 == DigestAlgorithm.md5.hexDigest(bytes), "\(size)")
+            #expect(d.sha1 == DigestAlgorithm.sha1.hexDigest(bytes), "\(size)")
+        }
+        let empty = contentDigests([])
+        #expect(empty.sha256 == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(empty.md5 == "d41d8cd98f00b204e9800998ecf8427e")
+        #expect(empty.sha1 == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        let abc = contentDigests(Array("abc".utf8))
+        #expect(abc.sha256 == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(abc.md5 == "900150983cd24fb0d6963f7d28e17f72")
+        #expect(abc.sha1 == "a9993e364706816aba3e25717850c26c9cd0d89d")
+    }
+}
