@@ -813,6 +813,45 @@ if wanted("image-hashes") {
     )
 }
 
+// The int8 kernels (issue 27) on ViT-B/32's MLP product, as one worker of the embed stage runs it (8 images of
+// 50 tokens: 400 x 768 times 768 x 3072, one core), beside OpenBLAS's sgemm on the same shape in float32: the
+// multiply-adds a second of each kernel path and of sgemm, in turn within each run.
+if wanted("qgemm") {
+    let (m, k, n) = (400, 768, 3072)
+    var seed: UInt64 = 7
+    func next() -> UInt64 {
+        seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return seed >> 33
+    }
+    let a8 = (0..<(m * k)).map { _ in UInt8(truncatingIfNeeded: next()) & 0x7f }
+    let w8 = QuantizedGEMM.Weights((0..<(n * k)).map { _ in Int8(truncatingIfNeeded: next()) }, n: n, k: k)
+    let af = a8.map { Float($0) / 127 }
+    let wf = (0..<(n * k)).map { _ in Float(Int8(truncatingIfNeeded: next())) / 127 }
+    var cf = [Float](repeating: 0, count: m * n)
+    let saved = BLAS.threads
+    BLAS.threads = 1
+    defer { BLAS.threads = saved }
+    let paths = QuantizedGEMM.Path.allCases.filter {
+        $0 != .best && $0.rawValue <= QuantizedGEMM.bestPath.rawValue && $0 != .portable
+    }
+    var bodies: [() throws -> Void] = [
+        {
+            cf.withUnsafeMutableBufferPointer {
+                BLAS.sgemm(transB: true, m: m, n: n, k: k, a: af, lda: k, b: wf, ldb: k, c: $0.baseAddress!, ldc: n)
+            }
+        }
+    ]
+    for p in paths { bodies.append({ _ = QuantizedGEMM.multiply(a8, m: m, w8, path: p) }) }
+    let timed = try measureInTurn(runs: runs * 3, units: Double(m * n * k), bodies)
+    for (i, p) in paths.enumerated() {
+        results.append(
+            Measurement(
+                name: "int8 GEMM \(p) (u8 x s8 -> s32), ViT-B/32 MLP 400x768x3072, 1 core", unit: "MAC/s",
+                ours: timed[i + 1], baselineName: "OpenBLAS sgemm (\(BLAS.coreName)), same shape, float32",
+                baseline: timed[0]))
+    }
+}
+
 // 7. CLIP embedding on the CPU: a ViT-B/32-shaped random-weight checkpoint (made once by
 //    scripts/embed_peer_bench.py with transformers, in .venv-embed), batches of 16, both cores. Beside it: PyTorch
 //    (transformers' CLIPModel, 2 threads) on the same checkpoint in the same run, and the sgemm limit: the tower's

@@ -1,0 +1,33 @@
+#ifndef WINNOW_QGEMM_H
+#define WINNOW_QGEMM_H
+#include <stddef.h>
+#include <stdint.h>
+
+// Integer matrix products for int8 linear layers (issue 27): C[i][j] = sum over k of A[i][k] * B[j][k], with A the
+// activations as unsigned bytes (a per-token quantisation shifted to be non-negative), B the weights as signed
+// bytes (one row per output channel), and C exact 32-bit sums. Scales and zero points are the caller's.
+//
+// B is packed once (winnow_qgemm_pack): blocks of 16 output channels, within a block groups of 4 consecutive k,
+// each group the 4 bytes of every channel in turn (64 bytes), K padded to a multiple of 4 and N to one of 16 with
+// zeros. That is the layout VPDPBUSD (AVX512-VNNI) and VPMADDUBSW + VPMADDWD (AVX2) take directly.
+//
+// Paths, chosen at run time: AVX512-VNNI (VPDPBUSD, no intermediate rounding or saturation), AVX2 (VPMADDUBSW:
+// exact when every activation is at most 127, since two products of at most 127 x 128 fit an int16; quantise
+// activations to 7 bits for it, as fbgemm does on AVX2), and portable C. Every path gives the scalar reference's
+// integers exactly on the inputs it accepts.
+
+/// Bytes winnow_qgemm_pack writes for an n x k weight matrix.
+size_t winnow_qgemm_packed_size(size_t n, size_t k);
+
+/// Packs the n x k signed-byte matrix `b` (row stride `ldb`) into `packed` (winnow_qgemm_packed_size bytes).
+void winnow_qgemm_pack(const int8_t *b, size_t ldb, size_t n, size_t k, int8_t *packed);
+
+/// C (m x n, row stride ldc) = A (m x k, row stride lda, unsigned bytes) times packed B transposed. `path`: 0 the
+/// best this CPU has, 1 portable C, 2 AVX2, 3 AVX512-VNNI (a path the CPU lacks falls back to portable C).
+void winnow_qgemm_u8s8(const uint8_t *a, size_t lda, const int8_t *packed, size_t n, size_t k, size_t m, int32_t *c,
+                       size_t ldc, int path);
+
+/// The path winnow_qgemm_u8s8 takes with `path` 0 on this CPU: 1 portable, 2 AVX2, 3 AVX512-VNNI.
+int winnow_qgemm_best_path(void);
+
+#endif

@@ -1,0 +1,177 @@
+// Integer matrix products for int8 linear layers; see winnow_qgemm.h for the layout and the paths.
+#include "winnow_qgemm.h"
+
+#include <string.h>
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+#define WINNOW_X86 1
+#endif
+
+size_t winnow_qgemm_packed_size(size_t n, size_t k) { return ((n + 15) / 16) * ((k + 3) / 4) * 64; }
+
+void winnow_qgemm_pack(const int8_t *b, size_t ldb, size_t n, size_t k, int8_t *packed) {
+    size_t blocks = (n + 15) / 16, groups = (k + 3) / 4;
+    for (size_t jb = 0; jb < blocks; jb++)
+        for (size_t g = 0; g < groups; g++)
+            for (size_t jj = 0; jj < 16; jj++)
+                for (size_t t = 0; t < 4; t++) {
+                    size_t j = jb * 16 + jj, kk = g * 4 + t;
+                    packed[((jb * groups + g) * 16 + jj) * 4 + t] = (j < n && kk < k) ? b[j * ldb + kk] : 0;
+                }
+}
+
+// The 4 activations of group g of a row as one 32-bit word (zeros past k: the row is not padded).
+static inline int32_t load4(const uint8_t *row, size_t g, size_t k) {
+    uint8_t v[4] = {0, 0, 0, 0};
+    size_t start = g * 4, count = k - start < 4 ? k - start : 4;
+    memcpy(v, row + start, count);
+    int32_t w;
+    memcpy(&w, v, 4);
+    return w;
+}
+
+static void qgemm_portable(const uint8_t *a, size_t lda, const int8_t *packed, size_t n, size_t k, size_t m,
+                           int32_t *c, size_t ldc) {
+    size_t blocks = (n + 15) / 16, groups = (k + 3) / 4;
+    for (size_t i = 0; i < m; i++) {
+        const uint8_t *row = a + i * lda;
+        for (size_t jb = 0; jb < blocks; jb++) {
+            int32_t acc[16] = {0};
+            for (size_t g = 0; g < groups; g++) {
+                const int8_t *bg = packed + (jb * groups + g) * 64;
+                for (size_t t = 0; t < 4; t++) {
+                    size_t kk = g * 4 + t;
+                    if (kk >= k) break;
+                    int32_t x = row[kk];
+                    for (size_t jj = 0; jj < 16; jj++) acc[jj] += x * (int32_t)bg[jj * 4 + t];
+                }
+            }
+            for (size_t jj = 0; jj < 16 && jb * 16 + jj < n; jj++) c[i * ldc + jb * 16 + jj] = acc[jj];
+        }
+    }
+}
+
+#ifdef WINNOW_X86
+// Four rows at a time share each 64-byte block of B; one 16-lane accumulator per row.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void qgemm_vnni(
+    const uint8_t *a, size_t lda, const int8_t *packed, size_t n, size_t k, size_t m, int32_t *c, size_t ldc) {
+    size_t blocks = (n + 15) / 16, groups = (k + 3) / 4;
+    for (size_t i = 0; i < m; i += 4) {
+        size_t rows = m - i < 4 ? m - i : 4;
+        const uint8_t *r0 = a + i * lda, *r1 = r0 + (rows > 1 ? lda : 0), *r2 = r0 + (rows > 2 ? 2 * lda : 0),
+                      *r3 = r0 + (rows > 3 ? 3 * lda : 0);
+        for (size_t jb = 0; jb < blocks; jb++) {
+            __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
+            const int8_t *bj = packed + jb * groups * 64;
+            size_t full = k / 4;
+            for (size_t g = 0; g < full; g++) {
+                __m512i b = _mm512_loadu_si512((const void *)(bj + g * 64));
+                int32_t w0, w1, w2, w3;
+                memcpy(&w0, r0 + g * 4, 4);
+                memcpy(&w1, r1 + g * 4, 4);
+                memcpy(&w2, r2 + g * 4, 4);
+                memcpy(&w3, r3 + g * 4, 4);
+                c0 = _mm512_dpbusd_epi32(c0, _mm512_set1_epi32(w0), b);
+                c1 = _mm512_dpbusd_epi32(c1, _mm512_set1_epi32(w1), b);
+                c2 = _mm512_dpbusd_epi32(c2, _mm512_set1_epi32(w2), b);
+                c3 = _mm512_dpbusd_epi32(c3, _mm512_set1_epi32(w3), b);
+            }
+            if (full < groups) {
+                __m512i b = _mm512_loadu_si512((const void *)(bj + full * 64));
+                c0 = _mm512_dpbusd_epi32(c0, _mm512_set1_epi32(load4(r0, full, k)), b);
+                c1 = _mm512_dpbusd_epi32(c1, _mm512_set1_epi32(load4(r1, full, k)), b);
+                c2 = _mm512_dpbusd_epi32(c2, _mm512_set1_epi32(load4(r2, full, k)), b);
+                c3 = _mm512_dpbusd_epi32(c3, _mm512_set1_epi32(load4(r3, full, k)), b);
+            }
+            size_t cols = n - jb * 16 < 16 ? n - jb * 16 : 16;
+            __mmask16 mask = (__mmask16)((1u << cols) - 1);
+            __m512i acc[4] = {c0, c1, c2, c3};
+            for (size_t r = 0; r < rows; r++) _mm512_mask_storeu_epi32(c + (i + r) * ldc + jb * 16, mask, acc[r]);
+        }
+    }
+}
+
+// VPMADDUBSW multiplies unsigned by signed bytes and adds pairs into int16 with saturation, exact when the
+// activations are at most 127; VPMADDWD by ones then adds pairs of those into int32. Four rows at a time share each
+// 64-byte block of B (two registers); eight accumulators.
+__attribute__((target("avx2"))) static inline __m256i dot4(__m256i acc, __m256i x, __m256i b, __m256i ones) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(x, b), ones));
+}
+
+__attribute__((target("avx2"))) static void qgemm_avx2(const uint8_t *a, size_t lda, const int8_t *packed, size_t n,
+                                                       size_t k, size_t m, int32_t *c, size_t ldc) {
+    size_t blocks = (n + 15) / 16, groups = (k + 3) / 4, full = k / 4;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (size_t i = 0; i < m; i += 4) {
+        size_t rows = m - i < 4 ? m - i : 4;
+        const uint8_t *r[4];
+        for (size_t q = 0; q < 4; q++) r[q] = a + (i + (q < rows ? q : 0)) * lda;
+        for (size_t jb = 0; jb < blocks; jb++) {
+            __m256i acc[8];
+            for (int q = 0; q < 8; q++) acc[q] = _mm256_setzero_si256();
+            const int8_t *bj = packed + jb * groups * 64;
+            for (size_t g = 0; g < groups; g++) {
+                __m256i blo = _mm256_loadu_si256((const __m256i *)(bj + g * 64));
+                __m256i bhi = _mm256_loadu_si256((const __m256i *)(bj + g * 64 + 32));
+                for (int q = 0; q < 4; q++) {
+                    int32_t w;
+                    if (g < full)
+                        memcpy(&w, r[q] + g * 4, 4);
+                    else
+                        w = load4(r[q], g, k);
+                    __m256i x = _mm256_set1_epi32(w);
+                    acc[2 * q] = dot4(acc[2 * q], x, blo, ones);
+                    acc[2 * q + 1] = dot4(acc[2 * q + 1], x, bhi, ones);
+                }
+            }
+            size_t cols = n - jb * 16 < 16 ? n - jb * 16 : 16;
+            for (size_t q = 0; q < rows; q++) {
+                int32_t out[16];
+                _mm256_storeu_si256((__m256i *)out, acc[2 * q]);
+                _mm256_storeu_si256((__m256i *)(out + 8), acc[2 * q + 1]);
+                memcpy(c + (i + q) * ldc + jb * 16, out, cols * sizeof(int32_t));
+            }
+        }
+    }
+}
+
+static int detect(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vnni"))
+        return 3;
+    if (__builtin_cpu_supports("avx2")) return 2;
+    return 1;
+}
+#else
+static int detect(void) { return 1; }
+#endif
+
+// Decided once; a relaxed atomic because several threads may ask first at once (they compute the same answer).
+int winnow_qgemm_best_path(void) {
+    static int best = 0;
+    int b = __atomic_load_n(&best, __ATOMIC_RELAXED);
+    if (b == 0) {
+        b = detect();
+        __atomic_store_n(&best, b, __ATOMIC_RELAXED);
+    }
+    return b;
+}
+
+void winnow_qgemm_u8s8(const uint8_t *a, size_t lda, const int8_t *packed, size_t n, size_t k, size_t m, int32_t *c,
+                       size_t ldc, int path) {
+    int best = winnow_qgemm_best_path();
+    if (path == 0) path = best;
+    if (path > best) path = 1;
+#ifdef WINNOW_X86
+    if (path == 3) {
+        qgemm_vnni(a, lda, packed, n, k, m, c, ldc);
+        return;
+    }
+    if (path == 2) {
+        qgemm_avx2(a, lda, packed, n, k, m, c, ldc);
+        return;
+    }
+#endif
+    qgemm_portable(a, lda, packed, n, k, m, c, ldc);
+}

@@ -1,0 +1,62 @@
+import Testing
+import WinnowCore
+
+@testable import WinnowTensor
+
+/// Issue 27: every int8 kernel path gives the scalar reference's integers exactly, on the inputs it accepts (AVX2:
+/// activations at most 127; AVX512-VNNI and portable C: any byte), for shapes with ragged edges (k not a multiple
+/// of 4, n not of 16, m not of 4) and ViT-B/32's own (768 -> 3072).
+@Suite struct QuantizedGEMMTests {
+    struct Rand {
+        var s: UInt64
+        mutating func next() -> UInt64 {
+            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return s >> 33
+        }
+    }
+
+    func reference(_ a: [UInt8], _ b: [Int8], m: Int, n: Int, k: Int) -> [Int32] {
+        var c = [Int32](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                var s: Int32 = 0
+                for t in 0..<k { s += Int32(a[i * k + t]) * Int32(b[j * k + t]) }
+                c[i * n + j] = s
+            }
+        }
+        return c
+    }
+
+    @Test func everyPathMatchesTheReference() {
+        var r = Rand(s: 42)
+        let paths = QuantizedGEMM.Path.allCases.filter { $0 != .best && $0.rawValue <= QuantizedGEMM.bestPath.rawValue }
+        #expect(paths.contains(.portable))
+        for (m, n, k) in [(1, 1, 1), (5, 37, 83), (4, 16, 4), (7, 33, 130), (16, 64, 768), (3, 3072, 768 / 8)] {
+            // Extremes included: 0, 127 and 255 against -128 and 127, where the AVX2 pairs come nearest to int16's limit.
+            let b = (0..<(n * k)).map { i in
+                i % 97 == 0 ? Int8.min : i % 89 == 0 ? Int8.max : Int8(truncatingIfNeeded: r.next())
+            }
+            let full = (0..<(m * k)).map { i in i % 53 == 0 ? UInt8(255) : UInt8(truncatingIfNeeded: r.next()) }
+            let seven = (0..<(m * k)).map { i in i % 53 == 0 ? UInt8(127) : UInt8(truncatingIfNeeded: r.next()) & 0x7f }
+            let w = QuantizedGEMM.Weights(b, n: n, k: k)
+            for path in paths {
+                #expect(
+                    QuantizedGEMM.multiply(seven, m: m, w, path: path) == reference(seven, b, m: m, n: n, k: k),
+                    "\(path) \(m)x\(n)x\(k) 7-bit")
+                if path != .avx2 {
+                    #expect(
+                        QuantizedGEMM.multiply(full, m: m, w, path: path) == reference(full, b, m: m, n: n, k: k),
+                        "\(path) \(m)x\(n)x\(k) 8-bit")
+                }
+            }
+            #expect(
+                QuantizedGEMM.multiply(seven, m: m, w) == reference(seven, b, m: m, n: n, k: k), "best \(m)x\(n)x\(k)")
+        }
+    }
+
+    /// This machine's path, for the record (the CI log says which kernels were checked).
+    @Test func theBestPathIsKnown() {
+        print("int8 GEMM: best path on this CPU is \(QuantizedGEMM.bestPath)")
+        #expect(QuantizedGEMM.bestPath != .best)
+    }
+}
