@@ -15,13 +15,13 @@ public final class CLIPEncoder: Sendable {
 
     /// Loads a Hugging Face CLIP checkpoint directory: config.json, model.safetensors, vocab.json, merges.txt and
     /// preprocessor_config.json (OpenAI's preprocessing when that file is absent). `threads`: see `CLIPModel`.
-    public init(directory: String, threads: Int? = nil) throws(WinnowError) {
+    public init(directory: String, threads: Int? = nil, precision: CLIPModel.Precision = .float32) throws(WinnowError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw WinnowError(.io, "\(directory): no such model directory")
         }
         self.directory = directory
-        model = try CLIPModel(directory: directory, threads: threads)
+        model = try CLIPModel(directory: directory, threads: threads, precision: precision)
         tokenizer = try CLIPTokenizer(directory: directory, contextLength: model.config.contextLength)
         guard tokenizer.vocabularySize <= model.config.vocabulary else {
             throw WinnowError(

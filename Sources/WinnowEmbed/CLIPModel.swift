@@ -4,20 +4,44 @@ import WinnowTensor
 
 /// `y = x · Wᵀ + b` with `W` stored `[out, in]` row-major, as in the checkpoint.
 struct Linear: Sendable {
-    let weight: [Float]
+    var weight: [Float]
     let bias: [Float]?
     let inputs: Int
     let outputs: Int
+    /// The layer in int8 (`CLIPModel.Precision.int8`); its float weights are then dropped.
+    var int8: QuantizedGEMM.Linear?
+
+    init(weight: [Float], bias: [Float]?, inputs: Int, outputs: Int) {
+        self.weight = weight
+        self.bias = bias
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+
+    /// The same layer with int8 weights.
+    func quantized() -> Linear {
+        var l = self
+        l.int8 = QuantizedGEMM.Linear(weight: weight, inputs: inputs, outputs: outputs)
+        l.weight = []
+        return l
+    }
+
+    /// Bytes its weights take resident.
+    var residentBytes: Int { int8?.residentBytes ?? 4 * weight.count + 4 * (bias?.count ?? 0) }
 
     /// `output = input · Wᵀ (+ output when accumulating)`, then `+ b` and `activation`.
     func apply(
         _ input: UnsafePointer<Float>, rows: Int, inputStride: Int? = nil, into output: UnsafeMutablePointer<Float>,
         accumulate: Bool = false, activation: Kernels.Activation = .identity
     ) {
-        weight.withUnsafeBufferPointer { w in
-            BLAS.sgemm(
-                transB: true, m: rows, n: outputs, k: inputs, a: input, lda: inputStride ?? inputs, b: w.baseAddress!,
-                ldb: inputs, beta: accumulate ? 1 : 0, c: output, ldc: outputs)
+        if let q = int8 {
+            q.apply(input, rows: rows, inputStride: inputStride, into: output, accumulate: accumulate)
+        } else {
+            weight.withUnsafeBufferPointer { w in
+                BLAS.sgemm(
+                    transB: true, m: rows, n: outputs, k: inputs, a: input, lda: inputStride ?? inputs,
+                    b: w.baseAddress!, ldb: inputs, beta: accumulate ? 1 : 0, c: output, ldc: outputs)
+            }
         }
         if bias == nil && activation == .identity { return }
         if let bias {
@@ -128,8 +152,27 @@ struct Transformer: Sendable {
 /// A CLIP model: the vision transformer, the text transformer, their projections and the logit scale, loaded from
 /// a Hugging Face checkpoint directory (config.json + model.safetensors) or OpenCLIP's key layout in the same file.
 public final class CLIPModel: Sendable {
+    /// The arithmetic of the towers' linear layers.
+    public enum Precision: String, Sendable, CaseIterable {
+        /// float32 throughout (OpenBLAS sgemm).
+        case float32
+        /// The encoder layers' linear layers (q/k/v, attention output, MLP) in int8: weights per output channel,
+        /// activations per token, int32 sums (`QuantizedGEMM`); patch embedding, LayerNorm, softmax, the
+        /// residual stream and the final projections stay float32.
+        case int8
+    }
+
     /// The checkpoint's shape.
     public let config: CLIPConfig
+    /// The linear layers' arithmetic.
+    public let precision: Precision
+
+    /// Bytes the encoder layers' linear weights take resident (int8: packed weights and per-channel scales).
+    public var encoderLinearBytes: Int {
+        (vision.layers + text.layers).reduce(0) {
+            $0 + $1.qkv.residentBytes + $1.out.residentBytes + $1.fc1.residentBytes + $1.fc2.residentBytes
+        }
+    }
     /// `exp(logit_scale)` from the checkpoint: the factor from cosine to logit.
     public let logitScale: Float
     /// Threads a batch is split over. Each runs its share start to finish with single-threaded OpenBLAS calls, so
@@ -152,24 +195,28 @@ public final class CLIPModel: Sendable {
 
     /// Loads `directory/config.json` and `directory/model.safetensors` (Hugging Face), or
     /// `directory/open_clip_config.json` and `directory/open_clip_model.safetensors` (OpenCLIP).
-    public convenience init(directory: String, threads: Int? = nil) throws(WinnowError) {
+    public convenience init(directory: String, threads: Int? = nil, precision: Precision = .float32)
+        throws(WinnowError)
+    {
         let fm = FileManager.default
         if !fm.fileExists(atPath: directory + "/config.json"),
             fm.fileExists(atPath: directory + "/open_clip_config.json")
         {
             let config = try CLIPConfig(openCLIPPath: directory + "/open_clip_config.json")
             let tensors = try SafeTensors(path: directory + "/open_clip_model.safetensors")
-            try self.init(config: config, tensors: tensors, threads: threads)
+            try self.init(config: config, tensors: tensors, threads: threads, precision: precision)
             return
         }
         let config = try CLIPConfig(path: directory + "/config.json")
         let tensors = try SafeTensors(path: directory + "/model.safetensors")
-        try self.init(config: config, tensors: tensors, threads: threads)
+        try self.init(config: config, tensors: tensors, threads: threads, precision: precision)
     }
 
     /// Builds the model from `tensors`, checking every shape against `config`. `threads` defaults to the number of
     /// cores; with more than one, OpenBLAS is set (process-wide) to one thread per call.
-    public init(config: CLIPConfig, tensors: SafeTensors, threads: Int? = nil) throws(WinnowError) {
+    public init(
+        config: CLIPConfig, tensors: SafeTensors, threads: Int? = nil, precision: Precision = .float32
+    ) throws(WinnowError) {
         self.config = config
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         if self.threads > 1 { BLAS.threads = 1 }
@@ -232,8 +279,19 @@ public final class CLIPModel: Sendable {
         }
         let patch = config.patchSize
         let grid = config.gridSide
-        vision = try transformer(openCLIP ? "visual.transformer.resblocks" : "vision_model.encoder.layers", v)
-        text = try transformer(openCLIP ? "transformer.resblocks" : "text_model.encoder.layers", t)
+        func inPrecision(_ tower: Transformer) -> Transformer {
+            guard precision == .int8 else { return tower }
+            return Transformer(
+                layers: tower.layers.map {
+                    EncoderLayer(
+                        norm1: $0.norm1, qkv: $0.qkv.quantized(), out: $0.out.quantized(), norm2: $0.norm2,
+                        fc1: $0.fc1.quantized(), fc2: $0.fc2.quantized())
+                }, config: tower.config)
+        }
+        self.precision = precision
+        vision = inPrecision(
+            try transformer(openCLIP ? "visual.transformer.resblocks" : "vision_model.encoder.layers", v))
+        text = inPrecision(try transformer(openCLIP ? "transformer.resblocks" : "text_model.encoder.layers", t))
         patchWeight = try tensors.floats(
             openCLIP ? "visual.conv1.weight" : "vision_model.embeddings.patch_embedding.weight",
             shape: [v.hidden, 3, patch, patch])

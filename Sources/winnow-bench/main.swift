@@ -852,6 +852,61 @@ if wanted("qgemm") {
     }
 }
 
+// CLIP's image tower with int8 linear layers (issue 27) beside the same tower in float32, on a ViT-B/32-shaped
+// random checkpoint (scripts/make_vit_b32_random.py, numpy only), batch 16, both cores, in turn within each run;
+// the embeddings' cosine between the two and the encoder layers' resident weight bytes are printed.
+if wanted("embed-int8") {
+    let dir = packageRoot + "/.build/bench-data/vit-b32-random"
+    if !FileManager.default.fileExists(atPath: dir + "/model.safetensors") {
+        let (status, _) = try output(
+            of: packageRoot + "/.venv/bin/python",
+            [packageRoot + "/scripts/make_vit_b32_random.py", packageRoot + "/../shared/fixtures/clip-tiny/model", dir])
+        if status != 0 {
+            throw WinnowError(.io, "embed-int8: scripts/make_vit_b32_random.py failed (make test makes .venv)")
+        }
+    }
+    let f32 = try CLIPModel(directory: dir)
+    let i8 = try CLIPModel(directory: dir, precision: .int8)
+    let batch = 16
+    var seed: UInt64 = 3
+    let pixels = (0..<(batch * 3 * 224 * 224)).map { _ -> Float in
+        seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Float(Int(seed >> 40) % 2001 - 1000) / 600
+    }
+    let a = f32.encodeImages(pixels, count: batch)
+    let b = i8.encodeImages(pixels, count: batch)
+    let d = f32.config.projection
+    var worst = 1.0
+    var sum = 0.0
+    for i in 0..<batch {
+        var ab = 0.0, aa = 0.0, bb = 0.0
+        for t in 0..<d {
+            ab += Double(a[i * d + t]) * Double(b[i * d + t])
+            aa += Double(a[i * d + t]) * Double(a[i * d + t])
+            bb += Double(b[i * d + t]) * Double(b[i * d + t])
+        }
+        let c = ab / (aa.squareRoot() * bb.squareRoot())
+        worst = min(worst, c)
+        sum += c
+    }
+    let timed = try measureInTurn(
+        runs: runs, units: Double(batch),
+        [{ _ = i8.encodeImages(pixels, count: batch) }, { _ = f32.encodeImages(pixels, count: batch) }])
+    FileHandle.standardError.write(
+        Data(
+            String(
+                format:
+                    "embed-int8: cosine int8 vs float32 over %d images: mean %.6f, min %.6f; encoder linear weights %.0f MB int8, %.0f MB float32; kernels %@\n",
+                batch, sum / Double(batch), worst, Double(i8.encoderLinearBytes) / 1e6,
+                Double(f32.encoderLinearBytes) / 1e6,
+                "\(QuantizedGEMM.bestPath)"
+            ).utf8))
+    results.append(
+        Measurement(
+            name: "CLIP ViT-B/32 image tower, int8 linear layers, batch 16 (2 cores)", unit: "images/s",
+            ours: timed[0], baselineName: "the same tower in float32 (OpenBLAS \(BLAS.coreName))", baseline: timed[1]))
+}
+
 // 7. CLIP embedding on the CPU: a ViT-B/32-shaped random-weight checkpoint (made once by
 //    scripts/embed_peer_bench.py with transformers, in .venv-embed), batches of 16, both cores. Beside it: PyTorch
 //    (transformers' CLIPModel, 2 threads) on the same checkpoint in the same run, and the sgemm limit: the tower's

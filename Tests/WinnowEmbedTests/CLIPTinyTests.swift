@@ -181,3 +181,39 @@ func cosines(_ images: [Float], _ texts: [Float], dimension: Int) -> [Float] {
         #expect(maxDifference(cos, ClipTiny.matrix(primary["cosine_image_text"])) <= 5e-4)
     }
 }
+
+/// Issue 27: the towers with int8 linear layers beside float32, on the clip-tiny checkpoint (random weights: a
+/// trained model's activation outliers are not in it; `--compare-dtype` is for a user's own checkpoint).
+@Suite struct CLIPInt8Tests {
+    func cosine(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Double {
+        var ab = 0.0
+        var aa = 0.0
+        var bb = 0.0
+        for (x, y) in zip(a, b) {
+            ab += Double(x) * Double(y)
+            aa += Double(x) * Double(x)
+            bb += Double(y) * Double(y)
+        }
+        return ab / (aa.squareRoot() * bb.squareRoot())
+    }
+
+    @Test func int8EmbeddingsStayNearFloat32() throws {
+        let float = try #require(ClipTiny.encoder).model
+        let int8 = try CLIPModel(directory: ClipTiny.modelDirectory, precision: .int8)
+        #expect(int8.precision == .int8)
+        let d = float.config.projection
+        let pixels = try ClipTiny.pixelTensors()
+        let ids = ClipTiny.captions.map { ($0["hf_input_ids"] as? [Int] ?? []).map { Int32($0) } }
+        var cosines: [Double] = []
+        for (a, b, count) in [
+            (float.encodeImages(pixels, count: 10), int8.encodeImages(pixels, count: 10), 10),
+            (float.encodeTexts(ids), int8.encodeTexts(ids), ids.count),
+        ] {
+            for i in 0..<count { cosines.append(cosine(a[(i * d)..<((i + 1) * d)], b[(i * d)..<((i + 1) * d)])) }
+        }
+        let sorted = cosines.sorted()
+        let mean = cosines.reduce(0, +) / Double(cosines.count)
+        print("int8 vs float32 on clip-tiny, \(cosines.count) embeddings: cosine mean \(mean), min \(sorted[0])")
+        #expect(mean >= 0.999 && sorted[0] >= 0.995, "mean \(mean), min \(sorted[0])")
+    }
+}
