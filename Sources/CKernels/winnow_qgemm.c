@@ -1,6 +1,7 @@
 // Integer matrix products for int8 linear layers; see winnow_qgemm.h for the layout and the paths.
 #include "winnow_qgemm.h"
 
+#include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
@@ -153,6 +154,10 @@ int winnow_qgemm_best_path(void) {
     int b = __atomic_load_n(&best, __ATOMIC_RELAXED);
     if (b == 0) {
         b = detect();
+        // WINNOW_INT8_PATH=portable|avx2 caps the path (to measure or test a lesser CPU's kernels on this one).
+        const char *cap = getenv("WINNOW_INT8_PATH");
+        if (cap && strcmp(cap, "portable") == 0) b = 1;
+        if (cap && strcmp(cap, "avx2") == 0 && b > 2) b = 2;
         __atomic_store_n(&best, b, __ATOMIC_RELAXED);
     }
     return b;

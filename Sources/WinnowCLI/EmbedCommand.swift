@@ -39,6 +39,9 @@ enum EmbedCommand {
                 "element type of the .npy files (default: float16 for --shards, else float32)"),
             .value("batch-size", "N", "samples embedded at once with --shards (default 32)"),
             .value("threads", "N", "threads of the model (default: one per core)"),
+            .value(
+                "precision", "float32|int8",
+                "the linear layers' arithmetic (default float32; int8: per-channel weights, per-token activations)"),
         ],
         run: run)
 
@@ -64,7 +67,14 @@ enum EmbedCommand {
         }
         let batchSize = try a.int("batch-size", command: "embed", min: 1) ?? 32
         let threads = try a.int("threads", command: "embed", min: 1)
-        let encoder = try CLIPEncoder(directory: model, threads: threads)
+        var precision = CLIPModel.Precision.float32
+        if let p = a.value("precision") {
+            guard let v = CLIPModel.Precision(rawValue: p) else {
+                throw UsageError("winnow embed: --precision must be float32 or int8, not \(p.debugDescription)")
+            }
+            precision = v
+        }
+        let encoder = try CLIPEncoder(directory: model, threads: threads, precision: precision)
         if let shards {
             try embedShards(shards, encoder: encoder, dtype: dtype, batchSize: batchSize)
             return

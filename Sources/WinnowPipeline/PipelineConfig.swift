@@ -1,6 +1,7 @@
 import Foundation
 import WinnowCore
 import WinnowCrawl
+import WinnowEmbed
 import WinnowFetch
 import WinnowImage
 
@@ -273,7 +274,7 @@ public struct PipelineConfig: Sendable {
             imageWorkers = try i.int("workers", min: 0) ?? imageWorkers
         }
         if let e = try r.section("embed") {
-            try e.allow(["model", "min_similarity", "batch_size", "dtype", "threads"])
+            try e.allow(["model", "min_similarity", "batch_size", "dtype", "threads", "precision"])
             if let m = try e.string("model") {
                 // A relative model path is relative to the pipeline file, so that a pipeline and its model travel
                 // together.
@@ -294,6 +295,12 @@ public struct PipelineConfig: Sendable {
                     throw WinnowError(.config, "\(file): embed.dtype: \(d.debugDescription) is not float16 or float32")
                 }
                 embed.dtype = t
+            }
+            if let p = try e.string("precision") {
+                guard let precision = CLIPModel.Precision(rawValue: p) else {
+                    throw WinnowError(.config, "\(file): embed.precision: \(p.debugDescription) is not float32 or int8")
+                }
+                embed.precision = precision
             }
             if embed.model == nil && embed.minSimilarity != nil {
                 throw WinnowError(.config, "\(file): embed.min_similarity needs embed.model")
@@ -363,6 +370,8 @@ public struct EmbedSettings: Sendable {
     public var dtype: NPY.DType = .float16
     /// Threads the model splits a batch over (0: one per core).
     public var threads = 0
+    /// The towers' linear layers in float32 or int8 (`CLIPModel.Precision`; the stored embeddings' type is `dtype`).
+    public var precision = CLIPModel.Precision.float32
 
     /// Off.
     public init() {}

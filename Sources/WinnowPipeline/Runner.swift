@@ -166,7 +166,9 @@ public final class Runner: Sendable {
                 remote: RemoteFiles(settings: config.remoteSettings))
         // The embed stage's model is loaded before anything runs: a bad checkpoint stops the run at once.
         let encoder = try config.embed.model.map {
-            try CLIPEncoder(directory: $0, threads: config.embed.threads > 0 ? config.embed.threads : nil)
+            try CLIPEncoder(
+                directory: $0, threads: config.embed.threads > 0 ? config.embed.threads : nil,
+                precision: config.embed.precision)
         }
         // Everything that can fail on a bad setting is opened before the index is created: the dedup references and
         // the opt-out registry.

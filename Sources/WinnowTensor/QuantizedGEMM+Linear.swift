@@ -44,35 +44,67 @@ extension QuantizedGEMM {
             let k = weights.k
             let n = weights.n
             let stride = inputStride ?? k
-            var q = [UInt8](repeating: 0, count: rows * k)
+            var q = [UInt8](unsafeUninitializedCapacity: rows * k) { _, count in count = rows * k }
             var rowScale = [Float](repeating: 1, count: rows)
             var zero = [Int32](repeating: 0, count: rows)
-            for r in 0..<rows {
-                let x = input + r * stride
-                var lo: Float = 0
-                var hi: Float = 0
-                for t in 0..<k {
-                    lo = min(lo, x[t])
-                    hi = max(hi, x[t])
+            q.withUnsafeMutableBufferPointer { qb in
+                for r in 0..<rows {
+                    let x = input + r * stride
+                    let (lo, hi) = QuantizedGEMM.range(x, k)
+                    let scale = hi > lo ? (hi - lo) / 127 : 1
+                    let zp = max(0, min(127, (-lo / scale).rounded(.toNearestOrEven)))
+                    rowScale[r] = scale
+                    zero[r] = Int32(zp)
+                    QuantizedGEMM.quantize(x, k, inverseScale: 1 / scale, zeroPoint: zp, into: qb.baseAddress! + r * k)
                 }
-                let scale = hi > lo ? (hi - lo) / 127 : 1
-                let zp = max(0, min(127, Int((-lo / scale).rounded())))
-                rowScale[r] = scale
-                zero[r] = Int32(zp)
-                for t in 0..<k { q[r * k + t] = UInt8(max(0, min(127, Int((x[t] / scale).rounded()) + zp))) }
             }
             let c = QuantizedGEMM.multiply(q, m: rows, weights, path: path)
-            scales.withUnsafeBufferPointer { s in
-                sums.withUnsafeBufferPointer { w in
-                    for r in 0..<rows {
-                        let out = output + r * n
-                        for j in 0..<n {
-                            let y = rowScale[r] * s[j] * Float(c[r * n + j] - zero[r] * w[j])
-                            out[j] = accumulate ? out[j] + y : y
+            c.withUnsafeBufferPointer { cb in
+                scales.withUnsafeBufferPointer { s in
+                    sums.withUnsafeBufferPointer { w in
+                        for r in 0..<rows {
+                            let out = output + r * n
+                            let row = cb.baseAddress! + r * n
+                            let rs = rowScale[r]
+                            let zp = zero[r]
+                            if accumulate {
+                                for j in 0..<n { out[j] += rs * s[j] * Float(row[j] &- zp &* w[j]) }
+                            } else {
+                                for j in 0..<n { out[j] = rs * s[j] * Float(row[j] &- zp &* w[j]) }
+                            }
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+extension QuantizedGEMM {
+    /// The smallest and largest of `count` floats, zero included.
+    @inline(__always)
+    static func range(_ x: UnsafePointer<Float>, _ count: Int) -> (Float, Float) {
+        var lo: Float = 0
+        var hi: Float = 0
+        for t in 0..<count {
+            let v = x[t]
+            lo = v < lo ? v : lo
+            hi = v > hi ? v : hi
+        }
+        return (lo, hi)
+    }
+
+    /// `count` floats to 7-bit codes: round(x / scale) + zero point, clamped to 0...127.
+    @inline(__always)
+    static func quantize(
+        _ x: UnsafePointer<Float>, _ count: Int, inverseScale: Float, zeroPoint: Float,
+        into q: UnsafeMutablePointer<UInt8>
+    ) {
+        for t in 0..<count {
+            var code = (x[t] * inverseScale).rounded(.toNearestOrEven) + zeroPoint
+            code = code < 0 ? 0 : code
+            code = code > 127 ? 127 : code
+            q[t] = UInt8(code)
         }
     }
 }

@@ -32,6 +32,24 @@ import WinnowTestSupport
         #expect(zip(embedding, expected).allSatisfy { abs($0 - $1) < 1e-5 })
     }
 
+    /// `--precision int8` runs the linear layers in int8: the same image's embedding stays within a cosine of 0.999
+    /// of float32's on clip-tiny; a value it does not know is a usage error naming it.
+    @Test func int8Precision() throws {
+        let image = TestSupport.shared("clip-tiny/images/01_rgb_800x450.jpg")
+        func embedding(_ extra: [String]) throws -> [Double] {
+            let r = try TestSupport.run(winnow, ["embed", "--model", model, "--image", image] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            return try #require((json["images"] as? [[String: Any]])?.first?["embedding"] as? [Double])
+        }
+        let f = try embedding([])
+        let q = try embedding(["--precision", "int8"])
+        #expect(f != q, "int8 ran the float32 path")
+        #expect(zip(f, q).map { $0 * $1 }.reduce(0, +) >= 0.999)
+        let bad = try TestSupport.run(winnow, ["embed", "--model", model, "--image", image, "--precision", "int4"])
+        #expect(bad.status == 64 && bad.stderr.contains("--precision must be float32 or int8"))
+    }
+
     @Test func writesNpyFilesToADirectory() throws {
         let out = TestSupport.temporaryDirectory("embed-out")
         let r = try TestSupport.run(

@@ -27,7 +27,8 @@ void winnow_qgemm_pack(const int8_t *b, size_t ldb, size_t n, size_t k, int8_t *
 void winnow_qgemm_u8s8(const uint8_t *a, size_t lda, const int8_t *packed, size_t n, size_t k, size_t m, int32_t *c,
                        size_t ldc, int path);
 
-/// The path winnow_qgemm_u8s8 takes with `path` 0 on this CPU: 1 portable, 2 AVX2, 3 AVX512-VNNI.
+/// The path winnow_qgemm_u8s8 takes with `path` 0 on this CPU: 1 portable, 2 AVX2, 3 AVX512-VNNI. The environment
+/// variable WINNOW_INT8_PATH=portable or avx2 caps it (benchmarks and tests of a lesser CPU's path).
 int winnow_qgemm_best_path(void);
 
 #endif
