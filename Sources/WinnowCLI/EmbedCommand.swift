@@ -9,7 +9,9 @@ enum EmbedCommand {
         name: "embed", summary: "CLIP embeddings of images, texts or the shards of a run, and their similarities",
         about: """
             Usage: winnow embed --model DIR (--image FILE... | --text STRING... | --shards OUT) [--output -|DIR]
-                                [--dtype float16|float32] [--batch-size N] [--threads N]
+                                [--dtype float16|float32] [--batch-size N] [--threads N] [--precision float32|int8]
+                   winnow embed --model DIR --compare-dtype int8 (--image FILE... | --images DIR) [--text STRING...]
+                                [--min-similarity X]
 
             --model DIR is a Hugging Face CLIP checkpoint directory (config.json, model.safetensors in F32, F16 or
             BF16, vocab.json, merges.txt, preprocessor_config.json), such as models/sample-web-clip or
@@ -26,6 +28,13 @@ enum EmbedCommand {
             writes what the pipeline's embed stage writes: OUT/img_emb/img_emb_NNNNN.npy and
             OUT/text_emb/text_emb_NNNNN.npy per shard (float16 unless --dtype float32), and each sample's similarity and
             embedding_row in OUT/index.sqlite.
+
+            --compare-dtype int8: runs your checkpoint both ways on your images (and captions) and prints, as one JSON
+            object, the cosine between the int8 and float32 embeddings (mean, 1st percentile, min), the absolute
+            error of the image-text similarities (mean, p99, max), and how many keep/drop decisions at
+            --min-similarity (default 0.28, LAION's) would differ: image i with caption i when their counts match,
+            every image with every caption otherwise. Run it before switching embed.precision to int8: random
+            test weights cannot show how a trained model's activation outliers behave.
             """,
         options: [
             .value("model", "DIR", "the CLIP checkpoint directory (required)"),
@@ -39,6 +48,10 @@ enum EmbedCommand {
                 "element type of the .npy files (default: float16 for --shards, else float32)"),
             .value("batch-size", "N", "samples embedded at once with --shards (default 32)"),
             .value("threads", "N", "threads of the model (default: one per core)"),
+            .value("compare-dtype", "int8", "compare int8 with float32 on these images and captions (see above)"),
+            .value("images", "DIR", "with --compare-dtype: every image file in DIR"),
+            .value(
+                "min-similarity", "X", "with --compare-dtype: the threshold decisions are counted at (default 0.28)"),
             .value(
                 "precision", "float32|int8",
                 "the linear layers' arithmetic (default float32; int8: per-channel weights, per-token activations)"),
@@ -49,9 +62,36 @@ enum EmbedCommand {
         let a = try Arguments(args, command: "embed", options: command.options)
         _ = try a.positionals([], command: "embed")
         guard let model = a.value("model") else { throw UsageError("winnow embed: --model DIR is required") }
-        let images = a.all("image")
+        var images = a.all("image")
         let texts = a.all("text")
         let shards = a.value("shards")
+        if let compare = a.value("compare-dtype") {
+            guard compare == "int8" else {
+                throw UsageError("winnow embed: --compare-dtype must be int8, not \(compare.debugDescription)")
+            }
+            if let dir = a.value("images") {
+                guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
+                    throw WinnowError(.io, "\(dir): cannot list the directory")
+                }
+                images += names.sorted().map { (dir as NSString).appendingPathComponent($0) }.filter {
+                    FileManager.default.contents(atPath: $0).map { ImageFormat.sniff([UInt8]($0)) != nil } ?? false
+                }
+            }
+            guard !images.isEmpty, shards == nil else {
+                throw UsageError("winnow embed: --compare-dtype needs --image FILE... or --images DIR (not --shards)")
+            }
+            var threshold = 0.28
+            if let t = a.value("min-similarity") {
+                guard let v = Double(t), (-1...1).contains(v) else {
+                    throw UsageError(
+                        "winnow embed: --min-similarity expects a number from -1 to 1, got \(t.debugDescription)")
+                }
+                threshold = v
+            }
+            let threads = try a.int("threads", command: "embed", min: 1)
+            try EmbedCommand.compare(model: model, images: images, texts: texts, threshold: threshold, threads: threads)
+            return
+        }
         if shards != nil && !(images.isEmpty && texts.isEmpty) {
             throw UsageError("winnow embed: --shards cannot be combined with --image or --text")
         }
@@ -210,5 +250,63 @@ enum EmbedCommand {
         WinnowCLI.note(
             "embedded \(WinnowCLI.count(embedded, "sample")) of \(directory) into its img_emb/ and text_emb/"
                 + (failed > 0 ? " (\(failed) stored images did not decode)" : ""))
+    }
+
+    /// `--compare-dtype int8`: both precisions on the same inputs, and what differs.
+    static func compare(model: String, images: [String], texts: [String], threshold: Double, threads: Int?) throws {
+        var decoded: [(pixels: [UInt8], width: Int, height: Int)] = []
+        for file in images {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw WinnowError(.io, "\(file): cannot read")
+            }
+            do {
+                let image = try Codec.decode([UInt8](data))
+                decoded.append((image.pixels, image.width, image.height))
+            } catch {
+                throw WinnowError(.image, "\(file): \(error)")
+            }
+        }
+        var runs: [(images: [Float], texts: [Float])] = []
+        var d = 0
+        for precision in [CLIPModel.Precision.float32, .int8] {
+            let encoder = try CLIPEncoder(directory: model, threads: threads, precision: precision)
+            d = encoder.dimension
+            runs.append((encoder.embedImages(decoded), texts.isEmpty ? [] : encoder.embedTexts(texts)))
+        }
+        func dot(_ a: [Float], _ i: Int, _ b: [Float], _ j: Int) -> Double {
+            var s = 0.0
+            for t in 0..<d { s += Double(a[i * d + t]) * Double(b[j * d + t]) }
+            return s
+        }
+        func summary(_ xs: [Double], low: Bool) -> String {
+            let s = xs.sorted()
+            guard !s.isEmpty else { return "null" }
+            let mean = s.reduce(0, +) / Double(s.count)
+            func at(_ q: Double) -> Double { s[min(s.count - 1, Int((Double(s.count - 1) * q).rounded()))] }
+            return low
+                ? String(format: "{\"mean\":%.6f,\"p1\":%.6f,\"min\":%.6f}", mean, at(0.01), s[0])
+                : String(format: "{\"mean\":%.6f,\"p99\":%.6f,\"max\":%.6f}", mean, at(0.99), s[s.count - 1])
+        }
+        let (f, q) = (runs[0], runs[1])
+        let imageCosine = images.indices.map { dot(f.images, $0, q.images, $0) }
+        let textCosine = texts.indices.map { dot(f.texts, $0, q.texts, $0) }
+        let pairs: [(Int, Int)] =
+            texts.count == images.count
+            ? images.indices.map { ($0, $0) } : images.indices.flatMap { i in texts.indices.map { (i, $0) } }
+        var errors: [Double] = []
+        var differ = 0
+        for (i, j) in pairs {
+            let a = dot(f.images, i, f.texts, j)
+            let b = dot(q.images, i, q.texts, j)
+            errors.append(abs(a - b))
+            if (a >= threshold) != (b >= threshold) { differ += 1 }
+        }
+        var json = "{\"model\":" + JSONText.quote(model) + ",\"compare\":\"int8 vs float32\""
+        json += ",\"images\":\(images.count),\"texts\":\(texts.count)"
+        json += ",\"image_cosine\":" + summary(imageCosine, low: true)
+        json += ",\"text_cosine\":" + summary(textCosine, low: true)
+        json += ",\"similarity_abs_error\":" + summary(errors, low: false)
+        json += ",\"threshold\":\(threshold),\"pairs\":\(pairs.count),\"decisions_differ\":\(differ)}"
+        print(json)
     }
 }

@@ -50,6 +50,29 @@ import WinnowTestSupport
         #expect(bad.status == 64 && bad.stderr.contains("--precision must be float32 or int8"))
     }
 
+    /// `--compare-dtype int8` reports both precisions' agreement on the user's images and captions as one JSON object.
+    @Test func compareDtype() throws {
+        let r = try TestSupport.run(
+            winnow,
+            [
+                "embed", "--model", model, "--compare-dtype", "int8", "--images",
+                TestSupport.shared("clip-tiny/images"),
+                "--text", "a red bicycle", "two cats", "--min-similarity", "0.1",
+            ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["images"] as? Int == 10 && json["texts"] as? Int == 2 && json["pairs"] as? Int == 20)
+        let cosine = try #require(json["image_cosine"] as? [String: Double])
+        #expect((cosine["mean"] ?? 0) >= 0.999 && (cosine["min"] ?? 0) > 0.99)
+        let error = try #require(json["similarity_abs_error"] as? [String: Double])
+        #expect((error["max"] ?? 1) < 0.05 && json["threshold"] as? Double == 0.1)
+        #expect(json["decisions_differ"] is Int)
+        let bad = try TestSupport.run(winnow, ["embed", "--model", model, "--compare-dtype", "int4", "--text", "x"])
+        #expect(bad.status == 64 && bad.stderr.contains("--compare-dtype must be int8"))
+        let none = try TestSupport.run(winnow, ["embed", "--model", model, "--compare-dtype", "int8", "--text", "x"])
+        #expect(none.status == 64 && none.stderr.contains("needs --image"))
+    }
+
     @Test func writesNpyFilesToADirectory() throws {
         let out = TestSupport.temporaryDirectory("embed-out")
         let r = try TestSupport.run(
