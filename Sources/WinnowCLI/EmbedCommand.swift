@@ -73,8 +73,11 @@ enum EmbedCommand {
                 guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
                     throw WinnowError(.io, "\(dir): cannot list the directory")
                 }
+                // Only the files that start like an image (their first bytes read, not the whole file).
                 images += names.sorted().map { (dir as NSString).appendingPathComponent($0) }.filter {
-                    FileManager.default.contents(atPath: $0).map { ImageFormat.sniff([UInt8]($0)) != nil } ?? false
+                    guard let h = FileHandle(forReadingAtPath: $0) else { return false }
+                    defer { try? h.close() }
+                    return ImageFormat.sniff([UInt8](h.readData(ofLength: 32))) != nil
                 }
             }
             guard !images.isEmpty, shards == nil else {
@@ -129,18 +132,7 @@ enum EmbedCommand {
     )
         throws
     {
-        var decoded: [(pixels: [UInt8], width: Int, height: Int)] = []
-        for file in images {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw WinnowError(.io, "\(file): cannot read")
-            }
-            do {
-                let image = try Codec.decode([UInt8](data))
-                decoded.append((image.pixels, image.width, image.height))
-            } catch {
-                throw WinnowError(.image, "\(file): \(error)")
-            }
-        }
+        let decoded = try decodeImages(images)
         let d = encoder.dimension
         let imageRows = decoded.isEmpty ? [] : encoder.embedImages(decoded)
         let textRows = texts.isEmpty ? [] : encoder.embedTexts(texts)
@@ -254,18 +246,7 @@ enum EmbedCommand {
 
     /// `--compare-dtype int8`: both precisions on the same inputs, and what differs.
     static func compare(model: String, images: [String], texts: [String], threshold: Double, threads: Int?) throws {
-        var decoded: [(pixels: [UInt8], width: Int, height: Int)] = []
-        for file in images {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw WinnowError(.io, "\(file): cannot read")
-            }
-            do {
-                let image = try Codec.decode([UInt8](data))
-                decoded.append((image.pixels, image.width, image.height))
-            } catch {
-                throw WinnowError(.image, "\(file): \(error)")
-            }
-        }
+        let decoded = try decodeImages(images)
         var runs: [(images: [Float], texts: [Float])] = []
         var d = 0
         for precision in [CLIPModel.Precision.float32, .int8] {
@@ -308,5 +289,21 @@ enum EmbedCommand {
         json += ",\"similarity_abs_error\":" + summary(errors, low: false)
         json += ",\"threshold\":\(threshold),\"pairs\":\(pairs.count),\"decisions_differ\":\(differ)}"
         print(json)
+    }
+
+    /// The images of `files`, decoded as stored (alpha over white, EXIF orientation not applied); a file that cannot
+    /// be read or decoded is an error naming it.
+    static func decodeImages(_ files: [String]) throws -> [(pixels: [UInt8], width: Int, height: Int)] {
+        try files.map { file in
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw WinnowError(.io, "\(file): cannot read")
+            }
+            do {
+                let image = try Codec.decode([UInt8](data))
+                return (image.pixels, image.width, image.height)
+            } catch {
+                throw WinnowError(.image, "\(file): \(error)")
+            }
+        }
     }
 }

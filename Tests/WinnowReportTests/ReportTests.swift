@@ -217,6 +217,19 @@ import WinnowTestSupport
         #expect(pages["from"] as? String == (try db.query("SELECT min(page_date) AS d FROM samples")[0].string("d")))
     }
 
+    /// An index with no rows (a run whose inputs held no candidate) still gets a whole report, of zeros.
+    @Test func anEmptyIndexIsReported() throws {
+        let dir = TestSupport.temporaryDirectory("report-empty")
+        try ReportTests.makeIndex(dir + "/out", seed: 6, n: 0)
+        let report = try Report(directories: [dir + "/out"])
+        try report.write(to: dir + "/report")
+        let totals = try #require(report.summary()["totals"] as? [String: Any])
+        #expect(totals["candidates"] as? Int == 0 && report.aiActDomains.rows.isEmpty)
+        for f in ["index.html", "summary.json", "README.md", "ai-act-summary.json", "ai-act-summary.md"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/report/" + f), "\(f)")
+        }
+    }
+
     /// The scan split over threads gives what one thread gives.
     @Test func threadsDoNotChangeTheFigures() throws {
         let dir = TestSupport.temporaryDirectory("report-threads")

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WinnowCore
 
@@ -54,9 +55,18 @@ import WinnowCore
         }
     }
 
-    /// This machine's path, for the record (the CI log says which kernels were checked).
-    @Test func theBestPathIsKnown() {
+    /// The path chosen is the best this CPU's flags allow (/proc/cpuinfo), so the tests above ran the kernels it
+    /// will use; the CI log says which.
+    @Test func theBestPathFollowsTheCPUFlags() throws {
+        let info = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flags = Set(
+            info.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? [])
+        let expected: QuantizedGEMM.Path =
+            ProcessInfo.processInfo.environment["WINNOW_INT8_PATH"] != nil
+            ? QuantizedGEMM.bestPath
+            : flags.isSuperset(of: ["avx512f", "avx512bw", "avx512_vnni"])
+                ? .avx512VNNI : flags.contains("avx2") ? .avx2 : .portable
         print("int8 GEMM: best path on this CPU is \(QuantizedGEMM.bestPath)")
-        #expect(QuantizedGEMM.bestPath != .best)
+        #expect(QuantizedGEMM.bestPath == expected, "flags \(flags.filter { $0.hasPrefix("avx") }.sorted())")
     }
 }
