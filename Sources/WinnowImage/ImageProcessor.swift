@@ -69,7 +69,7 @@ public struct ImageProcessor: Sendable {
     }
 
     /// The most bytes processing an image holds at once, from its header: the decode (`Codec.decodeBytesNeeded`),
-    /// or after it the image and beside it PDQ's float plane or a turned copy, whichever is more; and the resized
+    /// or after it the image and beside it PDQ's rows of sums or a turned copy, whichever is more; and the resized
     /// output with the resampler's rows.
     public func bytesNeeded(
         _ bytes: [UInt8], format: ImageFormat, width: Int, height: Int, jpegScale: Int = 1

@@ -1,3 +1,4 @@
+internal import CResample
 import Foundation
 
 /// PDQ, Meta's perceptual hash for near-duplicate images (256 bits and a quality score 0-100), as its paper and
@@ -57,37 +58,45 @@ public struct PDQ: Sendable, Equatable {
                 && window.y + window.height <= image.height, "window outside the image")
         let rows = window.height
         let cols = window.width
-        // One plane of floats, filtered in place: 4 bytes a pixel (`bytesNeeded`) on top of the image's 3.
-        var a = [Float](unsafeUninitializedCapacity: rows * cols) { buffer, count in
-            image.pixels.withUnsafeBufferPointer { p in
-                for y in 0..<rows {
-                    let row = p.baseAddress! + ((window.y + y) * image.width + window.x) * 3
-                    let out = buffer.baseAddress! + y * cols
-                    for x in 0..<cols {
-                        let r = Float(row[3 * x])
-                        let g = Float(row[3 * x + 1])
-                        let bl = Float(row[3 * x + 2])
-                        out[x] = 0.299 * r + 0.587 * g + 0.114 * bl
+        // PDQ's filter (a box of about n / 128 pixels, twice along each axis) is linear and separable, and only its
+        // 64 x 64 samples at the block centres are used: so each sample is a weighted sum of the luma around it,
+        // row taps times column taps, computed a row of pixels at a time. One pass over the pixels, about one
+        // multiply-add a pixel beyond the luma, where filtering the whole plane took five passes over floats; the
+        // same samples as the reference's up to float rounding (the tests compare bits with it).
+        let alongRows = Taps(length: cols)
+        let alongCols = Taps(length: rows)
+        var small = [Float](repeating: 0, count: 64 * 64)
+        // A row of luma, and the weighted sums of rows in progress: sample row i's rows add into slot i % slots
+        // until its last one, when its 64 column sums are taken.
+        let slots = alongCols.slots
+        var buffer = [Float](repeating: 0, count: (slots + 1) * cols)
+        let (from, to) = (alongRows.start[0], alongRows.end(63))
+        image.pixels.withUnsafeBufferPointer { p in
+            small.withUnsafeMutableBufferPointer { s in
+                buffer.withUnsafeMutableBufferPointer { b in
+                    let luma = b.baseAddress!
+                    var first = 0  // the first sample row whose taps reach this pixel row or beyond
+                    for y in 0..<rows {
+                        while first < 64 && alongCols.end(first) <= y { first += 1 }
+                        guard first < 64, alongCols.start[first] <= y else { continue }
+                        let row = p.baseAddress! + ((window.y + y) * image.width + window.x) * 3
+                        winnow_luma_row(row + 3 * from, luma + from, to - from)
+                        var i = first
+                        while i < 64 && alongCols.start[i] <= y {
+                            let w = alongCols.weight(i, at: y)
+                            let sum = luma + (1 + i % slots) * cols
+                            if y == alongCols.start[i] {
+                                for x in from..<to { sum[x] = w * luma[x] }
+                            } else {
+                                for x in from..<to { sum[x] += w * luma[x] }
+                            }
+                            if y == alongCols.end(i) - 1 {
+                                for j in 0..<64 { s[i * 64 + j] = alongRows.apply(j, sum) }
+                            }
+                            i += 1
+                        }
                     }
                 }
-            }
-            count = rows * cols
-        }
-        let alongRows = (cols + 2 * 64 - 1) / (2 * 64)
-        let alongCols = (rows + 2 * 64 - 1) / (2 * 64)
-        a.withUnsafeMutableBufferPointer { plane in
-            for _ in 0..<2 {
-                boxRowsInPlace(plane.baseAddress!, rows, cols, alongRows)
-                boxColumnsInPlace(plane.baseAddress!, rows, cols, alongCols)
-            }
-        }
-        // Decimate to 64x64 at the centres of the blocks.
-        var small = [Float](repeating: 0, count: 64 * 64)
-        for i in 0..<64 {
-            let si = Int((Double(i) + 0.5) * Double(rows) / 64)
-            for j in 0..<64 {
-                let sj = Int((Double(j) + 0.5) * Double(cols) / 64)
-                small[i * 64 + j] = a[si * cols + sj]
             }
         }
         // Quality: the summed absolute steps between neighbours, in percent of full scale.
@@ -99,22 +108,32 @@ public struct PDQ: Sendable, Equatable {
             for j in 0..<63 { gradient += abs(Int((small[i * 64 + j] - small[i * 64 + j + 1]) * 100 / 255)) }
         }
         let quality = min(100, gradient / 90)
-        // DCT: D (16x64) * A * D^T.
-        let d = PDQ.dct
+        // DCT: D (16x64) * A * D^T, each output a sum over k in increasing order; the loops run k outside the
+        // output's columns so that the inner loop is over contiguous rows and vectorises.
         var t = [Float](repeating: 0, count: 16 * 64)
-        for i in 0..<16 {
-            for j in 0..<64 {
-                var s: Float = 0
-                for k in 0..<64 { s += d[i * 64 + k] * small[k * 64 + j] }
-                t[i * 64 + j] = s
-            }
-        }
         var c = [Float](repeating: 0, count: 256)
-        for i in 0..<16 {
-            for j in 0..<16 {
-                var s: Float = 0
-                for k in 0..<64 { s += t[i * 64 + k] * d[j * 64 + k] }
-                c[i * 16 + j] = s
+        PDQ.dct.withUnsafeBufferPointer { d in
+            PDQ.dctTransposed.withUnsafeBufferPointer { dt in
+                small.withUnsafeBufferPointer { a in
+                    t.withUnsafeMutableBufferPointer { t in
+                        c.withUnsafeMutableBufferPointer { c in
+                            for i in 0..<16 {
+                                let ti = t.baseAddress! + i * 64
+                                for k in 0..<64 {
+                                    let w = d[i * 64 + k]
+                                    let ak = a.baseAddress! + k * 64
+                                    for j in 0..<64 { ti[j] += w * ak[j] }
+                                }
+                                let ci = c.baseAddress! + i * 16
+                                for k in 0..<64 {
+                                    let w = ti[k]
+                                    let dk = dt.baseAddress! + k * 16
+                                    for j in 0..<16 { ci[j] += w * dk[j] }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         // Coefficient (i, j) has horizontal frequency j + 1: odd ones change sign in the mirror image.
@@ -132,6 +151,19 @@ public struct PDQ: Sendable, Equatable {
         return PDQ(words: words, quality: quality)
     }
 
+    /// The luma of a row of RGB pixels as the hash computes it, on the CPU's vector path or the scalar one.
+    static func luma(_ rgb: [UInt8], vector: Bool = true) -> [Float] {
+        let n = rgb.count / 3
+        if n == 0 { return [] }
+        return [Float](unsafeUninitializedCapacity: n) { out, count in
+            rgb.withUnsafeBufferPointer { winnow_luma_row_on($0.baseAddress!, out.baseAddress!, n, vector ? 1 : 0) }
+            count = n
+        }
+    }
+
+    /// `dct` transposed: 64 rows of 16.
+    static let dctTransposed: [Float] = (0..<(64 * 16)).map { dct[($0 % 16) * 64 + $0 / 16] }
+
     /// Rows 1-16 of the 64-point DCT-II (row 0, the mean, is left out).
     static let dct: [Float] = {
         var m = [Float](repeating: 0, count: 16 * 64)
@@ -144,235 +176,80 @@ public struct PDQ: Sendable, Equatable {
         return m
     }()
 
-    /// `box` along every row, four rows at a time in the lanes of a vector (the same operations in the same order
-    /// for each value, so the result is the scalar one bit for bit; the four chains of adds overlap).
-    static func boxRows(
-        _ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int,
-        _ window: Int
-    ) {
-        var i = 0
-        while i + 4 <= rows {
-            let r = (input + i * cols, input + (i + 1) * cols, input + (i + 2) * cols, input + (i + 3) * cols)
-            let o = (output + i * cols, output + (i + 1) * cols, output + (i + 2) * cols, output + (i + 3) * cols)
-            func load(_ j: Int) -> SIMD4<Float> { SIMD4(r.0[j], r.1[j], r.2[j], r.3[j]) }
-            func store(_ j: Int, _ v: SIMD4<Float>) {
-                o.0[j] = v[0]
-                o.1[j] = v[1]
-                o.2[j] = v[2]
-                o.3[j] = v[3]
-            }
-            let half = (window + 2) / 2
-            var sum = SIMD4<Float>(repeating: 0)
-            var covered: Float = 0
-            var right = 0
-            var left = 0
-            var out = 0
-            for _ in 0..<(half - 1) {
-                sum += load(right)
-                covered += 1
-                right += 1
-            }
-            for _ in 0..<(window - half + 1) {
-                sum += load(right)
-                covered += 1
-                right += 1
-                store(out, sum / covered)
-                out += 1
-            }
-            for _ in 0..<max(0, cols - window) {
-                sum += load(right)
-                sum -= load(left)
-                right += 1
-                left += 1
-                store(out, sum / covered)
-                out += 1
-            }
-            for _ in 0..<(half - 1) {
-                sum -= load(left)
-                covered -= 1
-                left += 1
-                store(out, sum / covered)
-                out += 1
-            }
-            i += 4
-        }
-        while i < rows {
-            box(input + i * cols, output + i * cols, cols, 1, window)
-            i += 1
-        }
-    }
-
-    /// Bytes `hashWithMirror` allocates for a `width` x `height` image: its float plane, and the rows the in-place
-    /// passes keep.
+    /// Bytes `hashWithMirror` allocates for a `width` x `height` window: a row of luma and the rows in progress
+    /// (three at most: the taps of neighbouring samples overlap by a pixel or two), the taps (about twice the length
+    /// of each axis) and the 64 x 64 samples.
     public static func bytesNeeded(width: Int, height: Int) -> Int {
-        4 * width * height + 4 * width * (4 + (height + 127) / 128 + 1)
+        4 * 4 * width + 12 * (width + height) + 4 * 64 * 64
     }
 
-    /// `boxRows` writing over its input: each group of four rows is copied out first and filtered back in, in the
-    /// groups `boxRows` makes, so the result is the same bit for bit.
-    static func boxRowsInPlace(_ data: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ window: Int) {
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 4 * cols)
-        defer { scratch.deallocate() }
-        var i = 0
-        while i < rows {
-            let n = min(4, rows - i)
-            scratch.update(from: data + i * cols, count: n * cols)
-            boxRows(scratch, data + i * cols, n, cols, window)
-            i += n
-        }
-    }
+    /// PDQ's filter along one axis of `length` pixels, sampled at the 64 block centres: the reference filters with
+    /// a box of `window` = ceil(length / 128) pixels (output o averages inputs o - (window - half) ... o + half - 1,
+    /// half = (window + 2) / 2, what of it lies inside the axis), twice, and keeps pixel floor((i + 0.5) * length
+    /// / 64) for sample i. Sample i is therefore a weighted sum of the pixels from `start[i]` to `end(i)`, its
+    /// weights the sum over the first box's inputs of their own box's weights, computed here in Double.
+    struct Taps {
+        var start: [Int] = []
+        var count: [Int] = []
+        var offset: [Int] = []
+        var weights: [Float] = []
 
-    /// `boxColumns` writing over its input. Writing output row `out` destroys input row `out`, which the window's
-    /// trailing edge (`left`, never more than `window` rows behind) still has to subtract: it is kept in a ring of
-    /// `window + 1` rows first. The same operations in the same order as `boxColumns`, so the same result.
-    static func boxColumnsInPlace(_ data: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ window: Int) {
-        let half = (window + 2) / 2
-        let ringRows = window + 1
-        let ring = UnsafeMutablePointer<Float>.allocate(capacity: ringRows * cols)
-        let sum = UnsafeMutablePointer<Float>.allocate(capacity: cols)
-        defer {
-            ring.deallocate()
-            sum.deallocate()
-        }
-        sum.initialize(repeating: 0, count: cols)
-        var covered: Float = 0
-        var right = 0
-        var left = 0
-        var out = 0
-        func input(_ row: Int) -> UnsafeMutablePointer<Float> {
-            row < out ? ring + (row % ringRows) * cols : data + row * cols
-        }
-        func emit() {
-            let o = data + out * cols
-            (ring + (out % ringRows) * cols).update(from: o, count: cols)
-            for j in 0..<cols { o[j] = sum[j] / covered }
-            out += 1
-        }
-        for _ in 0..<(half - 1) {
-            let r = input(right)
-            for j in 0..<cols { sum[j] += r[j] }
-            covered += 1
-            right += 1
-        }
-        for _ in 0..<(window - half + 1) {
-            let r = input(right)
-            for j in 0..<cols { sum[j] += r[j] }
-            covered += 1
-            right += 1
-            emit()
-        }
-        for _ in 0..<max(0, rows - window) {
-            let r = input(right)
-            let l = input(left)
-            for j in 0..<cols {
-                sum[j] += r[j]
-                sum[j] -= l[j]
-            }
-            right += 1
-            left += 1
-            emit()
-        }
-        for _ in 0..<(half - 1) {
-            let l = input(left)
-            for j in 0..<cols { sum[j] -= l[j] }
-            covered -= 1
-            left += 1
-            emit()
-        }
-    }
-
-    /// `box` down every column at once, a row at a time: running sums for all columns, contiguous and vectorised,
-    /// and for each value the same operations in the same order as `box` on that column.
-    static func boxColumns(
-        _ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int,
-        _ window: Int
-    ) {
-        let half = (window + 2) / 2
-        var sums = [Float](repeating: 0, count: cols)
-        sums.withUnsafeMutableBufferPointer { sp in
-            let sum = sp.baseAddress!
-            var covered: Float = 0
-            var right = 0
-            var left = 0
-            var out = 0
-            func emit() {
-                let o = output + out * cols
-                for j in 0..<cols { o[j] = sum[j] / covered }
-                out += 1
-            }
-            for _ in 0..<(half - 1) {
-                let r = input + right * cols
-                for j in 0..<cols { sum[j] += r[j] }
-                covered += 1
-                right += 1
-            }
-            for _ in 0..<(window - half + 1) {
-                let r = input + right * cols
-                for j in 0..<cols { sum[j] += r[j] }
-                covered += 1
-                right += 1
-                emit()
-            }
-            for _ in 0..<max(0, rows - window) {
-                let r = input + right * cols
-                let l = input + left * cols
-                for j in 0..<cols {
-                    sum[j] += r[j]
-                    sum[j] -= l[j]
+        init(length n: Int) {
+            let window = (n + 127) / 128
+            let half = (window + 2) / 2
+            func lo(_ o: Int) -> Int { max(0, o - (window - half)) }
+            func hi(_ o: Int) -> Int { min(n - 1, o + half - 1) }
+            var w = [Double]()
+            for i in 0..<64 {
+                let p = Int((Double(i) + 0.5) * Double(n) / 64)
+                let (first, last) = (lo(lo(p)), hi(hi(p)))
+                w = [Double](repeating: 0, count: last - first + 1)
+                let outer = 1 / Double(hi(p) - lo(p) + 1)
+                for o in lo(p)...hi(p) {
+                    let inner = outer / Double(hi(o) - lo(o) + 1)
+                    for x in lo(o)...hi(o) { w[x - first] += inner }
                 }
-                right += 1
-                left += 1
-                emit()
-            }
-            for _ in 0..<(half - 1) {
-                let l = input + left * cols
-                for j in 0..<cols { sum[j] -= l[j] }
-                covered -= 1
-                left += 1
-                emit()
+                start.append(first)
+                count.append(w.count)
+                offset.append(weights.count)
+                weights += w.map { Float($0) }
             }
         }
-    }
 
-    /// One box-filter pass of `window` over `n` values `stride` apart, the window growing in from the start and
-    /// shrinking out at the end (each output divided by the values it actually covers).
-    static func box(
-        _ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ n: Int, _ stride: Int,
-        _ window: Int
-    ) {
-        // The window is at most n (it is about n / 128), so the four phases below add up to n outputs.
-        let half = (window + 2) / 2
-        var sum: Float = 0
-        var covered: Float = 0
-        var right = input
-        var left = input
-        var out = output
-        for _ in 0..<(half - 1) {  // fill, no output yet
-            sum += right.pointee
-            covered += 1
-            right += stride
+        /// How many samples' taps can be in progress at once: sample i + slots starts after sample i ends.
+        var slots: Int {
+            var k = 1
+            while (0..<(64 - k)).contains(where: { start[$0 + k] < end($0) }) { k += 1 }
+            return k
         }
-        for _ in 0..<(window - half + 1) {  // growing window
-            sum += right.pointee
-            covered += 1
-            right += stride
-            out.pointee = sum / covered
-            out += stride
-        }
-        for _ in 0..<max(0, n - window) {  // full window, sliding
-            sum += right.pointee
-            sum -= left.pointee
-            right += stride
-            left += stride
-            out.pointee = sum / covered
-            out += stride
-        }
-        for _ in 0..<(half - 1) {  // shrinking window
-            sum -= left.pointee
-            covered -= 1
-            left += stride
-            out.pointee = sum / covered
-            out += stride
+
+        /// One past sample i's last pixel.
+        func end(_ i: Int) -> Int { start[i] + count[i] }
+
+        /// The weight of pixel `x` (inside sample i's taps) in sample i.
+        func weight(_ i: Int, at x: Int) -> Float { weights[offset[i] + x - start[i]] }
+
+        /// Sample i of a line of pixels.
+        func apply(_ i: Int, _ line: UnsafePointer<Float>) -> Float {
+            weights.withUnsafeBufferPointer { w in
+                let base = w.baseAddress! + offset[i]
+                let x = line + start[i]
+                let n = count[i]
+                var v = SIMD8<Float>()
+                var k = 0
+                while k &+ 8 <= n {
+                    v +=
+                        UnsafeRawPointer(base + k).loadUnaligned(as: SIMD8<Float>.self)
+                        * UnsafeRawPointer(x + k).loadUnaligned(as: SIMD8<Float>.self)
+                    k &+= 8
+                }
+                var s = v.sum()
+                while k < n {
+                    s += base[k] * x[k]
+                    k &+= 1
+                }
+                return s
+            }
         }
     }
 }

@@ -596,6 +596,9 @@ struct TestRandom {
             let inner = try #require(PDQ.borderTrimmed(framed), "border \(left) \(top) \(right) \(bottom)")
             #expect(inner == picture)
             #expect(PDQ.hash(inner) == PDQ.hash(picture))
+            // Hashing the window in place (what the image stage does) reads the same pixels as the copy.
+            let window = try #require(PDQ.borderWindow(framed))
+            #expect(PDQ.hashWithMirror(framed, window: window).hash == PDQ.hash(picture))
             #expect(PDQ.hash(framed).distance(to: PDQ.hash(picture)) > 31, "why the trimmed hash is needed")
         }
         // Mostly one colour: trimming would keep less than half, so nothing is trimmed.

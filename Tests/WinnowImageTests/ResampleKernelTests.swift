@@ -57,3 +57,19 @@ import WinnowCore
         }
     }
 }
+
+/// PDQ's luma row (CResample): the AVX2 path and the scalar path give the same bits as Swift's float expression, for
+/// lengths that leave every tail of the 8-pixel loop and its 2-pixel read margin.
+@Suite struct PDQLumaKernelTests {
+    @Test func vectorAndScalarPathsAgreeBitForBit() {
+        var rng = SplitMix64(seed: 27)
+        for n in [0, 1, 7, 8, 9, 10, 11, 17, 18, 64, 255, 1001] {
+            let rgb = (0..<(3 * n)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let expected = (0..<n).map { i -> Float in
+                0.299 * Float(rgb[3 * i]) + 0.587 * Float(rgb[3 * i + 1]) + 0.114 * Float(rgb[3 * i + 2])
+            }
+            #expect(PDQ.luma(rgb, vector: true).map(\.bitPattern) == expected.map(\.bitPattern), "\(n) pixels")
+            #expect(PDQ.luma(rgb, vector: false).map(\.bitPattern) == expected.map(\.bitPattern), "\(n) pixels")
+        }
+    }
+}

@@ -23,4 +23,11 @@ void winnow_resample_vertical(const uint8_t *first, ptrdiff_t stride, const floa
 void winnow_resample_horizontal(const float *row, const ptrdiff_t *offsets, const float *weights, ptrdiff_t taps,
                                 ptrdiff_t count, uint8_t *out, int last_row);
 
+/// BT.601 luma of `count` interleaved RGB pixels as floats, as PDQ defines it: 0.299 r + 0.587 g, plus 0.114 b, each
+/// product and sum rounded to float (never fused), so every path gives the same bits.
+void winnow_luma_row(const uint8_t *rgb, float *out, ptrdiff_t count);
+
+/// `winnow_luma_row` on the scalar path alone when `vector` is 0 (for tests that compare the paths).
+void winnow_luma_row_on(const uint8_t *rgb, float *out, ptrdiff_t count, int vector);
+
 #endif
