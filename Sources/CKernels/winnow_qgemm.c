@@ -180,3 +180,142 @@ void winnow_qgemm_u8s8(const uint8_t *a, size_t lda, const int8_t *packed, size_
 #endif
     qgemm_portable(a, lda, packed, n, k, m, c, ldc);
 }
+
+// ---- Quantised linear layers: float rows in, float rows out (see winnow_qgemm.h). Never fuse a multiply and an
+// add: the vector and scalar paths must round alike.
+#pragma clang fp contract(off)
+
+// The row's range with zero included, and from it the scale, zero point and inverse scale.
+static inline void row_parameters(float lo, float hi, float *scale, float *zero, float *inverse) {
+    float s = hi > lo ? (hi - lo) / 127.0f : 1.0f;
+    float z = __builtin_rintf(-lo / s);
+    z = z < 0 ? 0 : z;
+    z = z > 127 ? 127 : z;
+    *scale = s;
+    *zero = z;
+    *inverse = 1.0f / s;
+}
+
+static void quantize_row_scalar(const float *x, size_t k, uint8_t *q, float *scale, int32_t *zero) {
+    float lo = 0, hi = 0;
+    for (size_t t = 0; t < k; t++) {
+        float v = x[t];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    float s, z, inv;
+    row_parameters(lo, hi, &s, &z, &inv);
+    for (size_t t = 0; t < k; t++) {
+        float code = __builtin_rintf(x[t] * inv) + z;
+        code = code < 0 ? 0 : code;
+        code = code > 127 ? 127 : code;
+        q[t] = (uint8_t)code;
+    }
+    *scale = s;
+    *zero = (int32_t)z;
+}
+
+static void dequantize_row_scalar(const int32_t *c, size_t n, float scale, int32_t zero, const float *w_scale,
+                                  const int32_t *w_sum, float *out, int accumulate) {
+    for (size_t j = 0; j < n; j++) {
+        float v = scale * w_scale[j] * (float)(int32_t)((uint32_t)c[j] - (uint32_t)zero * (uint32_t)w_sum[j]);
+        out[j] = accumulate ? out[j] + v : v;
+    }
+}
+
+#ifdef WINNOW_X86
+__attribute__((target("avx2"))) static void quantize_row_avx2(const float *x, size_t k, uint8_t *q, float *scale,
+                                                              int32_t *zero) {
+    __m256 vlo = _mm256_setzero_ps(), vhi = vlo;
+    size_t t = 0;
+    for (; t + 8 <= k; t += 8) {
+        __m256 v = _mm256_loadu_ps(x + t);
+        vlo = _mm256_min_ps(v, vlo);
+        vhi = _mm256_max_ps(v, vhi);
+    }
+    float l[8], h[8];
+    _mm256_storeu_ps(l, vlo);
+    _mm256_storeu_ps(h, vhi);
+    float lo = 0, hi = 0;
+    for (int i = 0; i < 8; i++) {
+        lo = l[i] < lo ? l[i] : lo;
+        hi = h[i] > hi ? h[i] : hi;
+    }
+    for (size_t u = t; u < k; u++) {
+        lo = x[u] < lo ? x[u] : lo;
+        hi = x[u] > hi ? x[u] : hi;
+    }
+    float s, z, inv;
+    row_parameters(lo, hi, &s, &z, &inv);
+    const __m256 vinv = _mm256_set1_ps(inv), vz = _mm256_set1_ps(z), top = _mm256_set1_ps(127), bottom = _mm256_setzero_ps();
+    for (t = 0; t + 8 <= k; t += 8) {
+        __m256 code = _mm256_add_ps(
+            _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + t), vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+            vz);
+        code = _mm256_min_ps(_mm256_max_ps(code, bottom), top);
+        __m256i i32 = _mm256_cvttps_epi32(code);
+        __m128i i16 = _mm_packus_epi32(_mm256_castsi256_si128(i32), _mm256_extracti128_si256(i32, 1));
+        _mm_storel_epi64((__m128i *)(q + t), _mm_packus_epi16(i16, i16));
+    }
+    for (; t < k; t++) {
+        float code = __builtin_rintf(x[t] * inv) + z;
+        code = code < 0 ? 0 : code;
+        code = code > 127 ? 127 : code;
+        q[t] = (uint8_t)code;
+    }
+    *scale = s;
+    *zero = (int32_t)z;
+}
+
+__attribute__((target("avx2"))) static void dequantize_row_avx2(const int32_t *c, size_t n, float scale, int32_t zero,
+                                                                const float *w_scale, const int32_t *w_sum, float *out,
+                                                                int accumulate) {
+    const __m256 vs = _mm256_set1_ps(scale);
+    const __m256i vz = _mm256_set1_epi32(zero);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256i d = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(c + j)),
+                                     _mm256_mullo_epi32(vz, _mm256_loadu_si256((const __m256i *)(w_sum + j))));
+        __m256 v = _mm256_mul_ps(_mm256_mul_ps(vs, _mm256_loadu_ps(w_scale + j)), _mm256_cvtepi32_ps(d));
+        if (accumulate) v = _mm256_add_ps(_mm256_loadu_ps(out + j), v);
+        _mm256_storeu_ps(out + j, v);
+    }
+    dequantize_row_scalar(c + j, n - j, scale, zero, w_scale + j, w_sum + j, out + j, accumulate);
+}
+#endif
+
+void winnow_qlinear(const float *x, size_t ldx, size_t m, size_t k, const int8_t *packed, size_t n,
+                    const float *w_scale, const int32_t *w_sum, float *out, size_t ldo, int accumulate, int path) {
+    int best = winnow_qgemm_best_path();
+    if (path == 0) path = best;
+    if (path > best) path = 1;
+    uint8_t *q = malloc(4 * k + 4);
+    int32_t *c = malloc(4 * n * sizeof(int32_t));
+    if (!q || !c) abort();
+    for (size_t i = 0; i < m; i += 4) {
+        size_t rows = m - i < 4 ? m - i : 4;
+        float scale[4];
+        int32_t zero[4];
+        for (size_t r = 0; r < rows; r++) {
+#ifdef WINNOW_X86
+            if (path >= 2) {
+                quantize_row_avx2(x + (i + r) * ldx, k, q + r * k, &scale[r], &zero[r]);
+                continue;
+            }
+#endif
+            quantize_row_scalar(x + (i + r) * ldx, k, q + r * k, &scale[r], &zero[r]);
+        }
+        winnow_qgemm_u8s8(q, k, packed, n, k, rows, c, n, path);
+        for (size_t r = 0; r < rows; r++) {
+#ifdef WINNOW_X86
+            if (path >= 2) {
+                dequantize_row_avx2(c + r * n, n, scale[r], zero[r], w_scale, w_sum, out + (i + r) * ldo, accumulate);
+                continue;
+            }
+#endif
+            dequantize_row_scalar(c + r * n, n, scale[r], zero[r], w_scale, w_sum, out + (i + r) * ldo, accumulate);
+        }
+    }
+    free(q);
+    free(c);
+}

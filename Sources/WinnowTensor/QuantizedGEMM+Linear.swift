@@ -1,3 +1,5 @@
+internal import CKernels
+
 extension QuantizedGEMM {
     /// A linear layer `y = x · Wᵀ` in int8: the weights quantised once, symmetrically per output channel (scale
     /// max|W_j| / 127), and each input row at run time, asymmetrically to 7 bits (its range, zero included, over
@@ -36,75 +38,22 @@ extension QuantizedGEMM {
         public var residentBytes: Int { weights.packed.count + 8 * weights.n }
 
         /// `output = input · Wᵀ`, or `output += input · Wᵀ` when `accumulate`, for `rows` rows of `input` (row
-        /// stride `inputStride`, default the layer's inputs) into `output` (row stride the layer's outputs).
+        /// stride `inputStride`, default the layer's inputs) into `output` (row stride the layer's outputs): each
+        /// row quantised, multiplied and scaled back four rows at a time in C (`winnow_qlinear`), nothing allocated
+        /// beyond four rows' codes and sums.
         public func apply(
             _ input: UnsafePointer<Float>, rows: Int, inputStride: Int? = nil, into output: UnsafeMutablePointer<Float>,
             accumulate: Bool, path: Path = .best
         ) {
-            let k = weights.k
-            let n = weights.n
-            let stride = inputStride ?? k
-            var q = [UInt8](unsafeUninitializedCapacity: rows * k) { _, count in count = rows * k }
-            var rowScale = [Float](repeating: 1, count: rows)
-            var zero = [Int32](repeating: 0, count: rows)
-            q.withUnsafeMutableBufferPointer { qb in
-                for r in 0..<rows {
-                    let x = input + r * stride
-                    let (lo, hi) = QuantizedGEMM.range(x, k)
-                    let scale = hi > lo ? (hi - lo) / 127 : 1
-                    let zp = max(0, min(127, (-lo / scale).rounded(.toNearestOrEven)))
-                    rowScale[r] = scale
-                    zero[r] = Int32(zp)
-                    QuantizedGEMM.quantize(x, k, inverseScale: 1 / scale, zeroPoint: zp, into: qb.baseAddress! + r * k)
-                }
-            }
-            let c = QuantizedGEMM.multiply(q, m: rows, weights, path: path)
-            c.withUnsafeBufferPointer { cb in
+            weights.packed.withUnsafeBufferPointer { packed in
                 scales.withUnsafeBufferPointer { s in
                     sums.withUnsafeBufferPointer { w in
-                        for r in 0..<rows {
-                            let out = output + r * n
-                            let row = cb.baseAddress! + r * n
-                            let rs = rowScale[r]
-                            let zp = zero[r]
-                            if accumulate {
-                                for j in 0..<n { out[j] += rs * s[j] * Float(row[j] &- zp &* w[j]) }
-                            } else {
-                                for j in 0..<n { out[j] = rs * s[j] * Float(row[j] &- zp &* w[j]) }
-                            }
-                        }
+                        winnow_qlinear(
+                            input, inputStride ?? weights.k, rows, weights.k, packed.baseAddress, weights.n,
+                            s.baseAddress, w.baseAddress, output, weights.n, accumulate ? 1 : 0, path.rawValue)
                     }
                 }
             }
-        }
-    }
-}
-
-extension QuantizedGEMM {
-    /// The smallest and largest of `count` floats, zero included.
-    @inline(__always)
-    static func range(_ x: UnsafePointer<Float>, _ count: Int) -> (Float, Float) {
-        var lo: Float = 0
-        var hi: Float = 0
-        for t in 0..<count {
-            let v = x[t]
-            lo = v < lo ? v : lo
-            hi = v > hi ? v : hi
-        }
-        return (lo, hi)
-    }
-
-    /// `count` floats to 7-bit codes: round(x / scale) + zero point, clamped to 0...127.
-    @inline(__always)
-    static func quantize(
-        _ x: UnsafePointer<Float>, _ count: Int, inverseScale: Float, zeroPoint: Float,
-        into q: UnsafeMutablePointer<UInt8>
-    ) {
-        for t in 0..<count {
-            var code = (x[t] * inverseScale).rounded(.toNearestOrEven) + zeroPoint
-            code = code < 0 ? 0 : code
-            code = code > 127 ? 127 : code
-            q[t] = UInt8(code)
         }
     }
 }

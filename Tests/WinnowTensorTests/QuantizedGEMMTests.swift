@@ -55,6 +55,65 @@ import WinnowCore
         }
     }
 
+    /// A linear layer on float rows (`Linear.apply`, C's `winnow_qlinear`) on every path gives the bits of this
+    /// plain Swift statement of its arithmetic: per-row 7-bit codes (range with zero included, round to nearest
+    /// even), exact integer sums, the scales applied in the documented order; overwriting and accumulating, rows
+    /// with a stride, ragged shapes, an all-zero row and an all-negative one.
+    @Test func linearLayersOnEveryPathMatchTheirStatement() {
+        var r = Rand(s: 9)
+        let paths = QuantizedGEMM.Path.allCases.filter { $0 != .best && $0.rawValue <= QuantizedGEMM.bestPath.rawValue }
+        func uniform() -> Float { Float(r.next() % 2_000_001) / 1_000_000 - 1 }
+        for (m, n, k, stride) in [(1, 1, 1, 1), (6, 37, 83, 90), (4, 16, 4, 4), (9, 200, 768, 768)] {
+            let weight = (0..<(n * k)).map { _ in uniform() * 0.05 }
+            let layer = QuantizedGEMM.Linear(weight: weight, inputs: k, outputs: n)
+            let qw = (0..<(n * k)).map { i -> Int32 in
+                Int32((weight[i] / layer.scales[i / k]).rounded().clamped(-127, 127))
+            }
+            var x = (0..<(m * stride)).map { _ in uniform() * 3 }
+            for t in 0..<k { x[t] = 0 }
+            if m > 1 { for t in 0..<k { x[stride + t] = -abs(x[stride + t]) - 0.1 } }
+            let start = (0..<(m * n)).map { _ in uniform() }
+            // The statement.
+            let codes = (0..<m).map { i -> (q: [Int32], scale: Float, zero: Int32) in
+                let row = x[(i * stride)..<(i * stride + k)]
+                let lo = min(0, row.min()!)
+                let hi = max(0, row.max()!)
+                let scale = hi > lo ? (hi - lo) / 127 : 1
+                let zero = max(0, min(127, (-lo / scale).rounded(.toNearestOrEven)))
+                let inverse = 1 / scale
+                let q = row.map { Int32(max(0, min(127, ($0 * inverse).rounded(.toNearestOrEven) + zero))) }
+                return (q, scale, Int32(zero))
+            }
+            func expected(accumulate: Bool) -> [UInt32] {
+                var out = accumulate ? start : [Float](repeating: 0, count: m * n)
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var c: Int32 = 0
+                        for t in 0..<k { c &+= codes[i].q[t] &* qw[j * k + t] }
+                        let v = codes[i].scale * layer.scales[j] * Float(c &- codes[i].zero &* layer.sums[j])
+                        out[i * n + j] = accumulate ? out[i * n + j] + v : v
+                    }
+                }
+                return out.map(\.bitPattern)
+            }
+            for path in paths {
+                for accumulate in [false, true] {
+                    var out = start
+                    x.withUnsafeBufferPointer { xb in
+                        out.withUnsafeMutableBufferPointer {
+                            layer.apply(
+                                xb.baseAddress!, rows: m, inputStride: stride, into: $0.baseAddress!,
+                                accumulate: accumulate, path: path)
+                        }
+                    }
+                    #expect(
+                        out.map(\.bitPattern) == expected(accumulate: accumulate),
+                        "\(path) \(m)x\(n)x\(k) accumulate \(accumulate)")
+                }
+            }
+        }
+    }
+
     /// The path chosen is the best this CPU's flags allow (/proc/cpuinfo), so the tests above ran the kernels it
     /// will use; the CI log says which.
     @Test func theBestPathFollowsTheCPUFlags() throws {
@@ -69,4 +128,8 @@ import WinnowCore
         print("int8 GEMM: best path on this CPU is \(QuantizedGEMM.bestPath)")
         #expect(QuantizedGEMM.bestPath == expected, "flags \(flags.filter { $0.hasPrefix("avx") }.sorted())")
     }
+}
+
+extension Float {
+    fileprivate func clamped(_ lo: Float, _ hi: Float) -> Float { Swift.max(lo, Swift.min(hi, self)) }
 }
