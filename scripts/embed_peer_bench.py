@@ -8,9 +8,11 @@
   reference DIR OUT_DIR
       Writes inputs and PyTorch's float32 embeddings for them (pixels.npy [4,3,224,224], ids.npy [4,77] int64,
       image_embeds.npy, text_embeds.npy) so that winnow-bench checks its outputs on the same checkpoint.
-  time DIR [--threads 2] [--batch 16] [--runs 3] [--tokens 77]
+  time DIR [--threads 2] [--batch 16] [--runs 3] [--tokens 77] [--int8]
       Times transformers' CLIPModel on the CPU: images/s (fp32, and bf16 autocast), captions/s of `--tokens` real
-      tokens padded to 77. Prints `name value` lines.
+      tokens padded to 77. With --int8, also the model with PyTorch's dynamic int8 quantisation of every Linear
+      layer (torch.ao.quantization.quantize_dynamic, qint8 weights, the fbgemm engine): images_int8, texts_int8.
+      Prints `name value` lines.
 """
 import argparse
 import json
@@ -105,6 +107,16 @@ def time_model(args):
                     print(f"images_bf16 {r:.3f}", flush=True)
         for r in rate(lambda: model.get_text_features(input_ids=ids, attention_mask=mask), args.batch, args.runs):
             print(f"texts_fp32 {r:.3f}", flush=True)
+        if args.int8:
+            if "fbgemm" in torch.backends.quantized.supported_engines:
+                torch.backends.quantized.engine = "fbgemm"
+            qmodel = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+            if not args.texts_only:
+                for r in rate(lambda: qmodel.get_image_features(pixel_values=pixels), args.batch, args.runs):
+                    print(f"images_int8 {r:.3f}", flush=True)
+            for r in rate(lambda: qmodel.get_text_features(input_ids=ids, attention_mask=mask), args.batch, args.runs):
+                print(f"texts_int8 {r:.3f}", flush=True)
+            print(f"quantized engine {torch.backends.quantized.engine}", flush=True)
     print(f"torch {torch.__version__} threads {torch.get_num_threads()} capability "
           f"{torch.backends.cpu.get_cpu_capability()}", flush=True)
 
@@ -126,6 +138,7 @@ def main():
     t.add_argument("--runs", type=int, default=3)
     t.add_argument("--tokens", type=int, default=75)
     t.add_argument("--texts-only", action="store_true")
+    t.add_argument("--int8", action="store_true")
     a = p.parse_args()
     {"make-model": make_model, "reference": reference, "time": time_model}[a.cmd](a)
 

@@ -186,17 +186,17 @@ void winnow_qgemm_u8s8(const uint8_t *a, size_t lda, const int8_t *packed, size_
 #pragma clang fp contract(off)
 
 // The row's range with zero included, and from it the scale, zero point and inverse scale.
-static inline void row_parameters(float lo, float hi, float *scale, float *zero, float *inverse) {
-    float s = hi > lo ? (hi - lo) / 127.0f : 1.0f;
+static inline void row_parameters(float lo, float hi, float levels, float *scale, float *zero, float *inverse) {
+    float s = hi > lo ? (hi - lo) / levels : 1.0f;
     float z = __builtin_rintf(-lo / s);
     z = z < 0 ? 0 : z;
-    z = z > 127 ? 127 : z;
+    z = z > levels ? levels : z;
     *scale = s;
     *zero = z;
     *inverse = 1.0f / s;
 }
 
-static void quantize_row_scalar(const float *x, size_t k, uint8_t *q, float *scale, int32_t *zero) {
+static void quantize_row_scalar(const float *x, size_t k, float levels, uint8_t *q, float *scale, int32_t *zero) {
     float lo = 0, hi = 0;
     for (size_t t = 0; t < k; t++) {
         float v = x[t];
@@ -204,11 +204,11 @@ static void quantize_row_scalar(const float *x, size_t k, uint8_t *q, float *sca
         hi = v > hi ? v : hi;
     }
     float s, z, inv;
-    row_parameters(lo, hi, &s, &z, &inv);
+    row_parameters(lo, hi, levels, &s, &z, &inv);
     for (size_t t = 0; t < k; t++) {
         float code = __builtin_rintf(x[t] * inv) + z;
         code = code < 0 ? 0 : code;
-        code = code > 127 ? 127 : code;
+        code = code > levels ? levels : code;
         q[t] = (uint8_t)code;
     }
     *scale = s;
@@ -224,8 +224,8 @@ static void dequantize_row_scalar(const int32_t *c, size_t n, float scale, int32
 }
 
 #ifdef WINNOW_X86
-__attribute__((target("avx2"))) static void quantize_row_avx2(const float *x, size_t k, uint8_t *q, float *scale,
-                                                              int32_t *zero) {
+__attribute__((target("avx2"))) static void quantize_row_avx2(const float *x, size_t k, float levels, uint8_t *q,
+                                                              float *scale, int32_t *zero) {
     __m256 vlo = _mm256_setzero_ps(), vhi = vlo;
     size_t t = 0;
     for (; t + 8 <= k; t += 8) {
@@ -246,8 +246,8 @@ __attribute__((target("avx2"))) static void quantize_row_avx2(const float *x, si
         hi = x[u] > hi ? x[u] : hi;
     }
     float s, z, inv;
-    row_parameters(lo, hi, &s, &z, &inv);
-    const __m256 vinv = _mm256_set1_ps(inv), vz = _mm256_set1_ps(z), top = _mm256_set1_ps(127), bottom = _mm256_setzero_ps();
+    row_parameters(lo, hi, levels, &s, &z, &inv);
+    const __m256 vinv = _mm256_set1_ps(inv), vz = _mm256_set1_ps(z), top = _mm256_set1_ps(levels), bottom = _mm256_setzero_ps();
     for (t = 0; t + 8 <= k; t += 8) {
         __m256 code = _mm256_add_ps(
             _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + t), vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
@@ -260,7 +260,7 @@ __attribute__((target("avx2"))) static void quantize_row_avx2(const float *x, si
     for (; t < k; t++) {
         float code = __builtin_rintf(x[t] * inv) + z;
         code = code < 0 ? 0 : code;
-        code = code > 127 ? 127 : code;
+        code = code > levels ? levels : code;
         q[t] = (uint8_t)code;
     }
     *scale = s;
@@ -289,6 +289,8 @@ void winnow_qlinear(const float *x, size_t ldx, size_t m, size_t k, const int8_t
     int best = winnow_qgemm_best_path();
     if (path == 0) path = best;
     if (path > best) path = 1;
+    // 8-bit codes where the kernel takes any byte (VNNI, portable C); 7 bits for AVX2's VPMADDUBSW.
+    const float levels = path == 2 ? 127.0f : 255.0f;
     uint8_t *q = malloc(4 * k + 4);
     int32_t *c = malloc(4 * n * sizeof(int32_t));
     if (!q || !c) abort();
@@ -299,11 +301,11 @@ void winnow_qlinear(const float *x, size_t ldx, size_t m, size_t k, const int8_t
         for (size_t r = 0; r < rows; r++) {
 #ifdef WINNOW_X86
             if (path >= 2) {
-                quantize_row_avx2(x + (i + r) * ldx, k, q + r * k, &scale[r], &zero[r]);
+                quantize_row_avx2(x + (i + r) * ldx, k, levels, q + r * k, &scale[r], &zero[r]);
                 continue;
             }
 #endif
-            quantize_row_scalar(x + (i + r) * ldx, k, q + r * k, &scale[r], &zero[r]);
+            quantize_row_scalar(x + (i + r) * ldx, k, levels, q + r * k, &scale[r], &zero[r]);
         }
         winnow_qgemm_u8s8(q, k, packed, n, k, rows, c, n, path);
         for (size_t r = 0; r < rows; r++) {

@@ -156,9 +156,9 @@ public final class CLIPModel: Sendable {
     public enum Precision: String, Sendable, CaseIterable {
         /// float32 throughout (OpenBLAS sgemm).
         case float32
-        /// The encoder layers' linear layers (q/k/v, attention output, MLP) in int8: weights per output channel,
-        /// activations per token, int32 sums (`QuantizedGEMM`); patch embedding, LayerNorm, softmax, the
-        /// residual stream and the final projections stay float32.
+        /// The encoder layers' linear layers (q/k/v, attention output, MLP) and the patch embedding in int8:
+        /// weights per output channel, activations per token (per patch), int32 sums (`QuantizedGEMM`); LayerNorm,
+        /// softmax, attention's products, the residual stream and the final projections stay float32.
         case int8
     }
 
@@ -182,7 +182,8 @@ public final class CLIPModel: Sendable {
     private let scratches = ScratchPool()
     let vision: Transformer
     let text: Transformer
-    let patchWeight: [Float]  // [hidden, 3 * patch * patch]
+    /// The patch convolution as a linear layer over flattened patches: [hidden, 3 * patch * patch], no bias.
+    let patchEmbedding: Linear
     let classEmbedding: [Float]
     let visionPositions: [Float]  // [1 + grid², hidden]
     let preNorm: LayerNorm
@@ -292,9 +293,11 @@ public final class CLIPModel: Sendable {
         vision = inPrecision(
             try transformer(openCLIP ? "visual.transformer.resblocks" : "vision_model.encoder.layers", v))
         text = inPrecision(try transformer(openCLIP ? "transformer.resblocks" : "text_model.encoder.layers", t))
-        patchWeight = try tensors.floats(
-            openCLIP ? "visual.conv1.weight" : "vision_model.embeddings.patch_embedding.weight",
-            shape: [v.hidden, 3, patch, patch])
+        let patchLinear = Linear(
+            weight: try tensors.floats(
+                openCLIP ? "visual.conv1.weight" : "vision_model.embeddings.patch_embedding.weight",
+                shape: [v.hidden, 3, patch, patch]), bias: nil, inputs: 3 * patch * patch, outputs: v.hidden)
+        patchEmbedding = precision == .int8 ? patchLinear.quantized() : patchLinear
         classEmbedding = try tensors.floats(
             openCLIP ? "visual.class_embedding" : "vision_model.embeddings.class_embedding", shape: [v.hidden])
         visionPositions = try tensors.floats(
@@ -377,11 +380,7 @@ public final class CLIPModel: Sendable {
             }
             let x = scratch.buffer(6, count: count * length * d)
             let embedded = scratch.buffer(7, count: count * patches * d)
-            patchWeight.withUnsafeBufferPointer { w in
-                BLAS.sgemm(
-                    transB: true, m: count * patches, n: d, k: patchSize, a: columns, lda: patchSize,
-                    b: w.baseAddress!, ldb: patchSize, c: embedded, ldc: d)
-            }
+            patchEmbedding.apply(columns, rows: count * patches, into: embedded)
             for b in 0..<count {
                 let row0 = x + b * length * d
                 for i in 0..<d { row0[i] = classEmbedding[i] + visionPositions[i] }

@@ -2,8 +2,9 @@ internal import CKernels
 
 extension QuantizedGEMM {
     /// A linear layer `y = x · Wᵀ` in int8: the weights quantised once, symmetrically per output channel (scale
-    /// max|W_j| / 127), and each input row at run time, asymmetrically to 7 bits (its range, zero included, over
-    /// 0...127, so every kernel path takes it); the products summed exactly in int32 and scaled back to float.
+    /// max|W_j| / 127), and each input row at run time, asymmetrically (its range, zero included, over 0...255 on
+    /// the VNNI and portable paths, 0...127 on AVX2, whose VPMADDUBSW needs 7 bits); the products summed exactly in
+    /// int32 and scaled back to float.
     public struct Linear: Sendable {
         public let weights: Weights
         /// Per output channel: the weights' scale, and the sum of its quantised weights (for the zero point).

@@ -958,6 +958,9 @@ if wanted("embed") {
         Float(Int(rng.next() % 2001) - 1000) / 1000
     }
     let ours = measure(runs: runs, units: Double(batch)) { _ = encoder.model.encodeImages(pixels, count: batch) }
+    // The same checkpoint with int8 linear layers (issue 27), beside PyTorch's dynamic int8 below.
+    let int8Model = try CLIPModel(directory: model, precision: .int8)
+    let oursInt8 = measure(runs: runs, units: Double(batch)) { _ = int8Model.encodeImages(pixels, count: batch) }
     // The sgemm limit: FLOPs of the tower's products per image, at OpenBLAS's rate on the MLP's product.
     let v = config.vision
     let tokens = Double(config.gridSide * config.gridSide + 1)
@@ -987,7 +990,7 @@ if wanted("embed") {
             String(format: "embed: %.2f GFLOP an image; sgemm %.0f GFLOP/s\n", flops / 1e9, median(gemmRate) / 1e9).utf8
         ))
     let (status, out) = try output(
-        of: python, [script, "time", model, "--runs", String(runs), "--batch", String(batch)])
+        of: python, [script, "time", model, "--runs", String(runs), "--batch", String(batch), "--int8"])
     func rates(_ key: String) -> [Double] {
         out.split(separator: "\n").filter { $0.hasPrefix(key + " ") }.compactMap { Double($0.split(separator: " ")[1]) }
     }
@@ -1002,6 +1005,20 @@ if wanted("embed") {
         Measurement(
             name: name, unit: "images/s", ours: ours, baselineName: "sgemm limit (OpenBLAS \(BLAS.coreName))",
             baseline: gemmRate.map { $0 / flops }))
+    let int8Name =
+        "CLIP ViT-B/32 image tower, 224 px, batch 16, int8 linear layers (\(QuantizedGEMM.bestPath), 2 cores)"
+    results.append(
+        Measurement(
+            name: int8Name, unit: "images/s", ours: oursInt8,
+            baselineName: "PyTorch dynamic int8 (quantize_dynamic, fbgemm), 2 threads", baseline: rates("images_int8")))
+    results.append(
+        Measurement(
+            name: int8Name, unit: "images/s", ours: oursInt8, baselineName: "PyTorch (transformers) fp32, 2 threads",
+            baseline: rates("images_fp32")))
+    results.append(
+        Measurement(
+            name: int8Name, unit: "images/s", ours: oursInt8, baselineName: "Winnow fp32, same run",
+            baseline: ours))
     // Captions of 75 tokens (no saving from stopping at the end token), and of 12 (a typical alt text).
     for length in [75, 12] {
         let texts: [[Int32]] = (0..<batch).map { _ in
@@ -1009,24 +1026,39 @@ if wanted("embed") {
                 + Array(repeating: 49407, count: 75 - length)
         }
         let oursText = measure(runs: runs, units: Double(batch)) { _ = encoder.model.encodeTexts(texts) }
+        let oursText8 = measure(runs: runs, units: Double(batch)) { _ = int8Model.encodeTexts(texts) }
         var peer = rates("texts_fp32")
+        var peer8 = rates("texts_int8")
         if length != 75 {
             let (s2, o2) = try output(
                 of: python,
                 [
                     script, "time", model, "--runs", String(runs), "--batch", String(batch), "--tokens", String(length),
-                    "--texts-only",
+                    "--texts-only", "--int8",
                 ])
             guard s2 == 0 else { throw WinnowError(.io, "embed: the PyTorch text run failed") }
-            peer = o2.split(separator: "\n").filter { $0.hasPrefix("texts_fp32 ") }.compactMap {
-                Double($0.split(separator: " ")[1])
+            func parsed(_ key: String) -> [Double] {
+                o2.split(separator: "\n").filter { $0.hasPrefix(key + " ") }.compactMap {
+                    Double($0.split(separator: " ")[1])
+                }
             }
+            peer = parsed("texts_fp32")
+            peer8 = parsed("texts_int8")
         }
         results.append(
             Measurement(
                 name: "CLIP ViT-B/32 text tower, \(length) tokens padded to 77, batch 16, fp32 (2 cores)",
                 unit: "captions/s", ours: oursText,
                 baselineName: "PyTorch (transformers), 2 threads", baseline: peer))
+        let text8 = "CLIP ViT-B/32 text tower, \(length) tokens padded to 77, batch 16, int8 linear layers (2 cores)"
+        results.append(
+            Measurement(
+                name: text8, unit: "captions/s", ours: oursText8,
+                baselineName: "PyTorch dynamic int8 (quantize_dynamic, fbgemm), 2 threads", baseline: peer8))
+        results.append(
+            Measurement(
+                name: text8, unit: "captions/s", ours: oursText8, baselineName: "Winnow fp32, same run",
+                baseline: oursText))
     }
 }
 

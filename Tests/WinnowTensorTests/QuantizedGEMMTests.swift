@@ -73,18 +73,18 @@ import WinnowCore
             for t in 0..<k { x[t] = 0 }
             if m > 1 { for t in 0..<k { x[stride + t] = -abs(x[stride + t]) - 0.1 } }
             let start = (0..<(m * n)).map { _ in uniform() }
-            // The statement.
-            let codes = (0..<m).map { i -> (q: [Int32], scale: Float, zero: Int32) in
-                let row = x[(i * stride)..<(i * stride + k)]
-                let lo = min(0, row.min()!)
-                let hi = max(0, row.max()!)
-                let scale = hi > lo ? (hi - lo) / 127 : 1
-                let zero = max(0, min(127, (-lo / scale).rounded(.toNearestOrEven)))
-                let inverse = 1 / scale
-                let q = row.map { Int32(max(0, min(127, ($0 * inverse).rounded(.toNearestOrEven) + zero))) }
-                return (q, scale, Int32(zero))
-            }
-            func expected(accumulate: Bool) -> [UInt32] {
+            // The statement: codes over 0...levels (255, or 127 on the AVX2 path).
+            func expected(accumulate: Bool, levels: Float) -> [UInt32] {
+                let codes = (0..<m).map { i -> (q: [Int32], scale: Float, zero: Int32) in
+                    let row = x[(i * stride)..<(i * stride + k)]
+                    let lo = min(0, row.min()!)
+                    let hi = max(0, row.max()!)
+                    let scale = hi > lo ? (hi - lo) / levels : 1
+                    let zero = max(0, min(levels, (-lo / scale).rounded(.toNearestOrEven)))
+                    let inverse = 1 / scale
+                    let q = row.map { Int32(max(0, min(levels, ($0 * inverse).rounded(.toNearestOrEven) + zero))) }
+                    return (q, scale, Int32(zero))
+                }
                 var out = accumulate ? start : [Float](repeating: 0, count: m * n)
                 for i in 0..<m {
                     for j in 0..<n {
@@ -107,7 +107,7 @@ import WinnowCore
                         }
                     }
                     #expect(
-                        out.map(\.bitPattern) == expected(accumulate: accumulate),
+                        out.map(\.bitPattern) == expected(accumulate: accumulate, levels: path == .avx2 ? 127 : 255),
                         "\(path) \(m)x\(n)x\(k) accumulate \(accumulate)")
                 }
             }

@@ -31,13 +31,13 @@ void winnow_qgemm_u8s8(const uint8_t *a, size_t lda, const int8_t *packed, size_
 /// variable WINNOW_INT8_PATH=portable or avx2 caps it (benchmarks and tests of a lesser CPU's path).
 int winnow_qgemm_best_path(void);
 
-/// An int8 linear layer on float rows, four at a time: each row of x (m x k, row stride ldx) quantised to 7-bit codes
-/// (its range with zero included over 0...127: scale = (hi - lo) / 127, or 1 for an all-zero row; zero point =
-/// rint(-lo / scale) clamped to 0...127; code = rint(x / scale) + zero point, clamped, where x / scale is x times the
-/// float 1 / scale), multiplied by the packed weights (n x k) as winnow_qgemm_u8s8 with `path`, and scaled back:
+/// An int8 linear layer on float rows, four at a time: each row of x (m x k, row stride ldx) quantised to codes
+/// 0...L, L = 255 on paths 1 and 3 and 127 on path 2 (AVX2 needs 7 bits): its range with zero included over 0...L,
+/// scale = (hi - lo) / L, or 1 for an all-zero row; zero point = rint(-lo / scale) clamped to 0...L; code =
+/// rint(x / scale) + zero point, clamped, where x / scale is x times the float 1 / scale. Multiplied by the packed weights (n x k) as winnow_qgemm_u8s8 with `path`, and scaled back:
 /// out[i][j] (row stride ldo) = scale_i * w_scale[j] * (c - zero_i * w_sum[j]), or added to out when `accumulate`.
 /// w_sum[j] is the sum of channel j's quantised weights. Rounding is to nearest even; path 1 does all of it in
-/// scalar C, paths 2 and 3 quantise and scale in AVX2; the results are the same bits.
+/// scalar C, paths 2 and 3 quantise and scale in AVX2; paths 1 and 3 give the same bits.
 void winnow_qlinear(const float *x, size_t ldx, size_t m, size_t k, const int8_t *packed, size_t n,
                     const float *w_scale, const int32_t *w_sum, float *out, size_t ldo, int accumulate, int path);
 
