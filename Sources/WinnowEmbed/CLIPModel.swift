@@ -27,7 +27,7 @@ struct Linear: Sendable {
     }
 
     /// Bytes its weights take resident.
-    var residentBytes: Int { int8?.residentBytes ?? 4 * weight.count + 4 * (bias?.count ?? 0) }
+    var residentBytes: Int { (int8?.residentBytes ?? 4 * weight.count) + 4 * (bias?.count ?? 0) }
 
     /// `output = input · Wᵀ (+ output when accumulating)`, then `+ b` and `activation`.
     func apply(
@@ -167,6 +167,15 @@ public final class CLIPModel: Sendable {
     /// The linear layers' arithmetic.
     public let precision: Precision
 
+    /// Bytes the model's weights take resident: every tensor it keeps, int8 layers packed.
+    public var residentBytes: Int {
+        let norms = (vision.layers + text.layers).flatMap { [$0.norm1, $0.norm2] } + [preNorm, postNorm, finalNorm]
+        let embeddings =
+            4 * (classEmbedding.count + visionPositions.count + textPositions.count) + tokenEmbedding.bytes
+        return encoderLinearBytes + patchEmbedding.residentBytes + visualProjection.residentBytes
+            + textProjection.residentBytes + embeddings + norms.reduce(0) { $0 + 4 * ($1.weight.count + $1.bias.count) }
+    }
+
     /// Bytes the encoder layers' linear weights take resident (int8: packed weights and per-channel scales).
     public var encoderLinearBytes: Int {
         (vision.layers + text.layers).reduce(0) {
@@ -189,7 +198,9 @@ public final class CLIPModel: Sendable {
     let preNorm: LayerNorm
     let postNorm: LayerNorm
     let visualProjection: Linear
-    let tokenEmbedding: [Float]  // [vocabulary, hidden]
+    /// [vocabulary, hidden]: float32, or at int8 precision float16 (half of the text tower's largest tensor; a
+    /// float16 rounding, relative 5e-4, is below the int8 layers' own).
+    let tokenEmbedding: TokenTable
     let textPositions: [Float]  // [context, hidden]
     let finalNorm: LayerNorm
     let textProjection: Linear
@@ -269,9 +280,16 @@ public final class CLIPModel: Sendable {
                 fc1: try linear(p + ".mlp.fc1", c.hidden, c.intermediate),
                 fc2: try linear(p + ".mlp.fc2", c.intermediate, c.hidden))
         }
+        func inPrecision(_ l: EncoderLayer) -> EncoderLayer {
+            guard precision == .int8 else { return l }
+            return EncoderLayer(
+                norm1: l.norm1, qkv: l.qkv.quantized(), out: l.out.quantized(), norm2: l.norm2,
+                fc1: l.fc1.quantized(), fc2: l.fc2.quantized())
+        }
         func transformer(_ prefix: String, _ c: CLIPTowerConfig) throws(WinnowError) -> Transformer {
             var layers: [EncoderLayer] = []
-            for i in 0..<c.layers { layers.append(try layer("\(prefix).\(i)", c)) }
+            // Each layer is quantised as soon as it is read, so that one layer's floats at most are held at once.
+            for i in 0..<c.layers { layers.append(inPrecision(try layer("\(prefix).\(i)", c))) }
             if tensors.entries.keys.contains(where: { $0.hasPrefix("\(prefix).\(c.layers).") }) {
                 throw WinnowError(
                     .format, "\(tensors.path): has more \(prefix) layers than the config's \(c.layers)")
@@ -280,19 +298,10 @@ public final class CLIPModel: Sendable {
         }
         let patch = config.patchSize
         let grid = config.gridSide
-        func inPrecision(_ tower: Transformer) -> Transformer {
-            guard precision == .int8 else { return tower }
-            return Transformer(
-                layers: tower.layers.map {
-                    EncoderLayer(
-                        norm1: $0.norm1, qkv: $0.qkv.quantized(), out: $0.out.quantized(), norm2: $0.norm2,
-                        fc1: $0.fc1.quantized(), fc2: $0.fc2.quantized())
-                }, config: tower.config)
-        }
+
         self.precision = precision
-        vision = inPrecision(
-            try transformer(openCLIP ? "visual.transformer.resblocks" : "vision_model.encoder.layers", v))
-        text = inPrecision(try transformer(openCLIP ? "transformer.resblocks" : "text_model.encoder.layers", t))
+        vision = try transformer(openCLIP ? "visual.transformer.resblocks" : "vision_model.encoder.layers", v)
+        text = try transformer(openCLIP ? "transformer.resblocks" : "text_model.encoder.layers", t)
         let patchLinear = Linear(
             weight: try tensors.floats(
                 openCLIP ? "visual.conv1.weight" : "vision_model.embeddings.patch_embedding.weight",
@@ -306,9 +315,10 @@ public final class CLIPModel: Sendable {
         preNorm = try norm(openCLIP ? "visual.ln_pre" : "vision_model.pre_layrnorm", v.hidden, v.eps)
         postNorm = try norm(openCLIP ? "visual.ln_post" : "vision_model.post_layernorm", v.hidden, v.eps)
         visualProjection = try projection(openCLIP ? "visual.proj" : "visual_projection", v.hidden, config.projection)
-        tokenEmbedding = try tensors.floats(
+        let tokens = try tensors.floats(
             openCLIP ? "token_embedding.weight" : "text_model.embeddings.token_embedding.weight",
             shape: [config.vocabulary, t.hidden])
+        tokenEmbedding = precision == .int8 ? .half(tokens.map { Float16($0) }) : .float(tokens)
         textPositions = try tensors.floats(
             openCLIP ? "positional_embedding" : "text_model.embeddings.position_embedding.weight",
             shape: [config.contextLength, t.hidden])
@@ -441,7 +451,10 @@ public final class CLIPModel: Sendable {
                     // Past a sequence's own end (shorter sequences in the batch) the rows are padding nobody reads.
                     let token = t < ids.count ? Int(ids[t]) : config.eosTokenID
                     precondition(token >= 0 && token < config.vocabulary, "token id outside the vocabulary")
-                    for i in 0..<d { row[i] = tokenEmbedding[token * d + i] + textPositions[t * d + i] }
+                    switch tokenEmbedding {
+                    case .float(let e): for i in 0..<d { row[i] = e[token * d + i] + textPositions[t * d + i] }
+                    case .half(let e): for i in 0..<d { row[i] = Float(e[token * d + i]) + textPositions[t * d + i] }
+                    }
                 }
             }
             text.forward(x, batch: count, length: length, causal: true, outputs: pools, scratch: scratch)
@@ -474,4 +487,17 @@ private final class PartResults: @unchecked Sendable {
     func set(_ index: Int, _ value: [Float]) { slots[index] = value }
 
     func joined() -> [Float] { slots.flatMap { $0 } }
+}
+
+/// The token embedding table at its stored width.
+enum TokenTable: Sendable {
+    case float([Float])
+    case half([Float16])
+
+    var bytes: Int {
+        switch self {
+        case .float(let e): 4 * e.count
+        case .half(let e): 2 * e.count
+        }
+    }
 }

@@ -3,9 +3,10 @@ import WinnowCore
 
 /// A `.safetensors` file: an 8-byte little-endian header length, a JSON header naming each tensor's dtype, shape
 /// and byte range, then the raw little-endian data. The file is memory-mapped; tensors are converted to float32 when
-/// read.
+/// read, and the pages of a tensor read are handed back to the kernel (`release`), so that loading a checkpoint never
+/// holds the whole file and its floats at once.
 public struct SafeTensors: @unchecked Sendable {
-    // @unchecked: `data` is an immutable memory map, only ever read.
+    // @unchecked: `map` is an immutable, private, read-only memory map, only ever read.
 
     /// One tensor's entry in the header.
     public struct Entry: Sendable {
@@ -23,31 +24,58 @@ public struct SafeTensors: @unchecked Sendable {
     public let entries: [String: Entry]
     /// The `__metadata__` strings.
     public let metadata: [String: String]
-    private let data: Data
+    private let map: FileMap
     private let dataStart: Int
+
+    /// A private read-only mapping of a whole file, unmapped when the last copy of its `SafeTensors` goes.
+    final class FileMap: @unchecked Sendable {
+        let base: UnsafeRawPointer
+        let count: Int
+
+        init(path: String) throws(WinnowError) {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw WinnowError(.io, "\(path): cannot read: \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            var st = stat()
+            guard fstat(fd, &st) == 0 else {
+                throw WinnowError(.io, "\(path): cannot read: \(String(cString: strerror(errno)))")
+            }
+            count = Int(st.st_size)
+            guard count >= 8 else { throw WinnowError(.format, "\(path): not a safetensors file (\(count) bytes)") }
+            guard let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+                throw WinnowError(.io, "\(path): cannot map: \(String(cString: strerror(errno)))")
+            }
+            base = UnsafeRawPointer(p)
+        }
+
+        /// Drops the whole pages inside `range` from memory; read again, they come back from the file.
+        func release(_ range: Range<Int>) {
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let start = (range.lowerBound + page - 1) / page * page
+            let end = range.upperBound / page * page
+            guard end > start else { return }
+            _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+        }
+
+        deinit { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+    }
 
     /// Maps and indexes `path`; a malformed header is an error naming the file and what is wrong.
     public init(path: String) throws(WinnowError) {
         self.path = path
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw WinnowError(.io, "\(path): cannot read: \(SystemError.reason(error))")
-        }
-        guard data.count >= 8 else {
-            throw WinnowError(.format, "\(path): not a safetensors file (\(data.count) bytes)")
-        }
-        let headerLength = data.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        guard headerLength > 1, headerLength <= data.count - 8, headerLength < 100_000_000 else {
+        let map = try FileMap(path: path)
+        let headerLength = Int(truncatingIfNeeded: UInt64(littleEndian: map.base.loadUnaligned(as: UInt64.self)))
+        guard headerLength > 1, headerLength <= map.count - 8, headerLength < 100_000_000 else {
             throw WinnowError(.format, "\(path): safetensors header length \(headerLength) does not fit the file")
         }
         let json: Any
-        do { json = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLength))) } catch {
+        do { json = try JSONSerialization.jsonObject(with: Data(bytes: map.base + 8, count: headerLength)) } catch {
             throw WinnowError(.format, "\(path): safetensors header is not JSON: \(error.localizedDescription)")
         }
         guard let header = json as? [String: Any] else {
             throw WinnowError(.format, "\(path): safetensors header is not a JSON object")
         }
-        let dataLength = data.count - 8 - headerLength
+        let dataLength = map.count - 8 - headerLength
         var entries: [String: Entry] = [:]
         var metadata: [String: String] = [:]
         for (name, value) in header {
@@ -70,7 +98,7 @@ public struct SafeTensors: @unchecked Sendable {
         }
         self.entries = entries
         self.metadata = metadata
-        self.data = data
+        self.map = map
         self.dataStart = 8 + headerLength
     }
 
@@ -96,8 +124,9 @@ public struct SafeTensors: @unchecked Sendable {
         guard ["F32", "F16", "BF16"].contains(entry.dtype) else {
             throw WinnowError(.format, "\(path): tensor \(name) is \(entry.dtype); Winnow reads F32, F16 and BF16")
         }
-        return data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> [Float] in
-            let bytes = UnsafeRawBufferPointer(rebasing: raw[start..<(start + entry.range.count)])
+        defer { map.release(start..<(start + entry.range.count)) }
+        do {
+            let bytes = UnsafeRawBufferPointer(start: map.base + start, count: entry.range.count)
             func u16(_ i: Int) -> UInt16 {
                 UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
             }

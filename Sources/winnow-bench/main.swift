@@ -896,9 +896,10 @@ if wanted("embed-int8") {
         Data(
             String(
                 format:
-                    "embed-int8: cosine int8 vs float32 over %d images: mean %.6f, min %.6f; encoder linear weights %.0f MB int8, %.0f MB float32; kernels %@\n",
+                    "embed-int8: cosine int8 vs float32 over %d images: mean %.6f, min %.6f; encoder linear weights %.0f MB int8, %.0f MB float32; whole model resident %.0f MB int8, %.0f MB float32 (%.2fx); kernels %@\n",
                 batch, sum / Double(batch), worst, Double(i8.encoderLinearBytes) / 1e6,
-                Double(f32.encoderLinearBytes) / 1e6,
+                Double(f32.encoderLinearBytes) / 1e6, Double(i8.residentBytes) / 1e6, Double(f32.residentBytes) / 1e6,
+                Double(i8.residentBytes) / Double(f32.residentBytes),
                 "\(QuantizedGEMM.bestPath)"
             ).utf8))
     results.append(

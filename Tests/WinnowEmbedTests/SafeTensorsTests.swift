@@ -37,6 +37,21 @@ func safetensors(_ header: String, _ data: [UInt8]) throws -> String {
         #expect(missing?.message.contains("no tensor named z") == true)
     }
 
+    /// Reading a tensor hands its pages back to the kernel; reading it again (or its neighbours, which share the
+    /// edge pages) still gives the file's values.
+    @Test func tensorsReadAgainAfterTheirPagesAreReleased() throws {
+        let big = (0..<50_000).map { Float($0) * 0.5 - 7 }
+        let small = (0..<3).map { Float($0) + 0.25 }
+        let path = TestSupport.temporaryDirectory() + "/pages.safetensors"
+        try Data(SafeTensors.encode([("a", [3], small), ("b", [50_000], big), ("c", [3], small)]))
+            .write(to: URL(fileURLWithPath: path))
+        let file = try SafeTensors(path: path)
+        for _ in 0..<2 {
+            #expect(try file.floats("b") == big)
+            #expect(try file.floats("a") == small && file.floats("c") == small)
+        }
+    }
+
     @Test(arguments: [
         (#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,8]}}"#, "needs 16 bytes"),
         (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,800]}}"#, "malformed header entry"),
