@@ -104,7 +104,9 @@ enum EmbedCommand {
         var dtype = NPY.DType.float16
         if let d = a.value("dtype") {
             guard let t = ["float16": NPY.DType.float16, "float32": .float32][d] else {
-                throw UsageError("winnow embed: --dtype must be float16 or float32, not \(d.debugDescription)")
+                let hint =
+                    d == "int8" ? " (--dtype is the stored embeddings' type; int8 arithmetic is --precision int8)" : ""
+                throw UsageError("winnow embed: --dtype must be float16 or float32, not \(d.debugDescription)\(hint)")
             }
             dtype = t
         }

@@ -292,7 +292,12 @@ public struct PipelineConfig: Sendable {
             embed.threads = try e.int("threads", min: 0) ?? embed.threads
             if let d = try e.string("dtype") {
                 guard let t = ["float16": NPY.DType.float16, "float32": .float32][d] else {
-                    throw WinnowError(.config, "\(file): embed.dtype: \(d.debugDescription) is not float16 or float32")
+                    let hint =
+                        d == "int8"
+                        ? " (dtype is the stored embeddings' type; for int8 arithmetic set embed.precision to \"int8\")"
+                        : ""
+                    throw WinnowError(
+                        .config, "\(file): embed.dtype: \(d.debugDescription) is not float16 or float32\(hint)")
                 }
                 embed.dtype = t
             }

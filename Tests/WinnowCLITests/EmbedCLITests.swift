@@ -48,6 +48,9 @@ import WinnowTestSupport
         #expect(zip(f, q).map { $0 * $1 }.reduce(0, +) >= 0.999)
         let bad = try TestSupport.run(winnow, ["embed", "--model", model, "--image", image, "--precision", "int4"])
         #expect(bad.status == 64 && bad.stderr.contains("--precision must be float32 or int8"))
+        // --dtype is the stored embeddings' type; asking it for int8 points to --precision.
+        let stored = try TestSupport.run(winnow, ["embed", "--model", model, "--image", image, "--dtype", "int8"])
+        #expect(stored.status == 64 && stored.stderr.contains("int8 arithmetic is --precision int8"))
     }
 
     /// `--compare-dtype int8` reports both precisions' agreement on the user's images and captions as one JSON object.

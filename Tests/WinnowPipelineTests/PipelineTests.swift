@@ -48,6 +48,8 @@ import WinnowTestSupport
         (#"{"dedup": {"against": "x"}}"#, "dedup.against: expected an array of strings"),
         (#"{"embed": {"model": "m", "dtype": "int8"}}"#, "embed.dtype"),
         (#"{"embed": {"model": "m", "min_similarity": 2}}"#, "embed.min_similarity"),
+        (#"{"embed": {"model": "m", "dtype": "int8"}}"#, "for int8 arithmetic set embed.precision to \"int8\""),
+        (#"{"embed": {"model": "m", "precision": "int4"}}"#, "embed.precision: \"int4\" is not float32 or int8"),
         (#"[1, 2]"#, "expected a JSON object"),
         (#"{"name": }"#, "not valid JSON"),
     ])
