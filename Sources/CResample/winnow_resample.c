@@ -239,15 +239,16 @@ void winnow_resample_horizontal(const float *row, const ptrdiff_t *offsets, cons
 #endif
 }
 
-// BT.601 luma in float, as PDQ defines it: (0.299 r + 0.587 g) + 0.114 b, each product rounded, the same on every
-// path.
+// PDQ's row step: BT.601 luma in float, as PDQ defines it ((0.299 r + 0.587 g) + 0.114 b, each product rounded, never
+// fused), weighted into each sample row in progress. The AVX2 loop takes 8 pixels at a time: two 16-byte loads
+// (pixels 0-3 and 4-7, 4 bytes of each unused), one byte shuffle a channel widens it to 32-bit lanes; it reads 4
+// bytes past the 8th pixel, so it stops 2 pixels early.
 #if defined(WINNOW_RESAMPLE_AVX2)
-// 8 pixels at a time: two 16-byte loads (pixels 0-3 and 4-7, 4 bytes of each unused), one byte shuffle a channel
-// widens it to 32-bit lanes. Reads 4 bytes past the 8th pixel, so the caller stops 2 pixels early.
-__attribute__((target("avx2"))) static ptrdiff_t luma_avx2(const uint8_t *rgb, float *out, ptrdiff_t count) {
+__attribute__((target("avx2"))) static ptrdiff_t luma_accumulate_avx2(const uint8_t *rgb, ptrdiff_t count,
+                                                                      float *const *sums, const float *weights,
+                                                                      const int *fresh, int n) {
     const __m256i r_mask = _mm256_setr_epi8(0, -1, -1, -1, 3, -1, -1, -1, 6, -1, -1, -1, 9, -1, -1, -1, 0, -1, -1, -1,
                                             3, -1, -1, -1, 6, -1, -1, -1, 9, -1, -1, -1);
-    // The index byte of each lane is its first: adding 1 to every lane moves the shuffle to the next channel.
     const __m256i g_mask = _mm256_add_epi8(r_mask, _mm256_set1_epi32(1));
     const __m256i b_mask = _mm256_add_epi8(g_mask, _mm256_set1_epi32(1));
     const __m256 kr = _mm256_set1_ps(0.299f), kg = _mm256_set1_ps(0.587f), kb = _mm256_set1_ps(0.114f);
@@ -260,23 +261,35 @@ __attribute__((target("avx2"))) static ptrdiff_t luma_avx2(const uint8_t *rgb, f
         const __m256 g = _mm256_cvtepi32_ps(_mm256_shuffle_epi8(px, g_mask));
         const __m256 b = _mm256_cvtepi32_ps(_mm256_shuffle_epi8(px, b_mask));
         const __m256 y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(kr, r), _mm256_mul_ps(kg, g)), _mm256_mul_ps(kb, b));
-        _mm256_storeu_ps(out + i, y);
+        for (int s = 0; s < n; s++) {
+            __m256 v = _mm256_mul_ps(_mm256_set1_ps(weights[s]), y);
+            if (!fresh[s]) v = _mm256_add_ps(_mm256_loadu_ps(sums[s] + i), v);
+            _mm256_storeu_ps(sums[s] + i, v);
+        }
     }
     return i;
 }
 #endif
 
-void winnow_luma_row_on(const uint8_t *rgb, float *out, ptrdiff_t count, int vector) {
+void winnow_luma_accumulate_on(const uint8_t *rgb, ptrdiff_t count, float *const *sums, const float *weights,
+                               const int *fresh, int n, int vector) {
     ptrdiff_t i = 0;
 #if defined(WINNOW_RESAMPLE_AVX2)
-    if (vector && have_avx2()) i = luma_avx2(rgb, out, count);
+    if (vector && have_avx2()) i = luma_accumulate_avx2(rgb, count, sums, weights, fresh, n);
 #else
     (void)vector;
 #endif
     for (; i < count; i++) {
         const uint8_t *p = rgb + 3 * i;
-        out[i] = 0.299f * (float)p[0] + 0.587f * (float)p[1] + 0.114f * (float)p[2];
+        const float y = 0.299f * (float)p[0] + 0.587f * (float)p[1] + 0.114f * (float)p[2];
+        for (int s = 0; s < n; s++) {
+            const float v = weights[s] * y;
+            sums[s][i] = fresh[s] ? v : sums[s][i] + v;
+        }
     }
 }
 
-void winnow_luma_row(const uint8_t *rgb, float *out, ptrdiff_t count) { winnow_luma_row_on(rgb, out, count, 1); }
+void winnow_luma_accumulate(const uint8_t *rgb, ptrdiff_t count, float *const *sums, const float *weights,
+                            const int *fresh, int n) {
+    winnow_luma_accumulate_on(rgb, count, sums, weights, fresh, n, 1);
+}

@@ -69,31 +69,31 @@ public struct PDQ: Sendable, Equatable {
         // A row of luma, and the weighted sums of rows in progress: sample row i's rows add into slot i % slots
         // until its last one, when its 64 column sums are taken.
         let slots = alongCols.slots
-        var buffer = [Float](repeating: 0, count: (slots + 1) * cols)
+        var buffer = [Float](repeating: 0, count: slots * cols)
         let (from, to) = (alongRows.start[0], alongRows.end(63))
+        var sums = [UnsafeMutablePointer<Float>?](repeating: nil, count: slots)
+        var weights = [Float](repeating: 0, count: slots)
+        var fresh = [Int32](repeating: 0, count: slots)
         image.pixels.withUnsafeBufferPointer { p in
             small.withUnsafeMutableBufferPointer { s in
                 buffer.withUnsafeMutableBufferPointer { b in
-                    let luma = b.baseAddress!
                     var first = 0  // the first sample row whose taps reach this pixel row or beyond
                     for y in 0..<rows {
                         while first < 64 && alongCols.end(first) <= y { first += 1 }
                         guard first < 64, alongCols.start[first] <= y else { continue }
-                        let row = p.baseAddress! + ((window.y + y) * image.width + window.x) * 3
-                        winnow_luma_row(row + 3 * from, luma + from, to - from)
-                        var i = first
-                        while i < 64 && alongCols.start[i] <= y {
-                            let w = alongCols.weight(i, at: y)
-                            let sum = luma + (1 + i % slots) * cols
-                            if y == alongCols.start[i] {
-                                for x in from..<to { sum[x] = w * luma[x] }
-                            } else {
-                                for x in from..<to { sum[x] += w * luma[x] }
-                            }
-                            if y == alongCols.end(i) - 1 {
-                                for j in 0..<64 { s[i * 64 + j] = alongRows.apply(j, sum) }
-                            }
-                            i += 1
+                        var n = 0
+                        while first + n < 64 && alongCols.start[first + n] <= y {
+                            let i = first + n
+                            sums[n] = b.baseAddress! + (i % slots) * cols + from
+                            weights[n] = alongCols.weight(i, at: y)
+                            fresh[n] = y == alongCols.start[i] ? 1 : 0
+                            n += 1
+                        }
+                        let row = p.baseAddress! + ((window.y + y) * image.width + window.x + from) * 3
+                        winnow_luma_accumulate(row, to - from, sums, weights, fresh, Int32(n))
+                        for i in first..<(first + n) where y == alongCols.end(i) - 1 {
+                            let sum = b.baseAddress! + (i % slots) * cols
+                            for j in 0..<64 { s[i * 64 + j] = alongRows.apply(j, sum) }
                         }
                     }
                 }
@@ -151,14 +151,22 @@ public struct PDQ: Sendable, Equatable {
         return PDQ(words: words, quality: quality)
     }
 
-    /// The luma of a row of RGB pixels as the hash computes it, on the CPU's vector path or the scalar one.
-    static func luma(_ rgb: [UInt8], vector: Bool = true) -> [Float] {
+    /// One row step as the hash takes it (`winnow_luma_accumulate`) on the CPU's vector path or the scalar one:
+    /// `sums[s]` becomes `weights[s]` times the row's luma, or has it added unless `fresh[s]`.
+    static func accumulate(
+        _ rgb: [UInt8], into sums: inout [[Float]], weights: [Float], fresh: [Bool], vector: Bool = true
+    ) {
         let n = rgb.count / 3
-        if n == 0 { return [] }
-        return [Float](unsafeUninitializedCapacity: n) { out, count in
-            rgb.withUnsafeBufferPointer { winnow_luma_row_on($0.baseAddress!, out.baseAddress!, n, vector ? 1 : 0) }
-            count = n
+        guard n > 0 else { return }
+        var pointers = [UnsafeMutablePointer<Float>?]()
+        for _ in sums.indices { pointers.append(.allocate(capacity: n)) }
+        defer { for p in pointers { p?.deallocate() } }
+        for s in sums.indices { pointers[s]!.initialize(from: sums[s], count: n) }
+        rgb.withUnsafeBufferPointer {
+            winnow_luma_accumulate_on(
+                $0.baseAddress!, n, pointers, weights, fresh.map { $0 ? 1 : 0 }, Int32(sums.count), vector ? 1 : 0)
         }
+        for s in sums.indices { sums[s] = Array(UnsafeBufferPointer(start: pointers[s], count: n)) }
     }
 
     /// `dct` transposed: 64 rows of 16.

@@ -58,18 +58,32 @@ import WinnowCore
     }
 }
 
-/// PDQ's luma row (CResample): the AVX2 path and the scalar path give the same bits as Swift's float expression, for
-/// lengths that leave every tail of the 8-pixel loop and its 2-pixel read margin.
-@Suite struct PDQLumaKernelTests {
+/// PDQ's row step (CResample): the AVX2 path and the scalar path give the same bits as Swift's float expressions,
+/// for lengths that leave every tail of the 8-pixel loop and its 2-pixel read margin, with one to three sample rows,
+/// fresh and accumulating.
+@Suite struct PDQRowKernelTests {
     @Test func vectorAndScalarPathsAgreeBitForBit() {
         var rng = SplitMix64(seed: 27)
-        for n in [0, 1, 7, 8, 9, 10, 11, 17, 18, 64, 255, 1001] {
+        for n in [1, 7, 8, 9, 10, 11, 17, 18, 64, 255, 1001] {
             let rgb = (0..<(3 * n)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            let expected = (0..<n).map { i -> Float in
+            let luma = (0..<n).map { i -> Float in
                 0.299 * Float(rgb[3 * i]) + 0.587 * Float(rgb[3 * i + 1]) + 0.114 * Float(rgb[3 * i + 2])
             }
-            #expect(PDQ.luma(rgb, vector: true).map(\.bitPattern) == expected.map(\.bitPattern), "\(n) pixels")
-            #expect(PDQ.luma(rgb, vector: false).map(\.bitPattern) == expected.map(\.bitPattern), "\(n) pixels")
+            for slots in 1...3 {
+                let start = (0..<slots).map { _ in (0..<n).map { _ in Float.random(in: -100...100, using: &rng) } }
+                let weights = (0..<slots).map { _ in Float.random(in: 0...0.1, using: &rng) }
+                let fresh = (0..<slots).map { $0 % 2 == 0 }
+                let expected = (0..<slots).map { s in
+                    (0..<n).map { i in fresh[s] ? weights[s] * luma[i] : start[s][i] + weights[s] * luma[i] }
+                }
+                for vector in [true, false] {
+                    var sums = start
+                    PDQ.accumulate(rgb, into: &sums, weights: weights, fresh: fresh, vector: vector)
+                    #expect(
+                        sums.map { $0.map(\.bitPattern) } == expected.map { $0.map(\.bitPattern) },
+                        "\(n) pixels, \(slots) rows, vector \(vector)")
+                }
+            }
         }
     }
 }

@@ -23,11 +23,14 @@ void winnow_resample_vertical(const uint8_t *first, ptrdiff_t stride, const floa
 void winnow_resample_horizontal(const float *row, const ptrdiff_t *offsets, const float *weights, ptrdiff_t taps,
                                 ptrdiff_t count, uint8_t *out, int last_row);
 
-/// BT.601 luma of `count` interleaved RGB pixels as floats, as PDQ defines it: 0.299 r + 0.587 g, plus 0.114 b, each
-/// product and sum rounded to float (never fused), so every path gives the same bits.
-void winnow_luma_row(const uint8_t *rgb, float *out, ptrdiff_t count);
+/// PDQ's row step: for each of the `n` sample rows in progress, sums[s][i] = weights[s] * luma(i), or sums[s][i] +
+/// weights[s] * luma(i) unless fresh[s], for the `count` pixels of `rgb`. luma is BT.601 in float, 0.299 r + 0.587 g,
+/// plus 0.114 b, each product and sum rounded, never fused: the same bits on every path.
+void winnow_luma_accumulate(const uint8_t *rgb, ptrdiff_t count, float *const *sums, const float *weights,
+                            const int *fresh, int n);
 
-/// `winnow_luma_row` on the scalar path alone when `vector` is 0 (for tests that compare the paths).
-void winnow_luma_row_on(const uint8_t *rgb, float *out, ptrdiff_t count, int vector);
+/// `winnow_luma_accumulate` on the scalar path alone when `vector` is 0 (for tests that compare the paths).
+void winnow_luma_accumulate_on(const uint8_t *rgb, ptrdiff_t count, float *const *sums, const float *weights,
+                               const int *fresh, int n, int vector);
 
 #endif
