@@ -18,8 +18,15 @@ struct Linear: Sendable {
         self.outputs = outputs
     }
 
-    /// The same layer with int8 weights.
+    /// Layers with fewer inputs stay float32 at int8 precision: their products are too small for the int8 kernels to
+    /// gain anything, and each output averages the rounding of too few products (on the bundled 32- and 64-wide
+    /// encoder, quantising them moved image-text similarities by up to 0.024; docs/BENCHMARKS.md). Every layer of a
+    /// real CLIP (512 inputs and up) is quantised.
+    static let int8MinimumInputs = 128
+
+    /// The same layer with int8 weights, or itself when it has fewer than `int8MinimumInputs` inputs.
     func quantized() -> Linear {
+        guard inputs >= Linear.int8MinimumInputs else { return self }
         var l = self
         l.int8 = QuantizedGEMM.Linear(weight: weight, inputs: inputs, outputs: outputs)
         l.weight = []
@@ -158,7 +165,8 @@ public final class CLIPModel: Sendable {
         case float32
         /// The encoder layers' linear layers (q/k/v, attention output, MLP) and the patch embedding in int8:
         /// weights per output channel, activations per token (per patch), int32 sums (`QuantizedGEMM`); LayerNorm,
-        /// softmax, attention's products, the residual stream and the final projections stay float32.
+        /// softmax, attention's products, the residual stream, the final projections and any linear layer with
+        /// fewer than 128 inputs stay float32.
         case int8
     }
 
@@ -166,6 +174,13 @@ public final class CLIPModel: Sendable {
     public let config: CLIPConfig
     /// The linear layers' arithmetic.
     public let precision: Precision
+
+    /// How many of the linear layers (encoder layers' and the patch embedding) run in int8 and in float32.
+    public var linearLayers: (int8: Int, float32: Int) {
+        let all = (vision.layers + text.layers).flatMap { [$0.qkv, $0.out, $0.fc1, $0.fc2] } + [patchEmbedding]
+        let int8 = all.filter { $0.int8 != nil }.count
+        return (int8, all.count - int8)
+    }
 
     /// Bytes the model's weights take resident: every tensor it keeps, int8 layers packed.
     public var residentBytes: Int {

@@ -201,6 +201,11 @@ func cosines(_ images: [Float], _ texts: [Float], dimension: Int) -> [Float] {
         let float = try #require(ClipTiny.encoder).model
         let int8 = try CLIPModel(directory: ClipTiny.modelDirectory, precision: .int8)
         #expect(int8.precision == .int8)
+        // clip-tiny's layers are 48 wide: fc2 (192 inputs) and the patch embedding (3,072) are int8, the rest,
+        // under 128 inputs, stay float32.
+        let layers = int8.config.vision.layers + int8.config.text.layers
+        #expect(int8.linearLayers.int8 == layers + 1 && int8.linearLayers.float32 == 3 * layers)
+        #expect(float.linearLayers.int8 == 0)
         let d = float.config.projection
         let pixels = try ClipTiny.pixelTensors()
         let ids = ClipTiny.captions.map { ($0["hf_input_ids"] as? [Int] ?? []).map { Int32($0) } }
