@@ -189,8 +189,9 @@ void winnow_qgemm_u8s8(const uint8_t *a, size_t lda, const int8_t *packed, size_
 static inline void row_parameters(float lo, float hi, float levels, float *scale, float *zero, float *inverse) {
     float s = hi > lo ? (hi - lo) / levels : 1.0f;
     float z = __builtin_rintf(-lo / s);
-    z = z < 0 ? 0 : z;
-    z = z > levels ? levels : z;
+    // Written so that NaN (from an infinite input) becomes 0, as the AVX2 path's max/min do.
+    z = z > 0 ? z : 0;
+    z = z < levels ? z : levels;
     *scale = s;
     *zero = z;
     *inverse = 1.0f / s;
@@ -207,8 +208,8 @@ static void quantize_row_scalar(const float *x, size_t k, float levels, uint8_t 
     row_parameters(lo, hi, levels, &s, &z, &inv);
     for (size_t t = 0; t < k; t++) {
         float code = __builtin_rintf(x[t] * inv) + z;
-        code = code < 0 ? 0 : code;
-        code = code > levels ? levels : code;
+        code = code > 0 ? code : 0;  // NaN becomes 0, as on the AVX2 path
+        code = code < levels ? code : levels;
         q[t] = (uint8_t)code;
     }
     *scale = s;
@@ -259,8 +260,8 @@ __attribute__((target("avx2"))) static void quantize_row_avx2(const float *x, si
     }
     for (; t < k; t++) {
         float code = __builtin_rintf(x[t] * inv) + z;
-        code = code < 0 ? 0 : code;
-        code = code > levels ? levels : code;
+        code = code > 0 ? code : 0;  // NaN becomes 0, as on the AVX2 path
+        code = code < levels ? code : levels;
         q[t] = (uint8_t)code;
     }
     *scale = s;

@@ -40,6 +40,7 @@ public struct SafeTensors: @unchecked Sendable {
             guard fstat(fd, &st) == 0 else {
                 throw WinnowError(.io, "\(path): cannot read: \(String(cString: strerror(errno)))")
             }
+            guard (st.st_mode & S_IFMT) == S_IFREG else { throw WinnowError(.io, "\(path): not a regular file") }
             count = Int(st.st_size)
             guard count >= 8 else { throw WinnowError(.format, "\(path): not a safetensors file (\(count) bytes)") }
             guard let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {

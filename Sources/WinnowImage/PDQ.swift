@@ -66,7 +66,7 @@ public struct PDQ: Sendable, Equatable {
         let alongRows = Taps(length: cols)
         let alongCols = Taps(length: rows)
         var small = [Float](repeating: 0, count: 64 * 64)
-        // A row of luma, and the weighted sums of rows in progress: sample row i's rows add into slot i % slots
+        // The weighted sums of rows in progress: sample row i's rows add into slot i % slots
         // until its last one, when its 64 column sums are taken.
         let slots = alongCols.slots
         var buffer = [Float](repeating: 0, count: slots * cols)
@@ -184,11 +184,12 @@ public struct PDQ: Sendable, Equatable {
         return m
     }()
 
-    /// Bytes `hashWithMirror` allocates for a `width` x `height` window: a row of luma and the rows in progress
-    /// (three at most: the taps of neighbouring samples overlap by a pixel or two), the taps (about twice the length
-    /// of each axis) and the 64 x 64 samples.
+    /// Bytes `hashWithMirror` allocates for a `width` x `height` window, or its turned copy: the rows of sums in
+    /// progress (two for windows at least 32 high; up to 64 for shorter ones, whose samples share pixel rows), the
+    /// taps (about twice the length of each axis) and the 64 x 64 samples.
     public static func bytesNeeded(width: Int, height: Int) -> Int {
-        4 * 4 * width + 12 * (width + height) + 4 * 64 * 64
+        let rows = max(Taps(length: height).slots * width, Taps(length: width).slots * height)
+        return 4 * rows + 12 * (width + height) + 4 * 64 * 64
     }
 
     /// PDQ's filter along one axis of `length` pixels, sampled at the 64 block centres: the reference filters with

@@ -1012,6 +1012,33 @@ if wanted("embed") {
         Measurement(
             name: int8Name, unit: "images/s", ours: oursInt8,
             baselineName: "PyTorch dynamic int8 (quantize_dynamic, fbgemm), 2 threads", baseline: rates("images_int8")))
+    // Winnow's int8 tower and PyTorch's dynamic int8 in turn, a run of each per pair (PyTorch's rate drifts
+    // between processes), so that each pair's ratio compares the two in the same minutes.
+    var pairedOurs: [Double] = []
+    var pairedPeer: [Double] = []
+    for _ in 0..<runs {
+        // Each side warm, the median of 3 timed batches after a warm-up.
+        pairedOurs.append(
+            median(measure(runs: 3, units: Double(batch)) { _ = int8Model.encodeImages(pixels, count: batch) }))
+        let (s8, o8) = try output(
+            of: python, [script, "time", model, "--runs", "3", "--batch", String(batch), "--int8-images-only"])
+        let peer = o8.split(separator: "\n").filter { $0.hasPrefix("images_int8 ") }.compactMap {
+            Double($0.split(separator: " ")[1])
+        }
+        guard s8 == 0, !peer.isEmpty else { throw WinnowError(.io, "embed: the PyTorch int8 run failed") }
+        pairedPeer.append(median(peer))
+    }
+    let pairRatios = zip(pairedOurs, pairedPeer).map { $0 / $1 }.sorted()
+    let listed = pairRatios.map { String(format: "%.2f", $0) }.joined(separator: " ")
+    FileHandle.standardError.write(
+        Data(
+            "embed: int8 image tower in turn with PyTorch dynamic int8, \(runs) pairs: ratios \(listed), median \(String(format: "%.2f", pairRatios[pairRatios.count / 2]))\n"
+                .utf8))
+    results.append(
+        Measurement(
+            name: int8Name + ", in turn", unit: "images/s", ours: pairedOurs,
+            baselineName: "PyTorch dynamic int8 (quantize_dynamic on nn.Linear, fbgemm), 2 threads, in turn",
+            baseline: pairedPeer))
     results.append(
         Measurement(
             name: int8Name, unit: "images/s", ours: oursInt8, baselineName: "PyTorch (transformers) fp32, 2 threads",

@@ -52,6 +52,13 @@ func safetensors(_ header: String, _ data: [UInt8]) throws -> String {
         }
     }
 
+    /// A directory is named as such, not as a failed mapping.
+    @Test func aDirectoryIsNotAFile() throws {
+        let dir = TestSupport.temporaryDirectory()
+        let error = #expect(throws: WinnowError.self) { try SafeTensors(path: dir) }
+        #expect(error?.message == "\(dir): not a regular file")
+    }
+
     @Test(arguments: [
         (#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,8]}}"#, "needs 16 bytes"),
         (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,800]}}"#, "malformed header entry"),

@@ -62,6 +62,16 @@ import WinnowCore
 /// for lengths that leave every tail of the 8-pixel loop and its 2-pixel read margin, with one to three sample rows,
 /// fresh and accumulating.
 @Suite struct PDQRowKernelTests {
+    /// Short windows keep up to 64 sample rows in progress (their samples share pixel rows): the decode budget's
+    /// estimate counts them, in either orientation.
+    @Test func bytesNeededCountsShortWindows() {
+        for (w, h) in [(1000, 1), (1000, 2), (1000, 31), (1000, 64), (1, 1000), (640, 480)] {
+            let rows = max(PDQ.Taps(length: h).slots * w, PDQ.Taps(length: w).slots * h)
+            #expect(PDQ.bytesNeeded(width: w, height: h) >= 4 * rows, "\(w)x\(h)")
+        }
+        #expect(PDQ.Taps(length: 1).slots == 64 && PDQ.Taps(length: 480).slots <= 2)
+    }
+
     @Test func vectorAndScalarPathsAgreeBitForBit() {
         var rng = SplitMix64(seed: 27)
         for n in [1, 7, 8, 9, 10, 11, 17, 18, 64, 255, 1001] {

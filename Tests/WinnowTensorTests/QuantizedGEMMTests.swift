@@ -114,6 +114,33 @@ import WinnowCore
         }
     }
 
+    /// A row holding NaN or an infinity gives no undefined conversion (it came out as garbage in C before) and
+    /// leaves the other rows exactly as they are without it.
+    @Test func nonFiniteRowsStayInTheirRow() {
+        let (m, n, k) = (3, 24, 40)
+        let weight = (0..<(n * k)).map { Float(($0 * 7919) % 201 - 100) / 1000 }
+        let layer = QuantizedGEMM.Linear(weight: weight, inputs: k, outputs: n)
+        let clean = (0..<(m * k)).map { Float(($0 * 104_729) % 301 - 150) / 50 }
+        var dirty = clean
+        dirty[k + 3] = .nan
+        dirty[k + 9] = -.infinity
+        let paths = QuantizedGEMM.Path.allCases.filter { $0 != .best && $0.rawValue <= QuantizedGEMM.bestPath.rawValue }
+        for path in paths {
+            func run(_ x: [Float]) -> [Float] {
+                var out = [Float](repeating: 0, count: m * n)
+                x.withUnsafeBufferPointer { xb in
+                    out.withUnsafeMutableBufferPointer {
+                        layer.apply(xb.baseAddress!, rows: m, into: $0.baseAddress!, accumulate: false, path: path)
+                    }
+                }
+                return out
+            }
+            let a = run(clean)
+            let b = run(dirty)
+            #expect(Array(a[0..<n]) == Array(b[0..<n]) && Array(a[(2 * n)...]) == Array(b[(2 * n)...]), "\(path)")
+        }
+    }
+
     /// The path chosen is the best this CPU's flags allow (/proc/cpuinfo), so the tests above ran the kernels it
     /// will use; the CI log says which.
     @Test func theBestPathFollowsTheCPUFlags() throws {
