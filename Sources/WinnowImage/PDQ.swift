@@ -34,7 +34,15 @@ public struct PDQ: Sendable, Equatable {
     }
 
     /// The hash as 64 hex digits, most significant word first (the reference's text form).
-    public var hex: String { words.reversed().map { String(format: "%04x", $0) }.joined() }
+    public var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for w in words.reversed() {
+            for shift in stride(from: 12, through: 0, by: -4) { out.append(digits[Int((w >> UInt16(shift)) & 15)]) }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 
     /// Bits that differ.
     public func distance(to other: PDQ) -> Int {
@@ -145,10 +153,40 @@ public struct PDQ: Sendable, Equatable {
     /// One bit per coefficient above their median.
     private static func bits(_ c: [Float], _ quality: Int) -> PDQ {
         // The median as Torben's method gives it for an even count: the 128th smallest value.
-        let median = c.sorted()[127]
+        let median = smallest(127, of: c)
         var words = [UInt16](repeating: 0, count: 16)
         for k in 0..<256 where c[k] > median { words[k >> 4] |= 1 << UInt16(k & 15) }
         return PDQ(words: words, quality: quality)
+    }
+
+    /// The value of rank `k` (0-based) among `values`, as `values.sorted()[k]` gives it, by selection
+    /// (Hoare's quickselect, middle pivot) instead of a sort.
+    static func smallest(_ k: Int, of values: [Float]) -> Float {
+        var a = values
+        return a.withUnsafeMutableBufferPointer { a in
+            var (lo, hi) = (0, a.count - 1)
+            while lo < hi {
+                let pivot = a[(lo + hi) / 2]
+                var (i, j) = (lo, hi)
+                while i <= j {
+                    while a[i] < pivot { i += 1 }
+                    while a[j] > pivot { j -= 1 }
+                    if i <= j {
+                        a.swapAt(i, j)
+                        i += 1
+                        j -= 1
+                    }
+                }
+                if k <= j {
+                    hi = j
+                } else if k >= i {
+                    lo = i
+                } else {
+                    break
+                }
+            }
+            return a[k]
+        }
     }
 
     /// One row step as the hash takes it (`winnow_luma_accumulate`) on the CPU's vector path or the scalar one:
@@ -188,7 +226,7 @@ public struct PDQ: Sendable, Equatable {
     /// progress (two for windows at least 32 high; up to 64 for shorter ones, whose samples share pixel rows), the
     /// taps (about twice the length of each axis) and the 64 x 64 samples.
     public static func bytesNeeded(width: Int, height: Int) -> Int {
-        let rows = max(Taps(length: height).slots * width, Taps(length: width).slots * height)
+        let rows = max(Taps.slots(length: height) * width, Taps.slots(length: width) * height)
         return 4 * rows + 12 * (width + height) + 4 * 64 * 64
     }
 
@@ -203,15 +241,42 @@ public struct PDQ: Sendable, Equatable {
         var offset: [Int] = []
         var weights: [Float] = []
 
-        init(length n: Int) {
-            let window = (n + 127) / 128
-            let half = (window + 2) / 2
+        /// The reference's box along `n` pixels: output o averages inputs `lo(o)...hi(o)`.
+        struct Box {
+            let n: Int
+            let window: Int
+            let half: Int
+            init(_ n: Int) {
+                self.n = n
+                window = (n + 127) / 128
+                half = (window + 2) / 2
+            }
             func lo(_ o: Int) -> Int { max(0, o - (window - half)) }
             func hi(_ o: Int) -> Int { min(n - 1, o + half - 1) }
+            /// Sample i's pixel, and the first and last pixels its taps reach.
+            func sample(_ i: Int) -> (p: Int, first: Int, last: Int) {
+                let p = Int((Double(i) + 0.5) * Double(n) / 64)
+                return (p, lo(lo(p)), hi(hi(p)))
+            }
+        }
+
+        /// How many samples' taps can be in progress at once along `length` pixels (`slots` of its taps), without
+        /// computing the weights.
+        static func slots(length: Int) -> Int {
+            let box = Box(length)
+            let spans = (0..<64).map { box.sample($0) }
+            var k = 1
+            while (0..<(64 - k)).contains(where: { spans[$0 + k].first <= spans[$0].last }) { k += 1 }
+            return k
+        }
+
+        init(length n: Int) {
+            let box = Box(n)
+            func lo(_ o: Int) -> Int { box.lo(o) }
+            func hi(_ o: Int) -> Int { box.hi(o) }
             var w = [Double]()
             for i in 0..<64 {
-                let p = Int((Double(i) + 0.5) * Double(n) / 64)
-                let (first, last) = (lo(lo(p)), hi(hi(p)))
+                let (p, first, last) = box.sample(i)
                 w = [Double](repeating: 0, count: last - first + 1)
                 let outer = 1 / Double(hi(p) - lo(p) + 1)
                 for o in lo(p)...hi(p) {

@@ -72,6 +72,26 @@ import WinnowCore
         #expect(PDQ.Taps(length: 1).slots == 64 && PDQ.Taps(length: 480).slots <= 2)
     }
 
+    /// The shortcuts the hash takes give what the plain forms give: slots from the spans alone, the median by
+    /// selection, the hex digits by hand.
+    @Test func shortcutsAgreeWithThePlainForms() {
+        for n in Array(1...600) + [1023, 1024, 1025, 4097] {
+            #expect(PDQ.Taps.slots(length: n) == PDQ.Taps(length: n).slots, "length \(n)")
+        }
+        var rng = SplitMix64(seed: 5)
+        for round in 0..<200 {
+            let values = (0..<256).map { _ in
+                round % 3 == 0 ? Float(Int.random(in: -3...3, using: &rng)) : Float.random(in: -1...1, using: &rng)
+            }
+            let sorted = values.sorted()
+            for k in [0, 1, 127, 128, 254, 255] { #expect(PDQ.smallest(k, of: values) == sorted[k]) }
+        }
+        let words = (0..<16).map { _ in UInt16.random(in: 0...UInt16.max, using: &rng) }
+        let hash = PDQ(words: words, quality: 100)
+        #expect(hash.hex == words.reversed().map { String(format: "%04x", $0) }.joined())
+        #expect(PDQ(hex: hash.hex) == hash)
+    }
+
     @Test func vectorAndScalarPathsAgreeBitForBit() {
         var rng = SplitMix64(seed: 27)
         for n in [1, 7, 8, 9, 10, 11, 17, 18, 64, 255, 1001] {
