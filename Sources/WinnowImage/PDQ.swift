@@ -76,7 +76,7 @@ public struct PDQ: Sendable, Equatable {
         var small = [Float](repeating: 0, count: 64 * 64)
         // The weighted sums of rows in progress: sample row i's rows add into slot i % slots
         // until its last one, when its 64 column sums are taken.
-        let slots = alongCols.slots
+        let slots = Taps.slots(length: rows)
         var buffer = [Float](repeating: 0, count: slots * cols)
         let (from, to) = (alongRows.start[0], alongRows.end(63))
         var sums = [UnsafeMutablePointer<Float>?](repeating: nil, count: slots)
@@ -260,8 +260,8 @@ public struct PDQ: Sendable, Equatable {
             }
         }
 
-        /// How many samples' taps can be in progress at once along `length` pixels (`slots` of its taps), without
-        /// computing the weights.
+        /// How many samples' taps can be in progress at once along `length` pixels: the least k for which sample
+        /// i + k starts after sample i ends, for every i. From the spans alone, without the weights.
         static func slots(length: Int) -> Int {
             let box = Box(length)
             let spans = (0..<64).map { box.sample($0) }
@@ -272,29 +272,19 @@ public struct PDQ: Sendable, Equatable {
 
         init(length n: Int) {
             let box = Box(n)
-            func lo(_ o: Int) -> Int { box.lo(o) }
-            func hi(_ o: Int) -> Int { box.hi(o) }
-            var w = [Double]()
             for i in 0..<64 {
                 let (p, first, last) = box.sample(i)
-                w = [Double](repeating: 0, count: last - first + 1)
-                let outer = 1 / Double(hi(p) - lo(p) + 1)
-                for o in lo(p)...hi(p) {
-                    let inner = outer / Double(hi(o) - lo(o) + 1)
-                    for x in lo(o)...hi(o) { w[x - first] += inner }
+                var w = [Double](repeating: 0, count: last - first + 1)
+                let outer = 1 / Double(box.hi(p) - box.lo(p) + 1)
+                for o in box.lo(p)...box.hi(p) {
+                    let inner = outer / Double(box.hi(o) - box.lo(o) + 1)
+                    for x in box.lo(o)...box.hi(o) { w[x - first] += inner }
                 }
                 start.append(first)
                 count.append(w.count)
                 offset.append(weights.count)
                 weights += w.map { Float($0) }
             }
-        }
-
-        /// How many samples' taps can be in progress at once: sample i + slots starts after sample i ends.
-        var slots: Int {
-            var k = 1
-            while (0..<(64 - k)).contains(where: { start[$0 + k] < end($0) }) { k += 1 }
-            return k
         }
 
         /// One past sample i's last pixel.

@@ -28,6 +28,11 @@ struct Measurement {
     let baseline: [Double]
 }
 
+/// The values of the `name value` lines named `key` that scripts/embed_peer_bench.py prints.
+func peerRates(_ output: String, _ key: String) -> [Double] {
+    output.split(separator: "\n").filter { $0.hasPrefix(key + " ") }.compactMap { Double($0.split(separator: " ")[1]) }
+}
+
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
@@ -992,9 +997,7 @@ if wanted("embed") {
         ))
     let (status, out) = try output(
         of: python, [script, "time", model, "--runs", String(runs), "--batch", String(batch), "--int8"])
-    func rates(_ key: String) -> [Double] {
-        out.split(separator: "\n").filter { $0.hasPrefix(key + " ") }.compactMap { Double($0.split(separator: " ")[1]) }
-    }
+    func rates(_ key: String) -> [Double] { peerRates(out, key) }
     guard status == 0, !rates("images_fp32").isEmpty else { throw WinnowError(.io, "embed: the PyTorch run failed") }
     FileHandle.standardError.write(Data(out.utf8))
     let name = "CLIP ViT-B/32 image tower, 224 px, batch 16, fp32 (2 cores)"
@@ -1022,9 +1025,7 @@ if wanted("embed") {
             median(measure(runs: 3, units: Double(batch)) { _ = int8Model.encodeImages(pixels, count: batch) }))
         let (s8, o8) = try output(
             of: python, [script, "time", model, "--runs", "3", "--batch", String(batch), "--int8-images-only"])
-        let peer = o8.split(separator: "\n").filter { $0.hasPrefix("images_int8 ") }.compactMap {
-            Double($0.split(separator: " ")[1])
-        }
+        let peer = peerRates(o8, "images_int8")
         guard s8 == 0, !peer.isEmpty else { throw WinnowError(.io, "embed: the PyTorch int8 run failed") }
         pairedPeer.append(median(peer))
     }
@@ -1065,13 +1066,8 @@ if wanted("embed") {
                     "--texts-only", "--int8",
                 ])
             guard s2 == 0 else { throw WinnowError(.io, "embed: the PyTorch text run failed") }
-            func parsed(_ key: String) -> [Double] {
-                o2.split(separator: "\n").filter { $0.hasPrefix(key + " ") }.compactMap {
-                    Double($0.split(separator: " ")[1])
-                }
-            }
-            peer = parsed("texts_fp32")
-            peer8 = parsed("texts_int8")
+            peer = peerRates(o2, "texts_fp32")
+            peer8 = peerRates(o2, "texts_int8")
         }
         results.append(
             Measurement(
